@@ -1,0 +1,108 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadDefaultsWhenFileMissing(t *testing.T) {
+	c, err := Load(filepath.Join(t.TempDir(), "nope.toml"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.LogLevel != "info" || c.VMM != "auto" || c.BridgeName != "banger0" || c.DNSListen != "127.0.0.1:42069" || c.TapPoolSize != 2 {
+		t.Fatalf("unexpected defaults: %+v", c)
+	}
+}
+
+func TestLoadFileThenEnv(t *testing.T) {
+	p := writeConfig(t, "log_level = \"debug\"\ntap_pool_size = 4\nvmm = \"qemu\"\nruntime_dir = \"/opt/banger\"\n")
+	c, err := Load(p, []string{"BANGER_LOG_LEVEL=warn", "BANGER_TAP_POOL_SIZE=1", "UNRELATED=1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.LogLevel != "warn" || c.TapPoolSize != 1 || c.VMM != "qemu" || c.RuntimeDir != "/opt/banger" {
+		t.Fatalf("got %+v", c)
+	}
+}
+
+func TestLoadErrorsNameKeyAndValue(t *testing.T) {
+	cases := []struct {
+		name, file string
+		env        []string
+		want       []string
+	}{
+		{"bad log level env", "", []string{"BANGER_LOG_LEVEL=loud"}, []string{"log_level", `"loud"`, "debug, info, warn, error"}},
+		{"bad log level file", `log_level = "verbose"`, nil, []string{"log_level", "verbose"}},
+		{"unknown key", "colour = \"red\"\n", nil, []string{"unknown key colour", "log_level"}},
+		{"ssh_key_path removed", `ssh_key_path = "/root/.ssh/id"`, nil, []string{"ssh_key_path", "no longer supported"}},
+		{"malformed", "log_level = \n", nil, []string{"parse config"}},
+		{"wrong type", "tap_pool_size = \"many\"\n", nil, []string{"parse config"}},
+		{"pool range", "tap_pool_size = 500\n", nil, []string{"tap_pool_size", "0 and 64"}},
+		{"pool env not number", "", []string{"BANGER_TAP_POOL_SIZE=lots"}, []string{"BANGER_TAP_POOL_SIZE", "whole number"}},
+		{"vmm", `vmm = "xen"`, nil, []string{"vmm", "xen", "auto, firecracker, qemu"}},
+		{"bridge name long", `bridge_name = "a-very-long-bridge-name"`, nil, []string{"bridge_name", "1-15"}},
+		{"bridge cidr", `bridge_cidr = "10.0.0.1/24"`, nil, []string{"bridge_cidr", "host bits"}},
+		{"bridge cidr v6", `bridge_cidr = "fd00::/64"`, nil, []string{"bridge_cidr"}},
+		{"dns listen", `dns_listen = "localhost"`, nil, []string{"dns_listen", "host:port"}},
+		{"relative path", `runtime_dir = "runtime"`, nil, []string{"runtime_dir", "absolute path"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := writeConfig(t, tc.file)
+			_, err := Load(p, tc.env)
+			if err == nil {
+				t.Fatal("expected an error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestUnreadableConfig(t *testing.T) {
+	dir := t.TempDir()
+	// A directory where the file should be cannot be read as a file.
+	p := filepath.Join(dir, "config.toml")
+	if err := os.Mkdir(p, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(p, nil); err == nil || !strings.Contains(err.Error(), "read config") {
+		t.Fatalf("want read error, got %v", err)
+	}
+}
+
+func TestHomeExpansion(t *testing.T) {
+	t.Setenv("HOME", "/home/tester")
+	p := writeConfig(t, `namegen_path = "~/bin/names"`)
+	c, err := Load(p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.NamegenPath != "/home/tester/bin/names" {
+		t.Fatalf("got %q", c.NamegenPath)
+	}
+}
+
+func TestEveryDescribedKeyIsKnown(t *testing.T) {
+	known := knownKeys()
+	for _, k := range []string{"log_level", "runtime_dir", "tap_pool_size", "firecracker_bin", "namegen_path", "customize_script", "vsock_agent_path", "default_rootfs", "default_work_seed", "default_base_rootfs", "default_kernel", "default_initrd", "default_modules_dir", "default_packages_file", "vmm", "bridge_name", "bridge_cidr", "dns_listen"} {
+		if !known[k] {
+			t.Errorf("key %s is not accepted", k)
+		}
+	}
+}
