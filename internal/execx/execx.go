@@ -48,8 +48,15 @@ func Run(ctx context.Context, argv ...string) ([]byte, error) {
 // Run runs the command and returns its stdout. Stderr is captured into the
 // returned *Error on failure.
 func (c Cmd) Run(ctx context.Context) ([]byte, error) {
+	stdout, _, err := c.Output(ctx)
+	return stdout, err
+}
+
+// Output is Run that also returns stderr on success, for tools (debugfs)
+// that exit 0 and report failures only on stderr.
+func (c Cmd) Output(ctx context.Context) (stdout, stderr []byte, err error) {
 	if len(c.Argv) == 0 {
-		return nil, errors.New("execx: empty argv")
+		return nil, nil, errors.New("execx: empty argv")
 	}
 	cmd := exec.CommandContext(ctx, c.Argv[0], c.Argv[1:]...)
 	cmd.Env = append(append(os.Environ(), "LC_ALL=C"), c.Env...)
@@ -57,9 +64,9 @@ func (c Cmd) Run(ctx context.Context) ([]byte, error) {
 	if c.Stdin != nil {
 		cmd.Stdin = bytes.NewReader(c.Stdin)
 	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout = &stdout
-	cmd.Stderr = &stderr
+	var outBuf, errBuf bytes.Buffer
+	cmd.Stdout = &outBuf
+	cmd.Stderr = &errBuf
 	if err := cmd.Run(); err != nil {
 		code := -1
 		var exitErr *exec.ExitError
@@ -69,9 +76,9 @@ func (c Cmd) Run(ctx context.Context) ([]byte, error) {
 		if ctx.Err() != nil {
 			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
 		}
-		return stdout.Bytes(), &Error{Argv: c.Argv, ExitCode: code, Stderr: stderr.String(), Err: err}
+		return outBuf.Bytes(), errBuf.Bytes(), &Error{Argv: c.Argv, ExitCode: code, Stderr: errBuf.String(), Err: err}
 	}
-	return stdout.Bytes(), nil
+	return outBuf.Bytes(), errBuf.Bytes(), nil
 }
 
 // LookPath reports whether a tool is on PATH (or in the sbin directories,

@@ -1,0 +1,53 @@
+package nat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"banger/internal/execx"
+)
+
+// ErrNotFound means the iptables program is not installed.
+var ErrNotFound = errors.New("iptables not found: install the iptables package")
+
+// Runner runs one iptables command. args exclude the program name and the
+// -w (wait for the xtables lock) flag, which a real Runner adds. A command
+// that exits non-zero returns an *execx.Error carrying the exit code, which
+// is how callers tell "rule absent" (1) from real failures.
+type Runner interface {
+	Run(ctx context.Context, args ...string) ([]byte, error)
+}
+
+// NewRunner returns a Runner for the host's `iptables` (whichever backend the
+// distribution's alternatives point at).
+func NewRunner() Runner { return execRunner{prog: "iptables"} }
+
+// NewRunnerFor returns a Runner for a specific iptables binary, such as
+// "iptables-legacy" or "iptables-nft".
+func NewRunnerFor(prog string) Runner { return execRunner{prog: prog} }
+
+type execRunner struct{ prog string }
+
+func (r execRunner) Run(ctx context.Context, args ...string) ([]byte, error) {
+	// Resolved per call: the sbin fallback in LookPath matters for
+	// non-root PATHs, and the package may be installed while bangerd runs.
+	path, err := execx.LookPath(r.prog)
+	if err != nil {
+		if r.prog == "iptables" {
+			return nil, ErrNotFound
+		}
+		return nil, fmt.Errorf("%s: %w", r.prog, ErrNotFound)
+	}
+	return execx.Run(ctx, append([]string{path, "-w"}, args...)...)
+}
+
+// exitCode is the exit status of a failed iptables command, or -1 when the
+// error is not an exit status at all (not found, killed, cancelled).
+func exitCode(err error) int {
+	var xe *execx.Error
+	if errors.As(err, &xe) {
+		return xe.ExitCode
+	}
+	return -1
+}

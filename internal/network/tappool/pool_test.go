@@ -1,0 +1,230 @@
+package tappool
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"banger/internal/privileged"
+)
+
+func newFake(t *testing.T) *privileged.Fake {
+	t.Helper()
+	f := privileged.NewFake()
+	if err := f.EnsureBridge(context.Background(), "banger0", netip.MustParsePrefix("172.30.0.1/24")); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func newPool(t *testing.T, f *privileged.Fake, size int) *Pool {
+	t.Helper()
+	p, err := New(Options{Ops: f, List: f.ListTAPs, Size: size, UID: 1000, GID: 1000, Bridge: "banger0", Retry: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close(context.Background()) })
+	return p
+}
+
+// eventually polls cond for up to two seconds.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+func TestPoolFillsTakesAndRefills(t *testing.T) {
+	f := newFake(t)
+	p := newPool(t, f, 2)
+	p.Start()
+	eventually(t, "two idle taps", func() bool { return len(p.Idle()) == 2 })
+	for _, name := range p.Idle() {
+		if !isPoolName(name) {
+			t.Errorf("pool tap name %q is not %s<8 hex>", name, Prefix)
+		}
+		tap, ok := f.TAP(name)
+		if !ok || tap != (privileged.FakeTAP{UID: 1000, GID: 1000, Bridge: "banger0"}) {
+			t.Errorf("tap %s = %+v, %v; want owned by 1000:1000 on banger0", name, tap, ok)
+		}
+	}
+	first := p.Idle()[0]
+	got, err := p.Take(context.Background())
+	if err != nil || got != first {
+		t.Fatalf("Take = %q, %v; want the oldest idle tap %q", got, err, first)
+	}
+	eventually(t, "refill to two", func() bool { return len(p.Idle()) == 2 })
+	if slices.Contains(p.Idle(), got) {
+		t.Errorf("taken tap %s is still idle", got)
+	}
+	if err := p.Release(context.Background(), got); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := f.TAP(got); ok {
+		t.Errorf("released tap %s still exists", got)
+	}
+	// The pool does not over-fill: exactly 2 idle and nothing else.
+	time.Sleep(20 * time.Millisecond)
+	if names, _ := f.ListTAPs(Prefix); len(names) != 2 {
+		t.Errorf("taps on the host: %v, want the 2 idle ones", names)
+	}
+}
+
+func TestTakeCreatesSynchronouslyWhenEmpty(t *testing.T) {
+	f := newFake(t)
+	p := newPool(t, f, 0) // no background refill at all
+	p.Start()
+	name, err := p.Take(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := f.TAP(name); !ok {
+		t.Errorf("Take returned %s, which does not exist", name)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if names, _ := f.ListTAPs(""); len(names) != 1 {
+		t.Errorf("size-0 pool created extra taps: %v", names)
+	}
+}
+
+func TestTakeReportsCreationFailure(t *testing.T) {
+	f := newFake(t)
+	f.Err = func(op, _ string) error {
+		if op == "create-tap" {
+			return errors.New("sudo -n refused")
+		}
+		return nil
+	}
+	p := newPool(t, f, 1)
+	_, err := p.Take(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "take tap: sudo -n refused") {
+		t.Errorf("Take = %v, want the creation error", err)
+	}
+}
+
+func TestRefillRetriesAfterFailures(t *testing.T) {
+	f := newFake(t)
+	var failures atomic.Int32
+	f.Err = func(op, _ string) error {
+		if op == "create-tap" && failures.Add(1) <= 3 {
+			return errors.New("transient")
+		}
+		return nil
+	}
+	p := newPool(t, f, 2)
+	p.Start()
+	eventually(t, "fill despite failures", func() bool { return len(p.Idle()) == 2 })
+	if n := failures.Load(); n != 5 {
+		t.Errorf("%d create attempts, want 3 failed + 2 good", n)
+	}
+}
+
+func TestCloseDeletesIdleKeepsTaken(t *testing.T) {
+	f := newFake(t)
+	p := newPool(t, f, 3)
+	p.Start()
+	eventually(t, "three idle taps", func() bool { return len(p.Idle()) == 3 })
+	taken, err := p.Take(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	names, _ := f.ListTAPs(Prefix)
+	if len(names) != 1 || names[0] != taken {
+		t.Errorf("after Close taps are %v, want only the taken %s", names, taken)
+	}
+	if _, err := p.Take(context.Background()); err == nil {
+		t.Errorf("Take after Close succeeded")
+	}
+	if err := p.Close(context.Background()); err != nil {
+		t.Errorf("second Close = %v", err)
+	}
+}
+
+func TestCleanupRemovesOnlyUnreferencedPoolTaps(t *testing.T) {
+	f := newFake(t)
+	ctx := context.Background()
+	for _, n := range []string{"bgt-1111aaaa", "bgt-2222bbbb", "bgt-custom", "vnet0"} {
+		if err := f.CreateTAP(ctx, n, 1000, 1000, "banger0"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := newPool(t, f, 1)
+	p.Start()
+	eventually(t, "one idle tap", func() bool { return len(p.Idle()) == 1 })
+	idle := p.Idle()[0]
+	taken, err := p.Take(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "refill", func() bool { return len(p.Idle()) == 1 })
+	if err := p.Cleanup(ctx, map[string]bool{"bgt-2222bbbb": true}); err != nil {
+		t.Fatal(err)
+	}
+	names, _ := f.ListTAPs("")
+	want := []string{"bgt-2222bbbb", "bgt-custom", p.Idle()[0], taken, "vnet0"}
+	slices.Sort(want)
+	if !slices.Equal(names, want) {
+		t.Errorf("after Cleanup taps are %v, want %v (stray bgt-1111aaaa gone)", names, want)
+	}
+	if taken != idle {
+		t.Errorf("Take did not hand out the idle tap")
+	}
+}
+
+func TestConcurrentTakesAreUnique(t *testing.T) {
+	f := newFake(t)
+	p := newPool(t, f, 2)
+	p.Start()
+	var (
+		mu   sync.Mutex
+		seen = map[string]bool{}
+		wg   sync.WaitGroup
+	)
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name, err := p.Take(context.Background())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if seen[name] {
+				t.Errorf("tap %s handed out twice", name)
+			}
+			seen[name] = true
+		}()
+	}
+	wg.Wait()
+	if len(seen) != 20 {
+		t.Errorf("%d distinct taps for 20 takes", len(seen))
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	f := newFake(t)
+	for name, o := range map[string]Options{
+		"no ops":     {Bridge: "banger0"},
+		"negative":   {Ops: f, Size: -1, Bridge: "banger0"},
+		"bad bridge": {Ops: f, Bridge: "bad bridge"},
+	} {
+		if _, err := New(o); err == nil {
+			t.Errorf("%s: New accepted %+v", name, o)
+		}
+	}
+}

@@ -1,0 +1,194 @@
+package privileged
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+
+	"banger/internal/execx"
+	"banger/internal/network/nat"
+)
+
+// ErrSudoDenied means `sudo -n` refused to run the helper without a
+// password: the sudoers rule from SudoersLine is missing.
+var ErrSudoDenied = errors.New("sudo -n refused to run the privileged helper (no passwordless sudoers rule)")
+
+// Sudo runs each operation as `sudo -n <Exe> priv <op>` with the request as
+// JSON on stdin. -n makes sudo fail instead of prompting: bangerd has no
+// terminal.
+type Sudo struct {
+	// Exe is the absolute path of the binary whose `priv` subcommand calls
+	// Main; it must match the path in the sudoers rule.
+	Exe string
+	// Prefix replaces {"sudo", "-n"} (tests run the helper through
+	// `ip netns exec <ns>` instead).
+	Prefix []string
+	// Env is added to the helper's environment.
+	Env []string
+
+	// natMu serialises NAT changes, as nat.Manager does in process: each
+	// call is a separate helper process, and two concurrent first Applies
+	// would both add the jump into the banger chains.
+	natMu sync.Mutex
+}
+
+func (s *Sudo) EnsureBridge(ctx context.Context, name string, addr netip.Prefix) error {
+	return s.call(ctx, opEnsureBridge, bridgeRequest{Name: name, Addr: addr}, nil)
+}
+
+func (s *Sudo) CreateTAP(ctx context.Context, name string, uid, gid int, bridge string) error {
+	return s.call(ctx, opCreateTAP, tapRequest{Name: name, UID: uid, GID: gid, Bridge: bridge}, nil)
+}
+
+func (s *Sudo) DeleteTAP(ctx context.Context, name string) error {
+	return s.call(ctx, opDeleteTAP, tapRequest{Name: name}, nil)
+}
+
+func (s *Sudo) ApplyNAT(ctx context.Context, rule nat.Rule) error {
+	s.natMu.Lock()
+	defer s.natMu.Unlock()
+	req := natRequest{VMID: rule.VMID, GuestIP: rule.GuestIP, TAP: rule.TAP, Bridge: rule.Bridge}
+	return s.call(ctx, opApplyNAT, req, nil)
+}
+
+func (s *Sudo) RemoveNAT(ctx context.Context, vmID string) error {
+	s.natMu.Lock()
+	defer s.natMu.Unlock()
+	return s.call(ctx, opRemoveNAT, natRequest{VMID: vmID}, nil)
+}
+
+func (s *Sudo) ReconcileNAT(ctx context.Context, keep []string) error {
+	s.natMu.Lock()
+	defer s.natMu.Unlock()
+	if keep == nil {
+		keep = []string{}
+	}
+	return s.call(ctx, opReconcileNAT, reconcileRequest{Keep: keep}, nil)
+}
+
+func (s *Sudo) EnableForwarding(ctx context.Context) error {
+	return s.call(ctx, opEnableForwarding, empty{}, nil)
+}
+
+// Ping runs the helper's no-op and checks that it really runs as root.
+func (s *Sudo) Ping(ctx context.Context) error {
+	var resp response
+	if err := s.call(ctx, opPing, empty{}, &resp); err != nil {
+		return err
+	}
+	if resp.EUID == nil || *resp.EUID != 0 {
+		return fmt.Errorf("privileged helper %s does not run as root", s.Exe)
+	}
+	return nil
+}
+
+func (s *Sudo) call(ctx context.Context, op string, req any, out *response) error {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return fmt.Errorf("privileged %s: encode request: %w", op, err)
+	}
+	prefix := s.Prefix
+	if prefix == nil {
+		prefix = []string{"sudo", "-n"}
+	}
+	argv := append(append([]string(nil), prefix...), s.Exe, "priv", op)
+	stdout, runErr := execx.Cmd{Argv: argv, Stdin: body, Env: s.Env}.Run(ctx)
+
+	// The helper answers with one JSON line even when it exits non-zero;
+	// no readable answer means sudo (or the exec) failed before it ran.
+	var resp response
+	if line := lastLine(stdout); line != nil && json.Unmarshal(line, &resp) == nil && (resp.OK || resp.Error != "") {
+		if out != nil {
+			*out = resp
+		}
+		if !resp.OK {
+			return &HelperError{Op: op, Message: resp.Error}
+		}
+		return nil
+	}
+	if runErr == nil {
+		return fmt.Errorf("privileged %s: unreadable reply %q from %s", op, stdout, s.Exe)
+	}
+	var xe *execx.Error
+	if errors.As(runErr, &xe) && sudoRefused(xe.Stderr) {
+		return fmt.Errorf("privileged %s: %w: %s", op, ErrSudoDenied, strings.TrimSpace(xe.Stderr))
+	}
+	return fmt.Errorf("privileged %s: %w", op, runErr)
+}
+
+// HelperError is an operation that the privileged helper ran and that
+// failed; Message is the helper's error text.
+type HelperError struct {
+	Op      string
+	Message string
+}
+
+func (e *HelperError) Error() string { return e.Message }
+
+func sudoRefused(stderr string) bool {
+	for _, s := range []string{"a password is required", "is not allowed to execute", "not in the sudoers file", "a terminal is required"} {
+		if strings.Contains(stderr, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func lastLine(b []byte) []byte {
+	lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
+	if last := bytes.TrimSpace(lines[len(lines)-1]); len(last) > 0 {
+		return last
+	}
+	return nil
+}
+
+// SudoersLine is the sudoers rule that lets user run exe's privileged
+// helper without a password, for `banger doctor` to print, e.g.
+//
+//	alice ALL=(root) NOPASSWD: /usr/local/bin/bangerd priv *
+//
+// It belongs in a file under /etc/sudoers.d/ (edit with visudo -f). The
+// rule grants root to whoever can replace exe, so exe and its directories
+// must be root-owned and not writable by others (see CheckExe).
+func SudoersLine(user, exe string) string {
+	return fmt.Sprintf("%s ALL=(root) NOPASSWD: %s priv *", sudoersUser(user), sudoersEscape(exe))
+}
+
+func sudoersUser(user string) string {
+	for _, r := range user {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.') {
+			return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(user) + `"`
+		}
+	}
+	return user
+}
+
+// sudoersEscape escapes the characters sudoers treats specially in a
+// command path.
+func sudoersEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`\ ,:=()!*?[]`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// CheckSudo reports whether the privileged operations can run: as root
+// they run in process; otherwise `sudo -n <exe> priv ping` must succeed and
+// answer from euid 0. A missing rule wraps ErrSudoDenied, so doctor can
+// print SudoersLine.
+func CheckSudo(ctx context.Context, exe string) error {
+	if os.Geteuid() == 0 {
+		return nil
+	}
+	return (&Sudo{Exe: exe}).Ping(ctx)
+}

@@ -1,0 +1,261 @@
+package fctest
+
+import (
+	"bufio"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// specPath is the pinned Firecracker API spec. It is not part of the
+// repository; the test skips when it is absent.
+func specPath() string {
+	if p := os.Getenv("BANGER_FIRECRACKER_SPEC"); p != "" {
+		return p
+	}
+	return "/work/shared/firecracker/firecracker-api-v1.16.1.yaml"
+}
+
+// specDef is what the test reads from one yaml definition.
+type specDef struct {
+	required []string
+	enum     []string // for string definitions such as CpuTemplate
+	props    map[string]*specProp
+}
+
+type specProp struct {
+	typ      string // "string", "boolean", "integer", "" for $ref
+	ref      string
+	enum     []string
+	min, max string
+}
+
+// yamlLines reads the spec, dropping comments and blank lines.
+func yamlLines(t *testing.T) []string {
+	t.Helper()
+	f, err := os.Open(specPath())
+	if os.IsNotExist(err) {
+		t.Skipf("firecracker API spec %s not present; set BANGER_FIRECRACKER_SPEC", specPath())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		l := sc.Text()
+		if strings.TrimSpace(l) == "" || strings.HasPrefix(strings.TrimSpace(l), "#") {
+			continue
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+func indent(l string) int { return len(l) - len(strings.TrimLeft(l, " ")) }
+
+func unquote(s string) string {
+	s = strings.TrimSpace(s)
+	if u, err := strconv.Unquote(s); err == nil {
+		return u
+	}
+	return s
+}
+
+// parseDefinitions reads the "definitions:" section of the spec, which is
+// regular enough (2-space indents, block or flow enum lists) for a small
+// line-based reader; there is no yaml library in go.mod.
+func parseDefinitions(lines []string) map[string]*specDef {
+	defs := map[string]*specDef{}
+	i := slices.Index(lines, "definitions:")
+	if i < 0 {
+		return defs
+	}
+	var cur *specDef
+	var prop *specProp
+	section := ""
+	for _, l := range lines[i+1:] {
+		in, text := indent(l), strings.TrimSpace(l)
+		item, isItem := strings.CutPrefix(text, "- ")
+		switch {
+		case in == 0:
+			return defs
+		case in == 2:
+			cur = &specDef{props: map[string]*specProp{}}
+			defs[strings.TrimSuffix(text, ":")] = cur
+			prop, section = nil, ""
+		case cur == nil:
+		case in == 4:
+			section, prop = strings.TrimSuffix(text, ":"), nil
+		case in == 6 && section == "required" && isItem:
+			cur.required = append(cur.required, unquote(item))
+		case in == 6 && section == "enum" && isItem:
+			cur.enum = append(cur.enum, unquote(item))
+		case in == 6 && section == "properties":
+			prop = &specProp{}
+			cur.props[strings.TrimSuffix(text, ":")] = prop
+		case in == 8 && prop != nil:
+			key, val, _ := strings.Cut(text, ":")
+			val = strings.TrimSpace(val)
+			switch key {
+			case "type":
+				prop.typ = unquote(val)
+			case "$ref":
+				prop.ref = strings.TrimPrefix(unquote(val), "#/definitions/")
+			case "minimum":
+				prop.min = val
+			case "maximum":
+				prop.max = val
+			case "enum":
+				if strings.HasPrefix(val, "[") {
+					for _, e := range strings.Split(strings.Trim(val, "[]"), ",") {
+						prop.enum = append(prop.enum, unquote(e))
+					}
+				}
+			}
+		case in == 10 && prop != nil && isItem:
+			prop.enum = append(prop.enum, unquote(item))
+		}
+	}
+	return defs
+}
+
+// specOp is one path+method of the spec.
+type specOp struct {
+	summary string
+	bodyRef string // definition of the body parameter
+}
+
+// parsePaths reads the "paths:" section: for each path and method, the
+// summary and the body's $ref.
+func parsePaths(lines []string) map[string]*specOp {
+	ops := map[string]*specOp{}
+	i := slices.Index(lines, "paths:")
+	if i < 0 {
+		return ops
+	}
+	path := ""
+	var op *specOp
+	inResponses := false
+	for _, l := range lines[i+1:] {
+		in, text := indent(l), strings.TrimSpace(l)
+		switch {
+		case in == 0:
+			return ops
+		case in == 2:
+			path, op = strings.TrimSuffix(text, ":"), nil
+		case in == 4:
+			op = &specOp{}
+			ops[strings.ToUpper(strings.TrimSuffix(text, ":"))+" "+path] = op
+			inResponses = false
+		case op == nil:
+		case in == 6 && strings.HasPrefix(text, "summary:"):
+			op.summary = strings.TrimSpace(strings.TrimPrefix(text, "summary:"))
+		case in == 6 && text == "responses:":
+			inResponses = true
+		case !inResponses && strings.HasPrefix(text, "$ref:") && op.bodyRef == "":
+			op.bodyRef = strings.TrimPrefix(unquote(strings.TrimPrefix(text, "$ref:")), "#/definitions/")
+		}
+	}
+	return ops
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
+}
+
+// TestTablesMatchSpec checks the fake's hand-derived field tables against
+// the pinned yaml: same fields, same required fields, same types, enums
+// and bounds.
+func TestTablesMatchSpec(t *testing.T) {
+	defs := parseDefinitions(yamlLines(t))
+	if len(defs) < 20 {
+		t.Fatalf("read only %d definitions from %s; the reader is broken", len(defs), specPath())
+	}
+	for name, table := range definitions {
+		sd, ok := defs[name]
+		if !ok {
+			t.Errorf("%s: not in the spec", name)
+			continue
+		}
+		var specFields, tableFields []string
+		for f := range sd.props {
+			specFields = append(specFields, f)
+		}
+		for f := range table.fields {
+			tableFields = append(tableFields, f)
+		}
+		if !slices.Equal(sorted(specFields), sorted(tableFields)) {
+			t.Errorf("%s fields: spec %v, fake %v", name, sorted(specFields), sorted(tableFields))
+		}
+		if !slices.Equal(sorted(sd.required), sorted(table.required)) {
+			t.Errorf("%s required: spec %v, fake %v", name, sorted(sd.required), sorted(table.required))
+		}
+		for fname, p := range sd.props {
+			f, ok := table.fields[fname]
+			if !ok {
+				continue
+			}
+			typ, enum := p.typ, p.enum
+			if p.ref != "" {
+				ref := defs[p.ref]
+				if ref == nil {
+					t.Errorf("%s.%s: $ref %s not found", name, fname, p.ref)
+					continue
+				}
+				typ, enum = "object", nil
+				if len(ref.enum) > 0 {
+					typ, enum = "string", ref.enum
+				}
+			}
+			want := map[string]kind{"string": kString, "boolean": kBool, "integer": kUint, "object": kObject}[typ]
+			if f.kind != want {
+				t.Errorf("%s.%s: spec type %q, fake %v", name, fname, typ, f.kind)
+			}
+			if !slices.Equal(enum, f.enum) {
+				t.Errorf("%s.%s enum: spec %v, fake %v", name, fname, enum, f.enum)
+			}
+			if p.min != "" && p.min != strconv.FormatInt(f.min, 10) {
+				t.Errorf("%s.%s minimum: spec %s, fake %d", name, fname, p.min, f.min)
+			}
+			if p.max != "" && p.max != strconv.FormatInt(f.max, 10) {
+				t.Errorf("%s.%s maximum: spec %s, fake %d", name, fname, p.max, f.max)
+			}
+		}
+	}
+}
+
+// TestEndpointsMatchSpec checks that every endpoint the fake serves is a
+// PUT of the spec with the same body definition, and that the fake's
+// pre-boot-only rule follows the spec's "Pre-boot only." summaries.
+func TestEndpointsMatchSpec(t *testing.T) {
+	ops := parsePaths(yamlLines(t))
+	if len(ops) < 20 {
+		t.Fatalf("read only %d operations from %s; the reader is broken", len(ops), specPath())
+	}
+	for _, e := range endpoints {
+		op, ok := ops["PUT "+e.path]
+		if !ok {
+			t.Errorf("PUT %s: not in the spec", e.path)
+			continue
+		}
+		if op.bodyRef != e.def {
+			t.Errorf("PUT %s body: spec %s, fake %s", e.path, op.bodyRef, e.def)
+		}
+		if pre := strings.Contains(op.summary, "Pre-boot only."); pre != e.preBoot {
+			t.Errorf("PUT %s: spec summary %q, fake preBoot=%v", e.path, op.summary, e.preBoot)
+		}
+	}
+	if _, ok := ops["GET /"]; !ok {
+		t.Error("GET / is not in the spec")
+	}
+	info := parseDefinitions(yamlLines(t))["InstanceInfo"]
+	if info == nil || !slices.Equal(info.props["state"].enum, []string{"Not started", "Running", "Paused"}) {
+		t.Errorf("InstanceInfo.state enum changed: %+v", info)
+	}
+}

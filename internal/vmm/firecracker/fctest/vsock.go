@@ -1,0 +1,117 @@
+package fctest
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// vsockMux is the host side of Firecracker's hybrid vsock: a unix socket
+// where a host process sends "CONNECT <port>\n" and, when a guest process
+// listens on that port, reads "OK <local port>\n" followed by the stream.
+// Without a listener (or before the guest runs) Firecracker closes the
+// connection. The fake guest echoes everything it receives.
+type vsockMux struct {
+	ln    *net.UnixListener
+	ports map[uint32]bool
+
+	mu       sync.Mutex
+	active   bool
+	nextPort uint32
+	conns    map[net.Conn]bool
+	wg       sync.WaitGroup
+}
+
+func listenVsock(path string, ports []uint32, keepSocket bool) (*vsockMux, error) {
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, err
+	}
+	ln.SetUnlinkOnClose(!keepSocket)
+	// Firecracker numbers host-side ports from 2^30 up.
+	m := &vsockMux{ln: ln, ports: map[uint32]bool{}, nextPort: 1 << 30, conns: map[net.Conn]bool{}}
+	for _, p := range ports {
+		m.ports[p] = true
+	}
+	m.wg.Add(1)
+	go m.accept()
+	return m, nil
+}
+
+// activate marks the guest as running: its listeners now answer.
+func (m *vsockMux) activate() {
+	m.mu.Lock()
+	m.active = true
+	m.mu.Unlock()
+}
+
+func (m *vsockMux) accept() {
+	defer m.wg.Done()
+	for {
+		c, err := m.ln.Accept()
+		if err != nil {
+			return
+		}
+		m.mu.Lock()
+		m.conns[c] = true
+		m.mu.Unlock()
+		m.wg.Add(1)
+		go m.serve(c)
+	}
+}
+
+func (m *vsockMux) serve(c net.Conn) {
+	defer m.wg.Done()
+	defer func() {
+		c.Close()
+		m.mu.Lock()
+		delete(m.conns, c)
+		m.mu.Unlock()
+	}()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	r := bufio.NewReader(c)
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return
+	}
+	port, ok := parseConnect(line)
+	m.mu.Lock()
+	listening := ok && m.active && m.ports[port]
+	local := m.nextPort
+	m.nextPort++
+	m.mu.Unlock()
+	if !listening {
+		return
+	}
+	c.SetReadDeadline(time.Time{})
+	if _, err := io.WriteString(c, "OK "+strconv.FormatUint(uint64(local), 10)+"\n"); err != nil {
+		return
+	}
+	// Echo, including anything the client sent right after the handshake.
+	io.Copy(c, r)
+}
+
+// parseConnect parses "CONNECT <port>\n".
+func parseConnect(line string) (uint32, bool) {
+	rest, ok := strings.CutPrefix(strings.TrimSuffix(line, "\n"), "CONNECT ")
+	if !ok {
+		return 0, false
+	}
+	p, err := strconv.ParseUint(rest, 10, 32)
+	return uint32(p), err == nil
+}
+
+func (m *vsockMux) close() error {
+	err := m.ln.Close()
+	m.mu.Lock()
+	for c := range m.conns {
+		c.Close()
+	}
+	m.mu.Unlock()
+	m.wg.Wait()
+	return err
+}
