@@ -1,0 +1,120 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"banger/internal/api"
+	"banger/internal/paths"
+)
+
+func newVMSSHCmd(e *env) *cobra.Command {
+	var printCmd bool
+	cmd := &cobra.Command{
+		Use:   "ssh REF [-- COMMAND...]",
+		Short: "SSH into a running VM as root (exit code is the remote command's)",
+		Example: `  banger vm ssh calm-otter
+  banger vm ssh calm-otter -- uname -a`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ref, remote := args[0], args[1:]
+			if dash := cmd.ArgsLenAtDash(); dash > 1 {
+				return usagef("vm ssh takes one VM ref before --, got %d", dash)
+			}
+			c, err := e.Client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			var vm api.VM
+			if err := c.Do(cmd.Context(), http.MethodGet, vmPath(ref, ""), nil, &vm); err != nil {
+				return err
+			}
+			if vm.State != api.StateRunning {
+				return fmt.Errorf("vm %s is %s: start it with `banger vm start %s`", vm.Name, vm.State, vm.Name)
+			}
+			l, err := e.Layout()
+			if err != nil {
+				return err
+			}
+			argv := sshArgv(l, vm, remote)
+			if printCmd {
+				fmt.Fprintln(e.io.Out, shellJoin(argv))
+				return nil
+			}
+			sshCmd := exec.CommandContext(context.WithoutCancel(cmd.Context()), argv[0], argv[1:]...)
+			sshCmd.Stdin, sshCmd.Stdout, sshCmd.Stderr = e.io.In, e.io.Out, e.io.ErrOut
+			err = sshCmd.Run()
+			var exitErr *exec.ExitError
+			if errors.As(err, &exitErr) {
+				return exitError{code: exitErr.ExitCode()}
+			}
+			if err != nil {
+				return fmt.Errorf("run ssh: %w", err)
+			}
+			if len(remote) == 0 {
+				remindStillRunning(cmd.Context(), e, vm)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&printCmd, "print", false, "print the ssh command instead of running it")
+	return cmd
+}
+
+// sshArgv is the system ssh command for vm with the installation key and
+// banger's own known_hosts file (host keys are recorded per VM id).
+func sshArgv(l paths.Layout, vm api.VM, remote []string) []string {
+	argv := []string{"ssh",
+		"-i", l.SSHKey(),
+		"-o", "IdentitiesOnly=yes",
+		"-o", "UserKnownHostsFile=" + l.KnownHosts(),
+		"-o", "StrictHostKeyChecking=yes",
+		"-o", "HostKeyAlias=banger-" + vm.ID,
+		"-o", "ConnectTimeout=10",
+		"-o", "LogLevel=ERROR",
+		"root@" + vm.IP,
+	}
+	if len(remote) > 0 {
+		argv = append(argv, "--")
+		argv = append(argv, remote...)
+	}
+	return argv
+}
+
+// remindStillRunning prints a one-line reminder after an interactive
+// session when the agent says the guest is still up.
+func remindStillRunning(ctx context.Context, e *env, vm api.VM) {
+	c, err := e.Client(ctx)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 4*time.Second)
+	defer cancel()
+	var h api.GuestHealth
+	if err := c.Do(ctx, http.MethodGet, vmPath(vm.ID, "/health"), nil, &h); err != nil || !h.Up {
+		return
+	}
+	fmt.Fprintf(e.io.ErrOut, "banger: %s is still running; stop it with `banger vm stop %s`\n", vm.Name, vm.Name)
+}
+
+func shellJoin(argv []string) string {
+	out := ""
+	for i, a := range argv {
+		if i > 0 {
+			out += " "
+		}
+		if a == "" || strings.ContainsAny(a, " \t\n'\"$`\\*?[]{}()<>|&;#~") {
+			out += "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		} else {
+			out += a
+		}
+	}
+	return out
+}

@@ -1,0 +1,218 @@
+package daemon
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"banger/internal/api"
+	"banger/internal/daemon/server"
+	"banger/internal/paths"
+	"banger/internal/store"
+	"banger/internal/vmm"
+)
+
+// bootArgs is the guest kernel command line. reboot=k makes a guest reboot
+// end the VMM process, which is how a clean stop finishes; panic=-1 reboots
+// (and so exits) at once on a panic instead of hanging.
+const bootArgs = "console=ttyS0 reboot=k panic=-1 quiet loglevel=3 systemd.show_status=false i8042.noaux i8042.nomux i8042.nopnp"
+
+// progressf reports one step of a long operation.
+func progressf(p server.Progress, vm, step, format string, args ...any) {
+	if p != nil {
+		p(api.Event{Type: "progress", VM: vm, Step: step, Message: fmt.Sprintf(format, args...)})
+	}
+}
+
+func (d *Daemon) vmSpec(v *store.VM) vmm.Spec {
+	dir := d.layout.VM(v.ID)
+	return vmm.Spec{
+		ID: v.ID, Name: v.Name, Dir: dir.String(), Kernel: v.Kernel, Initrd: v.Initrd, BootArgs: bootArgs,
+		VCPUs: v.VCPUs, MemoryMiB: v.MemoryMiB,
+		Disks: []vmm.Disk{
+			{ID: "rootfs", Path: v.Rootfs, ReadOnly: true},
+			{ID: "overlay", Path: dir.Overlay()},
+			{ID: "work", Path: dir.WorkDisk()},
+		},
+		TAP: v.TAP, MAC: v.MAC, AgentSocket: dir.VsockSocket(), LogPath: dir.VMMLog(v.VMM),
+		ConsolePath: dir.Console(), PIDFile: dir.PIDFile(),
+	}
+}
+
+// bringUp attaches host resources and boots v: TAP, NAT, VMM, agent
+// transport, DNS record. Each step registers its undo on r. v is updated
+// with the TAP and process; the caller persists it.
+func (d *Daemon) bringUp(ctx context.Context, v *store.VM, drv vmm.Driver, r *revert, p server.Progress) error {
+	progressf(p, v.Name, "network", "preparing bridge and tap")
+	if err := d.host.EnsureNetwork(ctx); err != nil {
+		return fmt.Errorf("prepare network: %w", err)
+	}
+	tap, err := d.host.TakeTAP(ctx)
+	if err != nil {
+		return fmt.Errorf("take tap: %w", err)
+	}
+	v.TAP = tap
+	r.add("release tap", func(ctx context.Context) error { return d.host.ReleaseTAP(ctx, tap) })
+	if v.NAT {
+		progressf(p, v.Name, "nat", "adding NAT rules")
+		if err := d.host.ApplyNAT(ctx, v.ID, v.IP, tap); err != nil {
+			return fmt.Errorf("apply nat: %w", err)
+		}
+		r.add("remove nat", func(ctx context.Context) error { return d.host.RemoveNAT(ctx, v.ID) })
+	}
+	progressf(p, v.Name, "boot", "starting %s (%s)", drv.Name(), drv.Accel())
+	spec := d.vmSpec(v)
+	start := time.Now()
+	proc, err := drv.Start(ctx, spec)
+	if err != nil {
+		return fmt.Errorf("start %s: %w", drv.Name(), err)
+	}
+	d.log.Info("vmm started", "vm", v.Name, "pid", proc.PID, "ms", time.Since(start).Milliseconds())
+	r.add("stop vmm", func(ctx context.Context) error { return proc.Terminate(ctx, 3*time.Second) })
+	v.PID, v.PIDStart, v.VMM, v.Accel = proc.PID, proc.StartTime, drv.Name(), drv.Accel()
+	if err := d.attach(ctx, v, drv); err != nil {
+		return err
+	}
+	r.add("detach", func(context.Context) error { d.detach(v.ID); return nil })
+	d.host.SetDNS(v.Name, v.IP)
+	v.State = api.StateRunning
+	v.StartedAt = time.Now()
+	v.LastError = ""
+	return nil
+}
+
+// attach (re)connects the driver's host-side helpers for a running VM.
+func (d *Daemon) attach(ctx context.Context, v *store.VM, drv vmm.Driver) error {
+	a, err := drv.Attach(ctx, d.vmSpec(v), vmm.Process{PID: v.PID, StartTime: v.PIDStart})
+	if err != nil {
+		return fmt.Errorf("attach to %s: %w", drv.Name(), err)
+	}
+	d.attachMu.Lock()
+	if old, ok := d.attached[v.ID]; ok {
+		old.Close()
+	}
+	d.attached[v.ID] = a
+	d.attachMu.Unlock()
+	return nil
+}
+
+func (d *Daemon) detach(id string) {
+	d.attachMu.Lock()
+	defer d.attachMu.Unlock()
+	if a, ok := d.attached[id]; ok {
+		a.Close()
+		delete(d.attached, id)
+	}
+}
+
+// tearDown releases what a running VM holds on the host once its VMM is
+// gone: agent transport, NAT rules, TAP. Disks and the DNS record stay.
+func (d *Daemon) tearDown(ctx context.Context, v *store.VM) {
+	d.detach(v.ID)
+	if v.NAT {
+		if err := d.host.RemoveNAT(ctx, v.ID); err != nil {
+			d.log.Warn("remove nat", "vm", v.Name, "error", err)
+		}
+	}
+	if v.TAP != "" {
+		if err := d.host.ReleaseTAP(ctx, v.TAP); err != nil {
+			d.log.Warn("release tap", "vm", v.Name, "tap", v.TAP, "error", err)
+		}
+	}
+	dir := d.layout.VM(v.ID)
+	for _, s := range []string{dir.APISocket(), dir.VsockSocket(), dir.SerialSocket(), dir.PIDFile(), dir.String() + "/qmp.sock"} {
+		os.Remove(s)
+	}
+	v.TAP, v.PID, v.PIDStart = "", 0, 0
+}
+
+// sshTimeout is how long create/start wait for the guest's sshd.
+func sshTimeout(accel string) time.Duration {
+	if v := os.Getenv("BANGER_SSH_TIMEOUT"); v != "" {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+	}
+	if accel == "tcg" {
+		return 180 * time.Second
+	}
+	return 60 * time.Second
+}
+
+// waitSSH waits until the guest's sshd sends its banner, failing early if
+// the VMM exits.
+func (d *Daemon) waitSSH(ctx context.Context, v *store.VM, p server.Progress) error {
+	progressf(p, v.Name, "ssh", "waiting for ssh on %s:22", v.IP)
+	timeout := sshTimeout(v.Accel)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	proc := vmm.Process{PID: v.PID, StartTime: v.PIDStart}
+	addr := net.JoinHostPort(v.IP.String(), "22")
+	ready := d.opts.SSHReady
+	if ready == nil {
+		ready = sshBanner
+	}
+	for {
+		if ready(ctx, addr) {
+			return nil
+		}
+		if !proc.Alive() {
+			return fmt.Errorf("the %s process exited before ssh answered: %s", v.VMM, d.logTail(v))
+		}
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return fmt.Errorf("guest did not answer ssh on %s within %s: %s", addr, timeout, d.logTail(v))
+			}
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func sshBanner(ctx context.Context, addr string) bool {
+	dctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	var dl net.Dialer
+	c, err := dl.DialContext(dctx, "tcp", addr)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	return err == nil && strings.HasPrefix(line, "SSH-")
+}
+
+// logTail names the VM's logs and quotes the last console lines.
+func (d *Daemon) logTail(v *store.VM) string {
+	dir := d.layout.VM(v.ID)
+	var b strings.Builder
+	fmt.Fprintf(&b, "see %s and %s", dir.Console(), dir.VMMLog(v.VMM))
+	for _, f := range []string{dir.Console(), dir.VMMLog(v.VMM)} {
+		if tail := lastLines(f, 5); tail != "" {
+			fmt.Fprintf(&b, "\n--- last lines of %s ---\n%s", f, tail)
+		}
+	}
+	return b.String()
+}
+
+func lastLines(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.TrimSpace(strings.Join(lines, "\n"))
+}
+
+// vmDir is a VM's directory.
+func (d *Daemon) vmDir(id string) paths.VMDir { return d.layout.VM(id) }

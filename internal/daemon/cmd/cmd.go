@@ -1,0 +1,51 @@
+// Package cmd is bangerd's command line: it loads paths and config, runs the
+// daemon, or runs the privileged helper, and maps errors to exit codes.
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"banger/internal/config"
+	"banger/internal/daemon"
+	"banger/internal/paths"
+	"banger/internal/privileged"
+	"banger/internal/version"
+)
+
+// Main runs bangerd with args and returns its exit code.
+func Main(args []string) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "priv":
+			return privileged.Main(context.Background(), args[1:], os.Stdin, os.Stdout)
+		case "--version", "version":
+			fmt.Println("bangerd", version.Version)
+			return 0
+		case "-h", "--help", "help":
+			fmt.Println("usage: bangerd [--version]\n\nbangerd is banger's daemon; the banger CLI starts it when needed.\nIt serves the API on $XDG_RUNTIME_DIR/banger/bangerd.sock and logs to ~/.local/state/banger/bangerd.log.")
+			return 0
+		default:
+			fmt.Fprintf(os.Stderr, "bangerd: unknown argument %q (bangerd takes no arguments; see --help)\n", args[0])
+			return 2
+		}
+	}
+	layout, err := paths.FromEnv()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bangerd:", err)
+		return 1
+	}
+	cfg, err := config.Load(layout.ConfigFile(), os.Environ())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bangerd:", err)
+		return 1
+	}
+	exe, _ := os.Executable()
+	err = daemon.Run(context.Background(), daemon.Options{Layout: layout, Config: cfg, Exe: exe, Stderr: os.Stderr, Version: version.Version})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bangerd:", err)
+		return 1
+	}
+	return 0
+}

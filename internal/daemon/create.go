@@ -1,0 +1,274 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"banger/internal/api"
+	"banger/internal/daemon/apierr"
+	"banger/internal/daemon/server"
+	"banger/internal/disk"
+	"banger/internal/guestconfig"
+	"banger/internal/names"
+	"banger/internal/network"
+	"banger/internal/store"
+)
+
+// Defaults for vm create.
+const (
+	DefaultMemoryMiB = 1024
+	DefaultVCPUs     = 2
+	DefaultDiskSize  = 8 << 30
+	MinMemoryMiB     = 128
+	// overlaySize is the apparent size of the sparse per-VM system overlay;
+	// only what the guest writes is allocated.
+	overlaySize = 16 << 30
+)
+
+// CreateVM creates and boots a VM. Either it ends running (and, unless
+// NoWait, answering ssh) or everything it built is removed again.
+func (d *Daemon) CreateVM(ctx context.Context, req api.CreateVMRequest, p server.Progress) (api.VM, error) {
+	start := time.Now()
+	if req.MemoryMiB == 0 {
+		req.MemoryMiB = DefaultMemoryMiB
+	}
+	if req.VCPUs == 0 {
+		req.VCPUs = DefaultVCPUs
+	}
+	if req.DiskSize == 0 {
+		req.DiskSize = DefaultDiskSize
+	}
+	if err := validateMachine(req.MemoryMiB, req.VCPUs); err != nil {
+		return api.VM{}, err
+	}
+	if req.DiskSize < 0 {
+		return api.VM{}, apierr.Invalid("disk size %d is negative: give a size such as 8G", req.DiskSize)
+	}
+	if req.Name != "" {
+		if err := names.Validate(req.Name); err != nil {
+			return api.VM{}, apierr.Invalid("%v", err)
+		}
+		if d.store.NameTaken(ctx, req.Name) {
+			return api.VM{}, apierr.Conflict("pick another --name or delete the existing VM", "a vm named %q already exists", req.Name)
+		}
+	}
+	imageRef := req.Image
+	if imageRef == "" {
+		imageRef = d.cfg.DefaultImage
+	}
+	img, err := d.store.ResolveImage(ctx, imageRef)
+	if err != nil {
+		if req.Image == "" {
+			return api.VM{}, apierr.New(api.CodeNotFound, err, "no default image: run `make runtime-bundle` (or set default_rootfs) and restart bangerd, or pass --image")
+		}
+		return api.VM{}, apierr.New(api.CodeNotFound, err, "see `banger image list`")
+	}
+	for what, path := range map[string]string{"rootfs": img.Rootfs, "kernel": img.Kernel, "initrd": img.Initrd, "work seed": img.WorkSeed} {
+		if path == "" {
+			if what == "work seed" {
+				continue
+			}
+			return api.VM{}, apierr.Invalid("image %s has no %s", img.Name, what)
+		}
+		if _, err := os.Stat(path); err != nil {
+			return api.VM{}, apierr.Invalid("image %s: %s %s does not exist", img.Name, what, path)
+		}
+	}
+	if img.WorkSeed != "" {
+		seedSize, err := disk.Size(img.WorkSeed)
+		if err != nil {
+			return api.VM{}, err
+		}
+		if req.DiskSize < seedSize {
+			return api.VM{}, apierr.Invalid("disk size %s is smaller than image %s's work seed (%s): use at least %s", disk.FormatSize(req.DiskSize), img.Name, disk.FormatSize(seedSize), disk.FormatSize(seedSize))
+		}
+	}
+	drv, err := d.host.Driver(ctx)
+	if err != nil {
+		return api.VM{}, apierr.Unavailable("run `banger doctor`", "no usable VMM: %w", err)
+	}
+	if drv.Name() == "firecracker" && req.VCPUs > 1 && req.VCPUs%2 != 0 {
+		return api.VM{}, apierr.Invalid("vcpu count %d is not allowed on Firecracker: use 1 or an even number", req.VCPUs)
+	}
+	name := req.Name
+	switch {
+	case name != "":
+	case d.cfg.NamegenPath != "":
+		if name, err = names.FromProgram(ctx, d.cfg.NamegenPath); err != nil {
+			return api.VM{}, apierr.Invalid("%v", err)
+		}
+	default:
+		name = names.Generate(func(s string) bool { return d.store.NameTaken(ctx, s) })
+	}
+
+	id := newID()
+	v := &store.VM{
+		ID: id, Name: name, State: api.StateCreating, ImageID: img.ID, ImageName: img.Name,
+		VCPUs: req.VCPUs, MemoryMiB: req.MemoryMiB, DiskSize: req.DiskSize, NAT: req.NAT,
+		MAC: network.MACFromID(id).String(), VMM: drv.Name(), Accel: drv.Accel(),
+		Kernel: img.Kernel, Initrd: img.Initrd, Rootfs: img.Rootfs, CreatedAt: time.Now(),
+	}
+	unlock := d.lockVM(id)
+	defer unlock()
+	if err := d.store.CreateVM(ctx, v, d.cfg.BridgePrefix()); err != nil {
+		return api.VM{}, err
+	}
+	r := &revert{log: d.log}
+	defer r.run(ctx)
+	r.add("delete record", func(ctx context.Context) error { return d.store.DeleteVM(ctx, id) })
+	progressf(p, name, "record", "vm %s (%s) gets %s", name, id, v.IP)
+
+	dir := d.vmDir(id)
+	if err := os.MkdirAll(dir.String(), 0o755); err != nil {
+		return api.VM{}, fmt.Errorf("create vm dir: %w", err)
+	}
+	r.add("remove vm dir", func(context.Context) error { return os.RemoveAll(dir.String()) })
+
+	progressf(p, name, "disks", "writing overlay and work disk")
+	t := time.Now()
+	hostPub, err := d.prepareDisks(ctx, v, img)
+	if err != nil {
+		return api.VM{}, err
+	}
+	d.log.Info("disks ready", "vm", name, "ms", time.Since(t).Milliseconds())
+	if err := d.addKnownHost(v.ID, hostPub); err != nil {
+		return api.VM{}, err
+	}
+	r.add("forget host key", func(context.Context) error { return d.removeKnownHost(v.ID) })
+
+	if err := d.bringUp(ctx, v, drv, r, p); err != nil {
+		return api.VM{}, err
+	}
+	if _, err := d.store.UpdateVM(ctx, id, func(s *store.VM) error {
+		s.State, s.TAP, s.PID, s.PIDStart, s.VMM, s.Accel, s.StartedAt = v.State, v.TAP, v.PID, v.PIDStart, v.VMM, v.Accel, v.StartedAt
+		return nil
+	}); err != nil {
+		return api.VM{}, err
+	}
+	d.log.Info("vm created", "vm", name, "id", id, "ip", v.IP.String(), "control_plane_ms", time.Since(start).Milliseconds())
+	if !req.NoWait {
+		if err := d.waitSSH(ctx, v, p); err != nil {
+			d.keepFailureLog(v)
+			return api.VM{}, err
+		}
+	}
+	r.success()
+	d.host.SetDNS(v.Name, v.IP)
+	d.emit("created", name, "")
+	return d.toAPIVM(*v), nil
+}
+
+// prepareDisks writes the overlay (with the rendered guest config) and the
+// work disk. It returns the guest's public host key.
+func (d *Daemon) prepareDisks(ctx context.Context, v *store.VM, img store.Image) (string, error) {
+	dir := d.vmDir(v.ID)
+	pub, err := installationPublicKey(d.layout)
+	if err != nil {
+		return "", err
+	}
+	hostKey, hostPub, err := guestconfig.NewHostKey()
+	if err != nil {
+		return "", err
+	}
+	gw := d.bridgeGateway()
+	files, err := guestconfig.Render(guestconfig.Config{
+		Hostname: v.Name, MAC: network.MACFromID(v.ID),
+		Address: netip.PrefixFrom(v.IP, gw.Bits()), Gateway: gw.Addr(), DNS: hostResolvers(),
+		AuthorizedKeys: []string{pub}, HostKey: hostKey, HostKeyPub: hostPub,
+	})
+	if err != nil {
+		return "", fmt.Errorf("render guest config: %w", err)
+	}
+	if err := disk.CreateOverlay(ctx, dir.Overlay(), overlaySize, files); err != nil {
+		return "", fmt.Errorf("create overlay: %w", err)
+	}
+	if img.WorkSeed != "" {
+		if err := disk.CloneSeed(ctx, img.WorkSeed, dir.WorkDisk()); err != nil {
+			return "", fmt.Errorf("clone work seed: %w", err)
+		}
+		if size, err := disk.Size(dir.WorkDisk()); err == nil && size < v.DiskSize {
+			if err := disk.Grow(ctx, dir.WorkDisk(), v.DiskSize); err != nil {
+				return "", fmt.Errorf("grow work disk: %w", err)
+			}
+		}
+	} else if err := disk.MakeWorkFromRootfs(ctx, img.Rootfs, dir.WorkDisk(), v.DiskSize); err != nil {
+		return "", fmt.Errorf("build work disk from %s: %w", img.Rootfs, err)
+	}
+	return hostPub, nil
+}
+
+// keepFailureLog copies a failed VM's console and VMM log next to the
+// daemon log before the VM dir is removed, so the error can point at it.
+func (d *Daemon) keepFailureLog(v *store.VM) {
+	dir := d.vmDir(v.ID)
+	out := d.layout.StateDir + "/failed-" + v.Name + "-" + v.ID + ".log"
+	var b strings.Builder
+	for _, f := range []string{dir.Console(), dir.VMMLog(v.VMM)} {
+		data, _ := os.ReadFile(f)
+		fmt.Fprintf(&b, "=== %s ===\n%s\n", f, data)
+	}
+	os.WriteFile(out, []byte(b.String()), 0o644)
+	d.log.Error("vm failed to come up", "vm", v.Name, "log", out)
+}
+
+// validateMachine checks memory and vCPU counts against the host.
+func validateMachine(memMiB, vcpus int) error {
+	if memMiB < MinMemoryMiB {
+		return apierr.Invalid("memory %d MiB is below the minimum of %d MiB", memMiB, MinMemoryMiB)
+	}
+	if total := hostMemoryMiB(); total > 0 && memMiB > total {
+		return apierr.Invalid("memory %d MiB is more than this host has (%d MiB)", memMiB, total)
+	}
+	if vcpus < 1 {
+		return apierr.Invalid("vcpu count %d is not allowed: use at least 1", vcpus)
+	}
+	if n := runtime.NumCPU(); vcpus > n {
+		return apierr.Invalid("vcpu count %d is more than this host's %d CPUs", vcpus, n)
+	}
+	return nil
+}
+
+func hostMemoryMiB() int {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "MemTotal:") {
+			var kb int
+			fmt.Sscanf(strings.TrimPrefix(line, "MemTotal:"), "%d", &kb)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+// hostResolvers returns the host's non-loopback nameservers for guests.
+func hostResolvers() []netip.Addr {
+	var out []netip.Addr
+	for _, f := range []string{"/run/systemd/resolve/resolv.conf", "/etc/resolv.conf"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			fields := strings.Fields(line)
+			if len(fields) == 2 && fields[0] == "nameserver" {
+				if a, err := netip.ParseAddr(fields[1]); err == nil && a.Is4() && !a.IsLoopback() {
+					out = append(out, a)
+				}
+			}
+		}
+		if len(out) > 0 {
+			return out
+		}
+	}
+	return out
+}
+
+func newID() string { return names.NewID() }

@@ -1,0 +1,391 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"banger/internal/api"
+	"banger/internal/config"
+	"banger/internal/paths"
+	"banger/internal/store"
+	"banger/internal/vmm"
+)
+
+type testDaemon struct {
+	*Daemon
+	host   *fakeHost
+	layout paths.Layout
+	cfg    config.Config
+	cancel context.CancelFunc
+}
+
+// makeImage builds a tiny ext4 rootfs and work seed, and dummy kernel and
+// initrd files; only the disks are read for real.
+func makeImage(t *testing.T, dir string) (rootfs, seed, kernel, initrd string) {
+	t.Helper()
+	src := filepath.Join(dir, "src")
+	os.MkdirAll(filepath.Join(src, "root"), 0o700)
+	os.WriteFile(filepath.Join(src, "root", ".bashrc"), []byte("# hi\n"), 0o644)
+	rootfs, seed = filepath.Join(dir, "rootfs.ext4"), filepath.Join(dir, "seed.ext4")
+	for _, c := range [][]string{
+		{"mkfs.ext4", "-q", "-F", "-L", "banger-root", "-d", src, rootfs, "16M"},
+		{"mkfs.ext4", "-q", "-F", "-L", "banger-work", "-d", filepath.Join(src, "root"), seed, "8M"},
+	} {
+		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", c, err, out)
+		}
+	}
+	kernel, initrd = filepath.Join(dir, "vmlinux"), filepath.Join(dir, "initrd.img")
+	os.WriteFile(kernel, []byte("kernel"), 0o644)
+	os.WriteFile(initrd, []byte("initrd"), 0o644)
+	return
+}
+
+func newTestDaemon(t *testing.T, host *fakeHost, base string) *testDaemon {
+	t.Helper()
+	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
+		if _, err := os.Stat("/usr/sbin/mkfs.ext4"); err != nil {
+			t.Skip("needs e2fsprogs")
+		}
+	}
+	layout := paths.Layout{ConfigDir: filepath.Join(base, "config"), StateDir: filepath.Join(base, "state"), CacheDir: filepath.Join(base, "cache"), RuntimeDir: filepath.Join(base, "run")}
+	if err := layout.EnsureDirs(); err != nil {
+		t.Fatal(err)
+	}
+	imgDir := filepath.Join(base, "image")
+	if _, err := os.Stat(imgDir); err != nil {
+		os.MkdirAll(imgDir, 0o755)
+		makeImage(t, imgDir)
+	}
+	cfg := config.Defaults()
+	cfg.DefaultRootfs = filepath.Join(imgDir, "rootfs.ext4")
+	cfg.DefaultWorkSeed = filepath.Join(imgDir, "seed.ext4")
+	cfg.DefaultKernel = filepath.Join(imgDir, "vmlinux")
+	cfg.DefaultInitrd = filepath.Join(imgDir, "initrd.img")
+	cfg.RuntimeDir = filepath.Join(base, "no-bundle")
+	ctx, cancel := context.WithCancel(context.Background())
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	d, err := New(ctx, Options{Layout: layout, Config: cfg, Host: host, Version: "test",
+		SSHReady: func(context.Context, string) bool { return true }}, log, cancel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testDaemon{Daemon: d, host: host, layout: layout, cfg: cfg, cancel: cancel}
+}
+
+func (td *testDaemon) create(t *testing.T, name string) api.VM {
+	t.Helper()
+	vm, err := td.CreateVM(context.Background(), api.CreateVMRequest{Name: name, DiskSize: 64 << 20, MemoryMiB: 256, VCPUs: 1}, nil)
+	if err != nil {
+		t.Fatalf("create %s: %v", name, err)
+	}
+	return vm
+}
+
+func debugfsCat(t *testing.T, image, path string) string {
+	t.Helper()
+	out, err := exec.Command("debugfs", "-R", "cat "+path, image).Output()
+	if err != nil {
+		t.Fatalf("debugfs cat %s: %v", path, err)
+	}
+	return string(out)
+}
+
+func TestLifecycle(t *testing.T) {
+	host := newFakeHost()
+	td := newTestDaemon(t, host, t.TempDir())
+	defer td.Close()
+	ctx := context.Background()
+
+	vm := td.create(t, "calm-otter")
+	if vm.State != api.StateRunning || vm.PID == 0 || vm.IP != "172.30.0.2" || vm.DNSName != "calm-otter.vm" {
+		t.Fatalf("unexpected vm: %+v", vm)
+	}
+	proc := vmm.Process{PID: vm.PID}
+	if !proc.Alive() {
+		t.Fatal("vmm not running")
+	}
+	dir := td.layout.VM(vm.ID)
+	if got := debugfsCat(t, dir.Overlay(), "/upper/etc/hostname"); got != "calm-otter\n" {
+		t.Errorf("overlay hostname %q", got)
+	}
+	if size, _ := os.Stat(dir.WorkDisk()); size.Size() != 64<<20 {
+		t.Errorf("work disk not grown to 64M: %d", size.Size())
+	}
+	kh, _ := os.ReadFile(td.layout.KnownHosts())
+	if !strings.Contains(string(kh), "banger-"+vm.ID+" ssh-ed25519 ") {
+		t.Errorf("known_hosts lacks the vm: %q", kh)
+	}
+	if host.dns["calm-otter"].String() != "172.30.0.2" || host.tapCount() != 1 {
+		t.Errorf("dns %v taps %d", host.dns, host.tapCount())
+	}
+
+	// Running VMs refuse offline-only changes and a plain delete.
+	mem := 512
+	if _, err := td.SetVM(ctx, "calm-otter", api.SetVMRequest{MemoryMiB: &mem}); err == nil || !strings.Contains(err.Error(), "running") {
+		t.Fatalf("set memory on running vm: %v", err)
+	}
+	if _, err := td.DeleteVM(ctx, "calm-otter", false); err == nil || !strings.Contains(err.Error(), "running") {
+		t.Fatalf("delete running without force: %v", err)
+	}
+
+	stopped, err := td.StopVM(ctx, "calm-otter", api.StopRequest{TimeoutSeconds: 5}, nil)
+	if err != nil || stopped.State != api.StateStopped {
+		t.Fatalf("stop: %v %+v", err, stopped)
+	}
+	if proc.Alive() || host.tapCount() != 0 {
+		t.Fatalf("after stop: alive=%v taps=%d", proc.Alive(), host.tapCount())
+	}
+	// Stopped: settings change, disks grow but never shrink.
+	big := int64(128 << 20)
+	if _, err := td.SetVM(ctx, "calm-otter", api.SetVMRequest{MemoryMiB: &mem, DiskSize: &big}); err != nil {
+		t.Fatal(err)
+	}
+	small := int64(32 << 20)
+	if _, err := td.SetVM(ctx, "calm-otter", api.SetVMRequest{DiskSize: &small}); err == nil || !strings.Contains(err.Error(), "only grow") {
+		t.Fatalf("shrink: %v", err)
+	}
+	if size, _ := os.Stat(dir.WorkDisk()); size.Size() != big {
+		t.Errorf("work disk %d, want %d", size.Size(), big)
+	}
+
+	started, err := td.StartVM(ctx, vm.ID[:6], nil)
+	if err != nil || started.State != api.StateRunning || started.MemoryMiB != 512 {
+		t.Fatalf("start: %v %+v", err, started)
+	}
+	if _, err := td.DeleteVM(ctx, "calm-otter", true); err != nil {
+		t.Fatal(err)
+	}
+	if (vmm.Process{PID: started.PID}).Alive() {
+		t.Error("vmm alive after forced delete")
+	}
+	if _, err := os.Stat(dir.String()); !os.IsNotExist(err) {
+		t.Error("vm dir left after delete")
+	}
+	if _, err := td.GetVM(ctx, "calm-otter"); err == nil {
+		t.Error("record left after delete")
+	}
+	kh, _ = os.ReadFile(td.layout.KnownHosts())
+	if strings.Contains(string(kh), vm.ID) || host.tapCount() != 0 || len(host.dns) != 0 {
+		t.Errorf("leftovers: known_hosts=%q taps=%d dns=%v", kh, host.tapCount(), host.dns)
+	}
+}
+
+func TestCreateFailureLeavesNothing(t *testing.T) {
+	host := newFakeHost()
+	host.drv.failStart = errors.New("vmm exploded")
+	td := newTestDaemon(t, host, t.TempDir())
+	defer td.Close()
+	_, err := td.CreateVM(context.Background(), api.CreateVMRequest{Name: "doomed", DiskSize: 64 << 20}, nil)
+	if err == nil || !strings.Contains(err.Error(), "vmm exploded") {
+		t.Fatalf("want start failure, got %v", err)
+	}
+	vms, _ := td.ListVMs(context.Background())
+	entries, _ := os.ReadDir(td.layout.VMsDir())
+	kh, _ := os.ReadFile(td.layout.KnownHosts())
+	if len(vms) != 0 || len(entries) != 0 || host.tapCount() != 0 || strings.TrimSpace(string(kh)) != "" {
+		t.Fatalf("leftovers: vms=%d dirs=%d taps=%d known_hosts=%q", len(vms), len(entries), host.tapCount(), kh)
+	}
+	// The address is free again.
+	host.drv.failStart = nil
+	if vm := td.create(t, "works"); vm.IP != "172.30.0.2" {
+		t.Errorf("address not released: %s", vm.IP)
+	}
+	td.DeleteVM(context.Background(), "works", true)
+}
+
+func TestBadInputChangesNothing(t *testing.T) {
+	td := newTestDaemon(t, newFakeHost(), t.TempDir())
+	defer td.Close()
+	ctx := context.Background()
+	td.create(t, "web")
+	cases := []struct {
+		req  api.CreateVMRequest
+		want string
+	}{
+		{api.CreateVMRequest{Name: "web"}, "already exists"},
+		{api.CreateVMRequest{Name: "Web_1"}, "only lower-case"},
+		{api.CreateVMRequest{MemoryMiB: 64}, "below the minimum"},
+		{api.CreateVMRequest{MemoryMiB: 1 << 30}, "more than this host has"},
+		{api.CreateVMRequest{VCPUs: 4096}, "CPUs"},
+		{api.CreateVMRequest{Image: "nope"}, "not found"},
+		{api.CreateVMRequest{DiskSize: 1 << 20}, "smaller than image"},
+	}
+	for _, tc := range cases {
+		_, err := td.CreateVM(ctx, tc.req, nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: got %v, want %q", tc.req, err, tc.want)
+		}
+	}
+	vms, _ := td.ListVMs(ctx)
+	if len(vms) != 1 {
+		t.Fatalf("bad input created VMs: %d", len(vms))
+	}
+	td.DeleteVM(ctx, "web", true)
+}
+
+func TestAmbiguousRef(t *testing.T) {
+	td := newTestDaemon(t, newFakeHost(), t.TempDir())
+	defer td.Close()
+	ctx := context.Background()
+	var ids []string
+	for i := 0; i < 20; i++ {
+		ids = append(ids, td.create(t, fmt.Sprintf("vm-%d", i)).ID)
+	}
+	defer func() {
+		for _, id := range ids {
+			td.DeleteVM(ctx, id, true)
+		}
+	}()
+	// With 20 random ids, some one-character prefix is shared.
+	counts := map[byte]int{}
+	for _, id := range ids {
+		counts[id[0]]++
+	}
+	for c, n := range counts {
+		if n > 1 {
+			_, err := td.GetVM(ctx, string(c))
+			if err == nil || !strings.Contains(err.Error(), "ambiguous") {
+				t.Fatalf("prefix %c: %v", c, err)
+			}
+			return
+		}
+	}
+}
+
+func TestRestartReadoptsAndReconciles(t *testing.T) {
+	base := t.TempDir()
+	host := newFakeHost()
+	td := newTestDaemon(t, host, base)
+	ctx := context.Background()
+	keep := td.create(t, "keeper")
+	dead := td.create(t, "goner")
+	td.Close() // bangerd stops; VMs keep running
+
+	if !(vmm.Process{PID: keep.PID}).Alive() {
+		t.Fatal("vm died with the daemon")
+	}
+	(vmm.Process{PID: dead.PID}).Terminate(ctx, time.Second)
+
+	td2 := newTestDaemon(t, host, base)
+	defer td2.Close()
+	got, _ := td2.GetVM(ctx, "keeper")
+	if got.State != api.StateRunning || got.PID != keep.PID {
+		t.Errorf("keeper not re-adopted: %+v", got)
+	}
+	got, _ = td2.GetVM(ctx, "goner")
+	if got.State != api.StateStopped || got.PID != 0 {
+		t.Errorf("goner not marked stopped: %+v", got)
+	}
+	if host.tapCount() != 1 {
+		t.Errorf("taps after reconcile: %d", host.tapCount())
+	}
+	td2.DeleteVM(ctx, "keeper", true)
+	td2.DeleteVM(ctx, "goner", true)
+}
+
+func TestHalfCreatedVMRemovedOnRestart(t *testing.T) {
+	base := t.TempDir()
+	host := newFakeHost()
+	td := newTestDaemon(t, host, base)
+	ctx := context.Background()
+	vm := td.create(t, "half")
+	// Simulate a crash in the middle of create: the record says creating.
+	td.store.UpdateVM(ctx, vm.ID, func(v *store.VM) error { v.State = api.StateCreating; return nil })
+	td.Close()
+
+	td2 := newTestDaemon(t, host, base)
+	defer td2.Close()
+	if _, err := td2.GetVM(ctx, "half"); err == nil {
+		t.Fatal("half-created vm still recorded")
+	}
+	if (vmm.Process{PID: vm.PID}).Alive() {
+		t.Error("half-created vm's vmm still running")
+	}
+	if _, err := os.Stat(td2.layout.VM(vm.ID).String()); !os.IsNotExist(err) {
+		t.Error("half-created vm dir left")
+	}
+	if host.tapCount() != 0 {
+		t.Errorf("tap leaked: %d", host.tapCount())
+	}
+}
+
+func TestSupervisorNoticesDeadVMM(t *testing.T) {
+	host := newFakeHost()
+	td := newTestDaemon(t, host, t.TempDir())
+	defer td.Close()
+	ctx := context.Background()
+	vm := td.create(t, "crashy")
+	(vmm.Process{PID: vm.PID}).Terminate(ctx, time.Second)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got, _ := td.GetVM(ctx, "crashy")
+		if got.State == api.StateStopped {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("supervisor did not mark the vm stopped: %+v", got)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if host.tapCount() != 0 {
+		t.Error("tap not released after the vmm died")
+	}
+	td.DeleteVM(ctx, "crashy", false)
+}
+
+func TestConcurrentMultiRef(t *testing.T) {
+	host := newFakeHost()
+	td := newTestDaemon(t, host, t.TempDir())
+	defer td.Close()
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			_, errs[i] = td.CreateVM(ctx, api.CreateVMRequest{Name: fmt.Sprintf("par-%d", i), DiskSize: 64 << 20, MemoryMiB: 256, VCPUs: 1}, nil)
+		}(i)
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	vms, _ := td.ListVMs(ctx)
+	ips := map[string]bool{}
+	for _, v := range vms {
+		ips[v.IP] = true
+	}
+	if len(vms) != 4 || len(ips) != 4 {
+		t.Fatalf("vms %d distinct ips %d", len(vms), len(ips))
+	}
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			_, errs[i] = td.DeleteVM(ctx, fmt.Sprintf("par-%d", i), true)
+		}(i)
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if vms, _ := td.ListVMs(ctx); len(vms) != 0 || host.tapCount() != 0 {
+		t.Fatalf("left %d vms %d taps", len(vms), host.tapCount())
+	}
+}

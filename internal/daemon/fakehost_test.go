@@ -1,0 +1,143 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os/exec"
+	"sync"
+	"syscall"
+
+	"banger/internal/vmm"
+)
+
+// fakeHost records network and DNS operations in memory and boots "VMs"
+// as sleep processes, so lifecycle logic runs for real without root.
+type fakeHost struct {
+	mu       sync.Mutex
+	taps     map[string]bool // taken and not released
+	nextTAP  int
+	nat      map[string]bool
+	dns      map[string]netip.Addr
+	drv      *fakeDriver
+	released []string
+}
+
+func newFakeHost() *fakeHost {
+	return &fakeHost{taps: map[string]bool{}, nat: map[string]bool{}, dns: map[string]netip.Addr{}, drv: &fakeDriver{}}
+}
+
+func (h *fakeHost) Driver(context.Context) (vmm.Driver, error) { return h.drv, nil }
+func (h *fakeHost) DriverByName(_ context.Context, name string) (vmm.Driver, error) {
+	if name != "fake" {
+		return nil, fmt.Errorf("unknown vmm %q", name)
+	}
+	return h.drv, nil
+}
+func (h *fakeHost) EnsureNetwork(context.Context) error { return nil }
+func (h *fakeHost) TakeTAP(context.Context) (string, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.nextTAP++
+	name := fmt.Sprintf("bgt-%08x", h.nextTAP)
+	h.taps[name] = true
+	return name, nil
+}
+func (h *fakeHost) ReleaseTAP(_ context.Context, name string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.taps, name)
+	h.released = append(h.released, name)
+	return nil
+}
+func (h *fakeHost) ApplyNAT(_ context.Context, id string, _ netip.Addr, _ string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.nat[id] = true
+	return nil
+}
+func (h *fakeHost) RemoveNAT(_ context.Context, id string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.nat, id)
+	return nil
+}
+func (h *fakeHost) ReconcileNetwork(_ context.Context, taps, nat map[string]bool) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for t := range h.taps {
+		if !taps[t] {
+			delete(h.taps, t)
+		}
+	}
+	for id := range h.nat {
+		if !nat[id] {
+			delete(h.nat, id)
+		}
+	}
+	return nil
+}
+func (h *fakeHost) SetDNS(name string, ip netip.Addr) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.dns[name] = ip
+}
+func (h *fakeHost) DeleteDNS(name string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.dns, name)
+}
+func (h *fakeHost) DNSAddr() string   { return "127.0.0.1:0" }
+func (h *fakeHost) DNSError() string  { return "" }
+func (h *fakeHost) VMMName() string   { return "fake" }
+func (h *fakeHost) AccelName() string { return "none" }
+func (h *fakeHost) Close()            {}
+
+func (h *fakeHost) tapCount() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.taps)
+}
+
+// fakeDriver runs `sleep` as the VMM. Its command line carries the VM id
+// like a real VMM's does.
+type fakeDriver struct {
+	mu        sync.Mutex
+	failStart error
+	attached  int
+}
+
+func (f *fakeDriver) Name() string  { return "fake" }
+func (f *fakeDriver) Accel() string { return "none" }
+func (f *fakeDriver) Start(_ context.Context, spec vmm.Spec) (vmm.Process, error) {
+	f.mu.Lock()
+	fail := f.failStart
+	f.mu.Unlock()
+	if fail != nil {
+		return vmm.Process{}, fail
+	}
+	cmd := exec.Command("sh", "-c", "exec sleep 3600", "fakevmm-"+spec.ID)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return vmm.Process{}, err
+	}
+	go cmd.Wait()
+	return vmm.Identify(cmd.Process.Pid)
+}
+func (f *fakeDriver) Attach(context.Context, vmm.Spec, vmm.Process) (vmm.Attachment, error) {
+	f.mu.Lock()
+	f.attached++
+	f.mu.Unlock()
+	return nopAttachment{}, nil
+}
+func (f *fakeDriver) RequestShutdown(_ context.Context, _ vmm.Spec, p vmm.Process) error {
+	if err := p.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, vmm.ErrNotRunning) {
+		return err
+	}
+	return nil
+}
+
+type nopAttachment struct{}
+
+func (nopAttachment) Close() error { return nil }

@@ -1,0 +1,256 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"sync"
+
+	"banger/internal/bundle"
+	"banger/internal/execx"
+	"banger/internal/network/nat"
+	"banger/internal/network/tappool"
+	"banger/internal/privileged"
+	"banger/internal/vmm"
+	"banger/internal/vmm/firecracker"
+	"banger/internal/vmm/qemu"
+)
+
+// systemHost is the real machine integration: drivers chosen by `vmm`,
+// bridge/TAP/NAT through the privileged package, and the .vm DNS server.
+type systemHost struct {
+	d   *Daemon
+	ops privileged.Ops
+	dns dnsServer
+
+	mu       sync.Mutex
+	netReady bool
+	pool     *tappool.Pool
+	drivers  map[string]vmm.Driver
+	choice   string // driver for new VMs, once resolved
+	probe    *qemu.ProbeResult
+}
+
+// dnsServer is the part of the DNS server the daemon uses.
+type dnsServer interface {
+	Set(name string, addr netip.Addr)
+	Delete(name string)
+	Addr() string
+	Err() string
+	Close() error
+}
+
+func newSystemHost(ctx context.Context, d *Daemon) (*systemHost, error) {
+	h := &systemHost{d: d, ops: privileged.New(d.opts.Exe), drivers: map[string]vmm.Driver{}}
+	h.dns = startDNS(ctx, d)
+	return h, nil
+}
+
+// firecrackerBinary finds Firecracker: firecracker_bin, the bundle, PATH.
+func (h *systemHost) firecrackerBinary() string {
+	if b := h.d.cfg.FirecrackerBin; b != "" {
+		return b
+	}
+	if meta, err := bundle.Load(h.d.runtimeDir); err == nil && meta.Firecracker != "" {
+		p := bundle.Path(h.d.runtimeDir, meta.Firecracker)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if p, err := execx.LookPath("firecracker"); err == nil {
+		return p
+	}
+	return ""
+}
+
+// probeKernel is the kernel the KVM probe boots: the default image's.
+func (h *systemHost) probeKernel(ctx context.Context) string {
+	if im, err := h.d.store.ResolveImage(ctx, h.d.cfg.DefaultImage); err == nil {
+		return im.Kernel
+	}
+	return ""
+}
+
+// kvmProbe runs (or reads the cached) KVM boot probe once per daemon.
+func (h *systemHost) kvmProbe(ctx context.Context) qemu.ProbeResult {
+	if h.probe == nil {
+		kernel := h.probeKernel(ctx)
+		var r qemu.ProbeResult
+		if kernel == "" {
+			r = qemu.ProbeResult{Accel: "tcg", Reason: "no kernel to probe KVM with (no default image)"}
+		} else {
+			r = qemu.ProbeKVM(ctx, qemu.ProbeOptions{Binary: h.d.cfg.QemuBin, Kernel: kernel, CacheFile: h.d.layout.ProbeCacheFile(), Logger: h.d.log})
+		}
+		h.d.log.Info("kvm probe", "usable", r.Usable, "accel", r.Accel, "reason", r.Reason)
+		h.probe = &r
+	}
+	return *h.probe
+}
+
+// Driver returns the driver new VMs use.
+func (h *systemHost) Driver(ctx context.Context) (vmm.Driver, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.choice == "" {
+		choice, err := h.choose(ctx)
+		if err != nil {
+			return nil, err
+		}
+		h.choice = choice
+	}
+	return h.driverLocked(ctx, h.choice)
+}
+
+// choose applies `vmm`: auto prefers Firecracker when its binary exists and
+// KVM can really boot guests, else qemu (KVM or TCG per the probe).
+func (h *systemHost) choose(ctx context.Context) (string, error) {
+	switch h.d.cfg.VMM {
+	case "firecracker":
+		if h.firecrackerBinary() == "" {
+			return "", errors.New("vmm = firecracker but no firecracker binary (set firecracker_bin or put it on PATH)")
+		}
+		return "firecracker", nil
+	case "qemu":
+		return "qemu", nil
+	}
+	if fc := h.firecrackerBinary(); fc != "" {
+		if _, err := execx.LookPath(qemuBinary(h.d.cfg.QemuBin)); err != nil {
+			return "firecracker", nil // no qemu to probe with; trust /dev/kvm
+		}
+		if h.kvmProbe(ctx).Usable {
+			return "firecracker", nil
+		}
+	}
+	if _, err := execx.LookPath(qemuBinary(h.d.cfg.QemuBin)); err != nil {
+		return "", errors.New("neither a usable firecracker nor qemu-system-x86_64 was found (apt-get install qemu-system-x86)")
+	}
+	return "qemu", nil
+}
+
+func qemuBinary(configured string) string {
+	if configured != "" {
+		return configured
+	}
+	return qemu.DefaultBinary
+}
+
+// DriverByName returns the driver a VM was created with.
+func (h *systemHost) DriverByName(ctx context.Context, name string) (vmm.Driver, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.driverLocked(ctx, name)
+}
+
+func (h *systemHost) driverLocked(ctx context.Context, name string) (vmm.Driver, error) {
+	if drv, ok := h.drivers[name]; ok {
+		return drv, nil
+	}
+	var drv vmm.Driver
+	switch name {
+	case "firecracker":
+		bin := h.firecrackerBinary()
+		if bin == "" {
+			return nil, errors.New("no firecracker binary")
+		}
+		drv = firecracker.New(firecracker.Options{Binary: bin, Logger: h.d.log})
+	case "qemu":
+		drv = qemu.New(qemu.Options{Binary: h.d.cfg.QemuBin, Accel: h.kvmProbe(ctx).Accel, Logger: h.d.log, HaveVhostVsock: qemu.DetectVhostVsock()})
+	default:
+		return nil, fmt.Errorf("unknown vmm %q", name)
+	}
+	h.drivers[name] = drv
+	return drv, nil
+}
+
+// EnsureNetwork creates the bridge and starts the TAP pool, once.
+func (h *systemHost) EnsureNetwork(ctx context.Context) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.netReady {
+		return nil
+	}
+	cfg := h.d.cfg
+	if err := h.ops.EnsureBridge(ctx, cfg.BridgeName, h.d.bridgeGateway()); err != nil {
+		return fmt.Errorf("bridge %s: %w", cfg.BridgeName, err)
+	}
+	pool, err := tappool.New(tappool.Options{Ops: h.ops, Size: cfg.TapPoolSize, UID: os.Getuid(), GID: os.Getgid(), Bridge: cfg.BridgeName, Logger: h.d.log})
+	if err != nil {
+		return err
+	}
+	pool.Start()
+	h.pool, h.netReady = pool, true
+	return nil
+}
+
+func (h *systemHost) TakeTAP(ctx context.Context) (string, error) {
+	if err := h.EnsureNetwork(ctx); err != nil {
+		return "", err
+	}
+	return h.pool.Take(ctx)
+}
+
+func (h *systemHost) ReleaseTAP(ctx context.Context, name string) error {
+	h.mu.Lock()
+	pool := h.pool
+	h.mu.Unlock()
+	if pool == nil {
+		return h.ops.DeleteTAP(ctx, name)
+	}
+	return pool.Release(ctx, name)
+}
+
+func (h *systemHost) ApplyNAT(ctx context.Context, vmID string, ip netip.Addr, tap string) error {
+	if err := h.ops.EnableForwarding(ctx); err != nil {
+		return fmt.Errorf("enable ip forwarding: %w", err)
+	}
+	return h.ops.ApplyNAT(ctx, nat.Rule{VMID: vmID, GuestIP: ip, TAP: tap, Bridge: h.d.cfg.BridgeName})
+}
+
+func (h *systemHost) RemoveNAT(ctx context.Context, vmID string) error {
+	return h.ops.RemoveNAT(ctx, vmID)
+}
+
+// ReconcileNetwork deletes TAPs and NAT rules that no running VM owns.
+func (h *systemHost) ReconcileNetwork(ctx context.Context, tapsInUse, natVMs map[string]bool) error {
+	if err := h.EnsureNetwork(ctx); err != nil {
+		return err
+	}
+	var keep []string
+	for id := range natVMs {
+		keep = append(keep, id)
+	}
+	return errors.Join(h.pool.Cleanup(ctx, tapsInUse), h.ops.ReconcileNAT(ctx, keep))
+}
+
+func (h *systemHost) SetDNS(name string, ip netip.Addr) { h.dns.Set(name, ip) }
+func (h *systemHost) DeleteDNS(name string)             { h.dns.Delete(name) }
+func (h *systemHost) DNSAddr() string                   { return h.dns.Addr() }
+func (h *systemHost) DNSError() string                  { return h.dns.Err() }
+
+func (h *systemHost) VMMName() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.choice
+}
+
+func (h *systemHost) AccelName() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if drv, ok := h.drivers[h.choice]; ok {
+		return drv.Accel()
+	}
+	return ""
+}
+
+// Close deletes idle pooled TAPs and stops DNS. Running VMs keep theirs.
+func (h *systemHost) Close() {
+	h.mu.Lock()
+	pool := h.pool
+	h.mu.Unlock()
+	if pool != nil {
+		pool.Close(context.Background())
+	}
+	h.dns.Close()
+}

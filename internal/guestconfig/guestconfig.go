@@ -1,0 +1,170 @@
+// Package guestconfig renders the per-VM files banger places in a guest's
+// root before boot: hostname, hosts, the systemd-networkd static address,
+// resolver, sshd drop-in, host key, authorized keys and the mount unit for
+// the work disk at /root. It owns what those files say; it does not write
+// them anywhere (internal/disk puts them into the overlay image) and it never
+// touches the shared base image.
+package guestconfig
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+)
+
+// DefaultWorkDiskLabel is the ext4 label of a VM's work disk; root.mount
+// finds the disk by it.
+const DefaultWorkDiskLabel = "banger-work"
+
+// Paths of the rendered files inside the guest root.
+const (
+	HostKeyPath        = "/etc/ssh/ssh_host_ed25519_key"
+	AuthorizedKeysPath = "/etc/ssh/banger_authorized_keys"
+	NetworkUnitPath    = "/etc/systemd/network/10-banger.network"
+	RootMountPath      = "/etc/systemd/system/root.mount"
+)
+
+// Config is everything that differs between two VMs' guest files.
+type Config struct {
+	Hostname string
+	MAC      net.HardwareAddr
+	// Address is the guest's IPv4 address with the bridge prefix length,
+	// e.g. 172.30.0.5/24.
+	Address netip.Prefix
+	Gateway netip.Addr
+	// DNS servers for the guest's resolv.conf; may be empty (no resolver).
+	DNS []netip.Addr
+	// AuthorizedKeys are authorized_keys lines allowed to log in as root.
+	AuthorizedKeys []string
+	// HostKey is the guest's ed25519 host private key in OpenSSH PEM form
+	// and HostKeyPub its public half as one authorized_keys-style line
+	// (see NewHostKey).
+	HostKey    []byte
+	HostKeyPub string
+	// WorkDiskLabel is the label of the disk mounted at /root;
+	// empty means DefaultWorkDiskLabel.
+	WorkDiskLabel string
+}
+
+// File is one entry to create in the guest root. Exactly one of Dir,
+// Symlink != "" or a regular file (Content) is meant. Every entry is owned by
+// root:root; Mode holds the permission bits (ignored for symlinks).
+type File struct {
+	Path    string // absolute path inside the guest root
+	Mode    os.FileMode
+	Content []byte
+	Symlink string // symlink target, when the entry is a symlink
+	Dir     bool
+}
+
+// Render validates c and returns the guest files, parents before children.
+func Render(c Config) ([]File, error) {
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	label := c.WorkDiskLabel
+	if label == "" {
+		label = DefaultWorkDiskLabel
+	}
+	dirs := []string{
+		"/etc",
+		"/etc/ssh",
+		"/etc/ssh/sshd_config.d",
+		"/etc/systemd",
+		"/etc/systemd/network",
+		"/etc/systemd/system",
+		"/etc/systemd/system/local-fs.target.wants",
+	}
+	files := make([]File, 0, len(dirs)+12)
+	for _, d := range dirs {
+		files = append(files, File{Path: d, Mode: 0o755, Dir: true})
+	}
+	files = append(files,
+		regular("/etc/hostname", 0o644, c.Hostname+"\n"),
+		regular("/etc/hosts", 0o644, hosts(c.Hostname)),
+		regular("/etc/resolv.conf", 0o644, resolvConf(c.DNS)),
+		regular(NetworkUnitPath, 0o644, networkUnit(c)),
+		regular("/etc/ssh/sshd_config.d/banger.conf", 0o644, sshdConfig),
+		File{Path: HostKeyPath, Mode: 0o600, Content: append([]byte(nil), c.HostKey...)},
+		regular(HostKeyPath+".pub", 0o644, strings.TrimSpace(c.HostKeyPub)+"\n"),
+		regular(AuthorizedKeysPath, 0o644, authorizedKeys(c.AuthorizedKeys)),
+		regular(RootMountPath, 0o644, rootMount(label)),
+		File{Path: "/etc/systemd/system/local-fs.target.wants/root.mount", Symlink: "../root.mount"},
+	)
+	return files, nil
+}
+
+func regular(path string, mode os.FileMode, content string) File {
+	return File{Path: path, Mode: mode, Content: []byte(content)}
+}
+
+const header = "# Managed by banger; local edits are overwritten.\n"
+
+func hosts(name string) string {
+	return header +
+		"127.0.0.1\tlocalhost\n" +
+		"127.0.1.1\t" + name + "\n" +
+		"::1\tlocalhost ip6-localhost ip6-loopback\n" +
+		"ff02::1\tip6-allnodes\n" +
+		"ff02::2\tip6-allrouters\n"
+}
+
+// resolvConf is a regular file on purpose: the base image may ship
+// /etc/resolv.conf as a symlink into systemd-resolved's runtime directory,
+// which the guest does not necessarily run.
+func resolvConf(servers []netip.Addr) string {
+	var b strings.Builder
+	b.WriteString(header)
+	for _, s := range servers {
+		fmt.Fprintf(&b, "nameserver %s\n", s)
+	}
+	return b.String()
+}
+
+// networkUnit configures the one NIC statically. Link-local addressing and
+// router advertisements are off: the bridge offers neither, and waiting for
+// them only slows boot.
+func networkUnit(c Config) string {
+	var b strings.Builder
+	b.WriteString(header)
+	fmt.Fprintf(&b, "[Match]\nMACAddress=%s\n\n", c.MAC)
+	fmt.Fprintf(&b, "[Network]\nAddress=%s\nGateway=%s\n", c.Address, c.Gateway)
+	for _, s := range c.DNS {
+		fmt.Fprintf(&b, "DNS=%s\n", s)
+	}
+	b.WriteString("LinkLocalAddressing=no\nIPv6AcceptRA=no\n\n")
+	b.WriteString("[Link]\nRequiredForOnline=yes\n")
+	return b.String()
+}
+
+// sshdConfig is a drop-in read through Debian's "Include
+// /etc/ssh/sshd_config.d/*.conf", which comes first in sshd_config, so these
+// first-match-wins values take precedence. Naming the host key stops sshd
+// from using any host keys baked into the shared base image.
+const sshdConfig = header +
+	"HostKey " + HostKeyPath + "\n" +
+	"AuthorizedKeysFile " + AuthorizedKeysPath + " .ssh/authorized_keys\n" +
+	"PermitRootLogin prohibit-password\n" +
+	"PasswordAuthentication no\n" +
+	"KbdInteractiveAuthentication no\n"
+
+func authorizedKeys(keys []string) string {
+	var b strings.Builder
+	b.WriteString(header)
+	for _, k := range keys {
+		b.WriteString(strings.TrimSpace(k))
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// rootMount mounts the work disk at /root. Being a local mount it is ordered
+// before local-fs.target implicitly, so sshd and logins see the real /root.
+func rootMount(label string) string {
+	return header +
+		"[Unit]\nDescription=banger work disk at /root\n\n" +
+		"[Mount]\nWhat=/dev/disk/by-label/" + label + "\nWhere=/root\nType=ext4\nOptions=defaults\n\n" +
+		"[Install]\nWantedBy=local-fs.target\n"
+}
