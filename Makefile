@@ -42,7 +42,7 @@ uninstall: ## remove what install put in $(PREFIX)
 test: ## unit and CLI tests (no root, no VMs)
 	$(GO) test ./...
 
-test-all: build ## the whole suite: unit, privileged and VM end-to-end tests (root; builds the cached test bundle)
+test-all: ## the whole suite: unit, privileged and VM end-to-end tests (root; builds the cached test bundle)
 	./scripts/test-all.sh
 
 lint: ## gofmt, go vet and staticcheck

@@ -22,6 +22,16 @@ import (
 // (and so exits) at once on a panic instead of hanging.
 const bootArgs = "console=ttyS0 reboot=k panic=-1 quiet loglevel=3 systemd.show_status=false i8042.noaux i8042.nomux i8042.nopnp"
 
+// kernelArgs is bootArgs plus BANGER_KERNEL_ARGS, a debugging aid (for
+// example "loglevel=7 systemd.show_status=true" to see a boot on the
+// console log).
+func kernelArgs() string {
+	if extra := strings.TrimSpace(os.Getenv("BANGER_KERNEL_ARGS")); extra != "" {
+		return bootArgs + " " + extra
+	}
+	return bootArgs
+}
+
 // progressf reports one step of a long operation.
 func progressf(p server.Progress, vm, step, format string, args ...any) {
 	if p != nil {
@@ -32,7 +42,7 @@ func progressf(p server.Progress, vm, step, format string, args ...any) {
 func (d *Daemon) vmSpec(v *store.VM) vmm.Spec {
 	dir := d.layout.VM(v.ID)
 	return vmm.Spec{
-		ID: v.ID, Name: v.Name, Dir: dir.String(), Kernel: v.Kernel, Initrd: v.Initrd, BootArgs: bootArgs,
+		ID: v.ID, Name: v.Name, Dir: dir.String(), Kernel: v.Kernel, Initrd: v.Initrd, BootArgs: kernelArgs(),
 		VCPUs: v.VCPUs, MemoryMiB: v.MemoryMiB,
 		Disks: []vmm.Disk{
 			{ID: "rootfs", Path: v.Rootfs, ReadOnly: true},

@@ -185,7 +185,7 @@ func (d *Daemon) prepareDisks(ctx context.Context, v *store.VM, img store.Image)
 		return "", fmt.Errorf("render guest config: %w", err)
 	}
 	if err := disk.CreateOverlay(ctx, dir.Overlay(), overlaySize, files); err != nil {
-		return "", fmt.Errorf("create overlay: %w", err)
+		return "", err
 	}
 	if img.WorkSeed != "" {
 		if err := disk.CloneSeed(ctx, img.WorkSeed, dir.WorkDisk()); err != nil {

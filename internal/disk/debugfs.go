@@ -53,8 +53,10 @@ func debugfs(ctx context.Context, image string, rw bool, s *script) (string, err
 		return "", err
 	}
 	errs := debugfsErrors(string(stderr))
-	if len(errs) > 0 && (rw || strings.Contains(errs[0], "while trying to open")) {
-		return "", fmt.Errorf("debugfs: %s", strings.Join(errs, "; "))
+	for _, e := range errs {
+		if rw || strings.Contains(e, "while trying to open") {
+			return "", fmt.Errorf("debugfs: %s", strings.Join(errs, "; "))
+		}
 	}
 	return string(out), nil
 }

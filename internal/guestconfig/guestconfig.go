@@ -34,7 +34,8 @@ type Config struct {
 	// e.g. 172.30.0.5/24.
 	Address netip.Prefix
 	Gateway netip.Addr
-	// DNS servers for the guest's resolv.conf; may be empty (no resolver).
+	// DNS servers for the guest's resolv.conf: IPv4, not loopback; may be
+	// empty (no resolver).
 	DNS []netip.Addr
 	// AuthorizedKeys are authorized_keys lines allowed to log in as root.
 	AuthorizedKeys []string

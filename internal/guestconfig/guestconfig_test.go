@@ -183,6 +183,8 @@ func TestRenderRejects(t *testing.T) {
 		{"gateway is self", func(c *Config) { c.Gateway = netip.MustParseAddr("172.30.0.5") }, "own address"},
 		{"bad DNS", func(c *Config) { c.DNS = []netip.Addr{{}} }, "DNS server"},
 		{"unspecified DNS", func(c *Config) { c.DNS = []netip.Addr{netip.IPv4Unspecified()} }, "DNS server 0.0.0.0"},
+		{"loopback DNS", func(c *Config) { c.DNS = []netip.Addr{netip.MustParseAddr("127.0.0.53")} }, "DNS server 127.0.0.53 is a loopback"},
+		{"v6 DNS", func(c *Config) { c.DNS = []netip.Addr{netip.MustParseAddr("2001:db8::1")} }, "IPv6"},
 		{"no keys", func(c *Config) { c.AuthorizedKeys = nil }, "no authorized keys"},
 		{"garbage key", func(c *Config) { c.AuthorizedKeys = []string{"ssh-ed25519 nope"} }, "authorized key 1: parse"},
 		{"smuggled key", func(c *Config) { c.AuthorizedKeys = []string{userKey(1) + "\n" + userKey(2)} }, "line break"},

@@ -73,8 +73,13 @@ func (c Config) validate() error {
 		return fmt.Errorf("gateway %v is the guest's own address", c.Gateway)
 	}
 	for _, d := range c.DNS {
-		if !d.IsValid() || d.IsUnspecified() {
+		switch {
+		case !d.IsValid() || d.IsUnspecified():
 			return fmt.Errorf("DNS server %v is not a usable address", d)
+		case !d.Is4():
+			return fmt.Errorf("DNS server %v is IPv6; the guest network is IPv4 only", d)
+		case d.IsLoopback():
+			return fmt.Errorf("DNS server %v is a loopback address: inside the guest it would be the guest itself", d)
 		}
 	}
 	if len(c.AuthorizedKeys) == 0 {

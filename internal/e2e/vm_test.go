@@ -1,0 +1,207 @@
+package e2e
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// requireVMHost skips (or, with CI=true, fails) unless this host can boot
+// real VMs for the tests: root for the network namespace, qemu, and a
+// runtime bundle in BANGER_TEST_BUNDLE (scripts/test-bundle.sh builds one).
+func requireVMHost(t *testing.T) string {
+	t.Helper()
+	var missing []string
+	if os.Geteuid() != 0 {
+		missing = append(missing, "root (network namespaces)")
+	}
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		missing = append(missing, "qemu-system-x86_64")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		missing = append(missing, "ip (iproute2)")
+	}
+	bundle := os.Getenv("BANGER_TEST_BUNDLE")
+	if bundle == "" {
+		missing = append(missing, "BANGER_TEST_BUNDLE (run scripts/test-bundle.sh)")
+	} else if _, err := os.Stat(filepath.Join(bundle, "bundle.json")); err != nil {
+		missing = append(missing, "a bundle.json in BANGER_TEST_BUNDLE="+bundle)
+	}
+	if len(missing) > 0 {
+		msg := "VM end-to-end test needs: " + strings.Join(missing, ", ")
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return bundle
+}
+
+// newVMEnv is an env whose commands (and so its daemon and VMs) run in a
+// fresh network namespace, deleted with everything in it at cleanup.
+func newVMEnv(t *testing.T) *env {
+	t.Helper()
+	bundle := requireVMHost(t)
+	b := make([]byte, 4)
+	rand.Read(b)
+	ns := "banger-e2e-" + hex.EncodeToString(b)
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v: %s", err, out)
+	}
+	exec.Command("ip", "-n", ns, "link", "set", "lo", "up").Run()
+	e := newEnv(t)
+	e.netns = ns
+	e.extra = append(e.extra,
+		"BANGER_RUNTIME_DIR="+bundle,
+		"BANGER_VMM=qemu",
+		"BANGER_TAP_POOL_SIZE=1",
+		"BANGER_DNS_LISTEN=127.0.0.1:42069",
+	)
+	t.Cleanup(func() {
+		// Cleanups run last-in first-out: this runs before newEnv's, so
+		// VMs go first, then the daemon, then the namespace.
+		e.runIn(nil, "banger", "vm", "delete", "--force", "e2e-a", "e2e-b", "e2e-c", "e2e-d")
+		e.stopDaemon()
+		killQemuOf(e.home)
+		exec.Command("ip", "netns", "del", ns).Run()
+	})
+	return e
+}
+
+// killQemuOf kills any qemu whose command line mentions dir (a leak).
+func killQemuOf(dir string) int {
+	out, _ := exec.Command("pgrep", "-f", "qemu-system-x86_64.*"+dir).Output()
+	n := 0
+	for _, pid := range strings.Fields(string(out)) {
+		exec.Command("kill", "-9", pid).Run()
+		n++
+	}
+	return n
+}
+
+type vmJSON struct {
+	ID, Name, State, IP, TAP string
+	PID                      int
+}
+
+func (e *env) vm(t *testing.T, ref string) vmJSON {
+	t.Helper()
+	r := e.must("vm", "show", "--json", ref)
+	var v vmJSON
+	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil {
+		t.Fatalf("vm show --json: %v\n%s", err, r)
+	}
+	return v
+}
+
+func (e *env) ssh(t *testing.T, ref string, cmd ...string) result {
+	t.Helper()
+	return e.run(append([]string{"vm", "ssh", ref, "--"}, cmd...)...)
+}
+
+func TestVMLifecycleOnQemu(t *testing.T) {
+	e := newVMEnv(t)
+	start := time.Now()
+	r := e.must("vm", "create", "--name", "e2e-a", "--disk-size", "4G", "--memory", "768")
+	t.Logf("create to ssh: %s\n%s", time.Since(start).Round(time.Millisecond), r.stderr)
+	contains(t, r, "e2e-a is running")
+
+	out := e.ssh(t, "e2e-a", "sh", "-c", "echo kept > /root/persist.txt && hostname")
+	if out.code != 0 || strings.TrimSpace(out.stdout) != "e2e-a" {
+		t.Fatalf("ssh write: %s", out)
+	}
+	if code := e.ssh(t, "e2e-a", "sh", "-c", "exit 7").code; code != 7 {
+		t.Errorf("remote exit code not passed through: %d", code)
+	}
+	df := e.ssh(t, "e2e-a", "df", "-B1", "--output=size", "/root")
+	if !strings.Contains(df.stdout, "4") { // ~4G
+		t.Logf("df /root: %s", df.stdout)
+	}
+
+	e.must("vm", "stop", "e2e-a")
+	if v := e.vm(t, "e2e-a"); v.State != "stopped" || v.PID != 0 {
+		t.Fatalf("after stop: %+v", v)
+	}
+	e.must("vm", "start", "e2e-a")
+	out = e.ssh(t, "e2e-a", "cat", "/root/persist.txt")
+	if strings.TrimSpace(out.stdout) != "kept" {
+		t.Fatalf("/root did not survive stop/start: %s", out)
+	}
+	e.must("vm", "restart", "e2e-a")
+	out = e.ssh(t, "e2e-a", "cat", "/root/persist.txt")
+	if strings.TrimSpace(out.stdout) != "kept" {
+		t.Fatalf("/root did not survive restart: %s", out)
+	}
+
+	// bangerd dies hard; the VM keeps running and the next daemon adopts it.
+	before := e.vm(t, "e2e-a")
+	dpid := e.daemonPID()
+	exec.Command("kill", "-9", itoa(dpid)).Run()
+	waitGone(t, dpid)
+	if !alive(before.PID) {
+		t.Fatal("VM died with bangerd")
+	}
+	list := e.must("vm", "list", "--json")
+	var vms []vmJSON
+	json.Unmarshal([]byte(list.stdout), &vms)
+	if len(vms) != 1 || vms[0].State != "running" || vms[0].PID != before.PID {
+		t.Fatalf("after daemon restart: %s", list.stdout)
+	}
+	if out := e.ssh(t, "e2e-a", "true"); out.code != 0 {
+		t.Fatalf("ssh after daemon restart: %s", out)
+	}
+
+	vmDir := filepath.Join(e.stateDir(), "vms", before.ID)
+	e.must("vm", "delete", "--force", "e2e-a")
+	waitGone(t, before.PID)
+	if _, err := os.Stat(vmDir); !os.IsNotExist(err) {
+		t.Errorf("vm dir left: %s", vmDir)
+	}
+	links, _ := exec.Command("ip", "-n", e.netns, "-o", "link", "show").Output()
+	if strings.Contains(string(links), before.TAP+":") {
+		t.Errorf("tap %s left:\n%s", before.TAP, links)
+	}
+	if n := killQemuOf(e.home); n != 0 {
+		t.Errorf("%d qemu processes left", n)
+	}
+	if r := e.run("vm", "show", "e2e-a"); r.code == 0 {
+		t.Errorf("record left after delete")
+	}
+}
+
+func TestVMMultiRefOnQemu(t *testing.T) {
+	e := newVMEnv(t)
+	names := []string{"e2e-b", "e2e-c", "e2e-d"}
+	for _, n := range names {
+		e.must("vm", "create", "--name", n, "--no-wait", "--memory", "512", "--vcpu", "1", "--disk-size", "1G")
+	}
+	r := e.must(append([]string{"vm", "stop", "--timeout", "20"}, names...)...)
+	for _, n := range names {
+		contains(t, r, n+": stopped")
+	}
+	r = e.run("vm", "start", "e2e-b", "ghost")
+	if r.code != 1 {
+		t.Fatalf("multi-ref with one bad ref must exit 1:\n%s", r)
+	}
+	contains(t, r, "e2e-b: running", "ghost: error")
+	r = e.must(append([]string{"vm", "delete", "--force"}, names...)...)
+	for _, n := range names {
+		contains(t, r, n+": deleted")
+	}
+	if n := killQemuOf(e.home); n != 0 {
+		t.Errorf("%d qemu processes left", n)
+	}
+	list := e.must("vm", "list", "--json")
+	if strings.TrimSpace(list.stdout) != "[]" {
+		t.Errorf("vms left: %s", list.stdout)
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
