@@ -1,27 +1,146 @@
 package daemon
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
 
+	"banger/internal/agent/agentproto"
+	agentclient "banger/internal/agent/client"
 	"banger/internal/api"
+	"banger/internal/daemon/apierr"
 	"banger/internal/store"
 )
 
-var errAgentPending = errors.New("guest agent support is not wired yet")
-
-func (d *Daemon) agentShutdown(ctx context.Context, v *store.VM) error { return errAgentPending }
-
-func (d *Daemon) agentStats(ctx context.Context, v *store.VM) (*api.GuestStats, error) {
-	return nil, errAgentPending
+// agentFor is a client of v's guest agent through its vsock-style socket
+// (native on Firecracker, multiplexed over virtio-serial on qemu).
+func (d *Daemon) agentFor(v *store.VM) *agentclient.Client {
+	return agentclient.New(agentclient.VsockDialer(d.vmDir(v.ID).VsockSocket()))
 }
 
-// VMPorts lists the guest's listeners.
-func (d *Daemon) VMPorts(ctx context.Context, ref string) (api.PortsResponse, error) {
-	return api.PortsResponse{}, errAgentPending
+// agentShutdown asks the guest to reboot, which ends the VMM (reboot=k).
+func (d *Daemon) agentShutdown(ctx context.Context, v *store.VM) error {
+	return d.agentFor(v).Shutdown(ctx, agentproto.ActionReboot)
+}
+
+func (d *Daemon) agentStats(ctx context.Context, v *store.VM) (*api.GuestStats, error) {
+	st, err := d.agentFor(v).Stats(ctx)
+	if err != nil {
+		return nil, err
+	}
+	gs := &api.GuestStats{
+		MemTotalBytes: int64(st.Memory.TotalBytes), MemAvailableBytes: int64(st.Memory.AvailableBytes),
+		Load1: st.Load.One, Load5: st.Load.Five, Load15: st.Load.Fifteen, UptimeSeconds: st.UptimeSeconds,
+	}
+	for _, dk := range st.Disks {
+		if dk.Error != "" {
+			continue
+		}
+		gs.Disks = append(gs.Disks, api.FSUsage{Mount: dk.Path, TotalBytes: int64(dk.TotalBytes), UsedBytes: int64(dk.TotalBytes - dk.FreeBytes)})
+	}
+	return gs, nil
 }
 
 // VMHealth asks the guest agent whether the guest is up.
 func (d *Daemon) VMHealth(ctx context.Context, ref string) (api.GuestHealth, error) {
-	return api.GuestHealth{}, errAgentPending
+	v, err := d.store.ResolveVM(ctx, ref)
+	if err != nil {
+		return api.GuestHealth{}, err
+	}
+	h := api.GuestHealth{VM: v.Name}
+	if !procOf(&v).Alive() {
+		h.Error = "vm is not running"
+		return h, nil
+	}
+	hl, err := d.agentFor(&v).Health(ctx)
+	if err != nil {
+		h.Error = err.Error()
+		return h, nil
+	}
+	h.Up, h.AgentVersion, h.UptimeSeconds = true, hl.Version, hl.UptimeSeconds
+	return h, nil
+}
+
+// VMPorts lists the guest's host-reachable listeners, probing TCP ones for
+// HTTP so the CLI can print clickable URLs.
+func (d *Daemon) VMPorts(ctx context.Context, ref string) (api.PortsResponse, error) {
+	v, err := d.store.ResolveVM(ctx, ref)
+	if err != nil {
+		return api.PortsResponse{}, err
+	}
+	if !procOf(&v).Alive() {
+		return api.PortsResponse{}, apierr.Conflict("start it with `banger vm start "+v.Name+"`", "vm %s is not running", v.Name)
+	}
+	listeners, err := d.agentFor(&v).Ports(ctx)
+	switch {
+	case errors.Is(err, agentclient.ErrSSMissing):
+		return api.PortsResponse{}, apierr.Unavailable("rebuild the image with a packages.apt that includes iproute2 (`make rootfs`), then recreate the VM", "image %s of vm %s has no `ss`", v.ImageName, v.Name)
+	case err != nil:
+		return api.PortsResponse{}, apierr.Unavailable("the guest may still be booting; check that banger-vsock-agent runs in the guest (`systemctl status banger-vsock-agent`)", "guest agent of vm %s: %w", v.Name, err)
+	}
+	out := api.PortsResponse{VM: v.Name, Ports: []api.Port{}}
+	seen := map[string]bool{}
+	for _, l := range listeners {
+		if isLoopback(l.Address) {
+			continue // not reachable from the host
+		}
+		key := l.Proto + "/" + strconv.Itoa(l.Port)
+		if seen[key] {
+			continue // the same service on IPv4 and IPv6
+		}
+		seen[key] = true
+		out.Ports = append(out.Ports, api.Port{VM: v.Name, Endpoint: fmt.Sprintf("%s.vm:%d", v.Name, l.Port), Proto: l.Proto,
+			Address: l.Address, Port: l.Port, Process: l.Process, PID: l.PID, Command: l.Command})
+	}
+	sort.Slice(out.Ports, func(i, j int) bool {
+		if out.Ports[i].Port != out.Ports[j].Port {
+			return out.Ports[i].Port < out.Ports[j].Port
+		}
+		return out.Ports[i].Proto < out.Ports[j].Proto
+	})
+	var wg sync.WaitGroup
+	for i := range out.Ports {
+		p := &out.Ports[i]
+		if p.Proto != "tcp" {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if probeHTTP(ctx, net.JoinHostPort(v.IP.String(), strconv.Itoa(p.Port)), p.Endpoint) {
+				p.URL = "http://" + p.Endpoint + "/"
+			}
+		}()
+	}
+	wg.Wait()
+	return out, nil
+}
+
+func isLoopback(addr string) bool {
+	return strings.HasPrefix(addr, "127.") || addr == "::1"
+}
+
+// probeHTTP reports whether addr answers a HEAD request with an HTTP status
+// line. It never takes more than about a second.
+func probeHTTP(ctx context.Context, addr, host string) bool {
+	ctx, cancel := context.WithTimeout(ctx, 1200*time.Millisecond)
+	defer cancel()
+	var dl net.Dialer
+	c, err := dl.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	deadline, _ := ctx.Deadline()
+	c.SetDeadline(deadline)
+	fmt.Fprintf(c, "HEAD / HTTP/1.0\r\nHost: %s\r\nUser-Agent: banger-ports-probe\r\n\r\n", host)
+	line, err := bufio.NewReader(c).ReadString('\n')
+	return err == nil && strings.HasPrefix(line, "HTTP/")
 }
