@@ -90,18 +90,24 @@ func runDoctor(ctx context.Context, e *env) ([]doctor.Result, error) {
 var extraChecks = func(context.Context, *env, config.Config, paths.Layout, string) []doctor.Check { return nil }
 
 func printDoctor(e *env, results []doctor.Result) {
-	group := ""
+	var groups []string
+	byGroup := map[string][]doctor.Result{}
 	counts := map[doctor.Status]int{}
 	for _, r := range results {
-		counts[r.Status]++
-		if r.Group != group {
-			group = r.Group
-			fmt.Fprintf(e.io.Out, "\n%s\n", group)
+		if _, ok := byGroup[r.Group]; !ok {
+			groups = append(groups, r.Group)
 		}
-		mark := map[doctor.Status]string{doctor.Pass: "ok  ", doctor.Warn: "warn", doctor.Fail: "FAIL"}[r.Status]
-		fmt.Fprintf(e.io.Out, "  [%s] %s: %s\n", mark, r.Name, r.Message)
-		if r.Fix != "" && r.Status != doctor.Pass {
-			fmt.Fprintf(e.io.Out, "         fix: %s\n", r.Fix)
+		byGroup[r.Group] = append(byGroup[r.Group], r)
+		counts[r.Status]++
+	}
+	for _, g := range groups {
+		fmt.Fprintf(e.io.Out, "\n%s\n", g)
+		for _, r := range byGroup[g] {
+			mark := map[doctor.Status]string{doctor.Pass: "ok  ", doctor.Warn: "warn", doctor.Fail: "FAIL"}[r.Status]
+			fmt.Fprintf(e.io.Out, "  [%s] %s: %s\n", mark, r.Name, r.Message)
+			if r.Fix != "" && r.Status != doctor.Pass {
+				fmt.Fprintf(e.io.Out, "         fix: %s\n", r.Fix)
+			}
 		}
 	}
 	fmt.Fprintf(e.io.Out, "\n%d passed, %d warnings, %d failed\n", counts[doctor.Pass], counts[doctor.Warn], counts[doctor.Fail])

@@ -1,0 +1,288 @@
+package client
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"banger/internal/agent"
+	"banger/internal/agent/agentproto"
+	"banger/internal/execx"
+)
+
+// pipeListener hands out the server ends of net.Pipe connections.
+type pipeListener struct {
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newPipeListener() *pipeListener {
+	return &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *pipeListener) Close() error   { l.once.Do(func() { close(l.done) }); return nil }
+func (l *pipeListener) Addr() net.Addr { return pipeAddr{} }
+
+func (l *pipeListener) dial(ctx context.Context) (net.Conn, error) {
+	c, s := net.Pipe()
+	select {
+	case l.conns <- s:
+		return c, nil
+	case <-l.done:
+		return nil, errors.New("pipe listener closed")
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+type pipeAddr struct{}
+
+func (pipeAddr) Network() string { return "pipe" }
+func (pipeAddr) String() string  { return "pipe" }
+
+// fakeProc is a procfs with just what the agent reads.
+func fakeProc(t *testing.T) string {
+	proc := t.TempDir()
+	for name, content := range map[string]string{
+		"uptime":                    "42.00 80.00\n",
+		"loadavg":                   "0.10 0.20 0.30 1/50 99\n",
+		"meminfo":                   "MemTotal: 2048 kB\nMemAvailable: 1024 kB\n",
+		"sys/kernel/random/boot_id": "0f0e0d0c-0000-4000-8000-000000000001\n",
+		"520/cmdline":               "/usr/sbin/sshd\x00-D\x00",
+	} {
+		os.MkdirAll(proc+"/"+name[:strings.LastIndex("/"+name, "/")], 0o755)
+		if err := os.WriteFile(proc+"/"+name, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return proc
+}
+
+// startAgent serves a real agent.Server on ln until the test ends.
+func startAgent(t *testing.T, ln net.Listener, run agent.Runner) {
+	t.Helper()
+	srv := agent.NewServer(agent.Options{Version: "test", Run: run, ProcRoot: fakeProc(t), DiskPaths: []string{t.TempDir()}, ShutdownDelay: time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { srv.Serve(ctx, ln); close(done) }()
+	t.Cleanup(func() { cancel(); ln.Close(); <-done })
+}
+
+const ssSample = `tcp LISTEN 0 128 0.0.0.0:22 0.0.0.0:* users:(("sshd",pid=520,fd=3))
+udp UNCONN 0 0 127.0.0.54:53 0.0.0.0:* users:(("systemd-resolve",pid=312,fd=20))
+`
+
+// scriptedRunner answers ss and systemctl like a guest would.
+type scriptedRunner struct {
+	mu       sync.Mutex
+	ss       func(ctx context.Context) ([]byte, error)
+	shutdown chan string
+}
+
+func (r *scriptedRunner) run(ctx context.Context, argv ...string) ([]byte, error) {
+	switch argv[0] {
+	case "ss":
+		r.mu.Lock()
+		ss := r.ss
+		r.mu.Unlock()
+		return ss(ctx)
+	case "systemctl":
+		r.shutdown <- argv[1]
+		return nil, nil
+	}
+	return nil, errors.New("unexpected command " + argv[0])
+}
+
+func newScriptedRunner() *scriptedRunner {
+	return &scriptedRunner{
+		ss:       func(context.Context) ([]byte, error) { return []byte(ssSample), nil },
+		shutdown: make(chan string, 4),
+	}
+}
+
+// exerciseAll runs every call against a real agent reached through c.
+func exerciseAll(t *testing.T, c *Client, r *scriptedRunner) {
+	t.Helper()
+	ctx := context.Background()
+	h, err := c.Health(ctx)
+	if err != nil || h.Version != "test" || h.UptimeSeconds != 42 || h.BootID != "0f0e0d0c-0000-4000-8000-000000000001" {
+		t.Fatalf("Health: %+v, %v", h, err)
+	}
+	st, err := c.Stats(ctx)
+	if err != nil || st.Memory.TotalBytes != 2048*1024 || st.Load.Fifteen != 0.3 || len(st.Disks) != 1 {
+		t.Fatalf("Stats: %+v, %v", st, err)
+	}
+	ports, err := c.Ports(ctx)
+	want := []agentproto.ListeningPort{
+		{Proto: "tcp", Address: "0.0.0.0", Port: 22, Process: "sshd", PID: 520, Command: "/usr/sbin/sshd -D"},
+		{Proto: "udp", Address: "127.0.0.54", Port: 53, Process: "systemd-resolve", PID: 312},
+	}
+	if err != nil || len(ports) != 2 || ports[0] != want[0] || ports[1] != want[1] {
+		t.Fatalf("Ports: %+v, %v", ports, err)
+	}
+	if err := c.Shutdown(ctx, agentproto.ActionReboot); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	select {
+	case a := <-r.shutdown:
+		if a != "reboot" {
+			t.Fatalf("systemctl %s", a)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("shutdown never ran")
+	}
+	var apiErr *APIError
+	if err := c.Shutdown(ctx, "halt"); !errors.As(err, &apiErr) || apiErr.Status != 400 || apiErr.Code != agentproto.CodeBadRequest {
+		t.Fatalf("Shutdown(halt): %v", err)
+	}
+}
+
+func TestClientAgainstRealServerOverPipe(t *testing.T) {
+	ln := newPipeListener()
+	r := newScriptedRunner()
+	startAgent(t, ln, r.run)
+	exerciseAll(t, New(ln.dial), r)
+}
+
+func TestClientSSMissing(t *testing.T) {
+	ln := newPipeListener()
+	r := newScriptedRunner()
+	r.ss = func(ctx context.Context) ([]byte, error) {
+		// Exactly what execx returns when the binary is not on PATH.
+		return execx.Run(ctx, "banger-test-no-such-tool")
+	}
+	startAgent(t, ln, r.run)
+	_, err := New(ln.dial).Ports(context.Background())
+	if !errors.Is(err, ErrSSMissing) {
+		t.Fatalf("got %v, want ErrSSMissing", err)
+	}
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || apiErr.Status != http.StatusNotImplemented {
+		t.Fatalf("got %#v", err)
+	}
+}
+
+func TestClientSlowAgentTimesOutPromptly(t *testing.T) {
+	ln := newPipeListener()
+	r := newScriptedRunner()
+	r.ss = func(ctx context.Context) ([]byte, error) {
+		<-ctx.Done() // ss hangs
+		return nil, ctx.Err()
+	}
+	startAgent(t, ln, r.run)
+	c := New(ln.dial)
+	c.Timeout = 300 * time.Millisecond
+	start := time.Now()
+	_, err := c.Ports(context.Background())
+	if !errors.Is(err, ErrTimeout) {
+		t.Fatalf("got %v, want ErrTimeout", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("timed out after %v, want about 300ms", d)
+	}
+	// The caller's own deadline wins when it is shorter.
+	c.Timeout = 0
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start = time.Now()
+	if _, err := c.Ports(ctx); !errors.Is(err, ErrTimeout) || time.Since(start) > 500*time.Millisecond {
+		t.Fatalf("caller deadline: %v after %v", err, time.Since(start))
+	}
+}
+
+// fakeAgent is something else answering on the agent's port.
+func fakeAgent(t *testing.T, answer func(c net.Conn)) func(ctx context.Context) (net.Conn, error) {
+	var wg sync.WaitGroup
+	t.Cleanup(wg.Wait)
+	return func(ctx context.Context) (net.Conn, error) {
+		c, s := net.Pipe()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer s.Close()
+			s.SetDeadline(time.Now().Add(5 * time.Second))
+			if _, err := http.ReadRequest(bufio.NewReader(s)); err != nil {
+				return
+			}
+			answer(s)
+		}()
+		return c, nil
+	}
+}
+
+func TestClientClassifiesFailures(t *testing.T) {
+	cases := []struct {
+		name   string
+		dial   func(t *testing.T) func(ctx context.Context) (net.Conn, error)
+		want   error
+		detail string
+	}{
+		{"dial fails", func(t *testing.T) func(context.Context) (net.Conn, error) {
+			return func(context.Context) (net.Conn, error) { return nil, errors.New("connect: no such file") }
+		}, ErrUnreachable, "no such file"},
+		{"closed without answer", func(t *testing.T) func(context.Context) (net.Conn, error) {
+			return fakeAgent(t, func(c net.Conn) {})
+		}, ErrUnreachable, "closed before an answer"},
+		{"binary garbage", func(t *testing.T) func(context.Context) (net.Conn, error) {
+			return fakeAgent(t, func(c net.Conn) { c.Write([]byte("\x00\xff\x13garbage\r\n\r\n")) })
+		}, ErrGarbage, "malformed HTTP"},
+		{"not JSON", func(t *testing.T) func(context.Context) (net.Conn, error) {
+			return fakeAgent(t, func(c net.Conn) {
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n<html>hi<")
+			})
+		}, ErrGarbage, "decode answer"},
+		{"foreign error page", func(t *testing.T) func(context.Context) (net.Conn, error) {
+			return fakeAgent(t, func(c net.Conn) {
+				io.WriteString(c, "HTTP/1.1 404 Not Found\r\nContent-Length: 19\r\n\r\n404 page not found\n")
+			})
+		}, ErrGarbage, "HTTP 404"},
+		{"empty JSON object", func(t *testing.T) func(context.Context) (net.Conn, error) {
+			return fakeAgent(t, func(c net.Conn) {
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+			})
+		}, ErrGarbage, "no version"},
+		{"truncated body", func(t *testing.T) func(context.Context) (net.Conn, error) {
+			return fakeAgent(t, func(c net.Conn) {
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"version\":")
+			})
+		}, ErrGarbage, "unexpected EOF"},
+		{"never answers", func(t *testing.T) func(context.Context) (net.Conn, error) {
+			return fakeAgent(t, func(c net.Conn) { io.Copy(io.Discard, c) })
+		}, ErrTimeout, "did not answer in time"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := New(tc.dial(t))
+			c.Timeout = 300 * time.Millisecond
+			start := time.Now()
+			_, err := c.Health(context.Background())
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.detail) || !strings.HasPrefix(err.Error(), "agent health: ") {
+				t.Fatalf("error %q lacks %q or the call name", err, tc.detail)
+			}
+			if time.Since(start) > time.Second {
+				t.Fatalf("took %v", time.Since(start))
+			}
+		})
+	}
+}

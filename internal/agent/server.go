@@ -1,0 +1,129 @@
+// Package agent is the guest side of the banger agent: a small HTTP/1.1 +
+// JSON server (health, listening ports, stats, shutdown) that
+// banger-vsock-agent runs inside the VM on vsock or on the serial mux.
+//
+// It reads /proc, calls statfs, and runs exactly two tools through the
+// injected Runner: ss (for ports) and systemctl (for shutdown). It must stay
+// small and static (CGO_ENABLED=0): no dependencies beyond the standard
+// library, golang.org/x/sys and banger's own transport packages.
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"banger/internal/agent/agentproto"
+	"banger/internal/execx"
+)
+
+// Runner runs a command and returns its stdout, with execx.Run's semantics:
+// a missing binary is an error wrapping exec.ErrNotFound.
+type Runner func(ctx context.Context, argv ...string) ([]byte, error)
+
+// Options configures a Server. Zero values mean the real guest.
+type Options struct {
+	Version string
+	Log     *slog.Logger
+	// Run runs ss and systemctl; default execx.Run.
+	Run Runner
+	// ProcRoot is where procfs is mounted; default "/proc".
+	ProcRoot string
+	// DiskPaths are reported by /v1/stats; default "/" and "/root".
+	DiskPaths []string
+	// ShutdownDelay is how long the agent waits after answering 202 before
+	// it starts the shutdown, so the answer leaves the guest first.
+	ShutdownDelay time.Duration
+}
+
+// Server answers the agent API.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	run     Runner
+	started time.Time
+}
+
+// NewServer returns a Server with defaults filled in.
+func NewServer(opts Options) *Server {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Run == nil {
+		opts.Run = execx.Run
+	}
+	if opts.ProcRoot == "" {
+		opts.ProcRoot = "/proc"
+	}
+	if opts.DiskPaths == nil {
+		opts.DiskPaths = []string{"/", "/root"}
+	}
+	if opts.ShutdownDelay == 0 {
+		opts.ShutdownDelay = 200 * time.Millisecond
+	}
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
+	return &Server{opts: opts, log: opts.Log, run: opts.Run, started: time.Now()}
+}
+
+// ServeHTTP routes the versioned API. Every answer, errors included, is
+// JSON.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	type route struct {
+		method  string
+		handler func(http.ResponseWriter, *http.Request)
+	}
+	routes := map[string]route{
+		agentproto.PathHealth:   {http.MethodGet, s.handleHealth},
+		agentproto.PathPorts:    {http.MethodGet, s.handlePorts},
+		agentproto.PathStats:    {http.MethodGet, s.handleStats},
+		agentproto.PathShutdown: {http.MethodPost, s.handleShutdown},
+	}
+	rt, ok := routes[r.URL.Path]
+	switch {
+	case !ok:
+		writeError(w, http.StatusNotFound, agentproto.CodeNotFound, "no endpoint "+r.URL.Path)
+	case r.Method != rt.method:
+		w.Header().Set("Allow", rt.method)
+		writeError(w, http.StatusMethodNotAllowed, agentproto.CodeMethod, r.Method+" not allowed on "+r.URL.Path)
+	default:
+		rt.handler(w, r)
+	}
+}
+
+// Serve answers requests on ln until ctx ends or ln fails. It returns nil
+// when ctx ended.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	stop := context.AfterFunc(ctx, func() { hs.Close() })
+	defer stop()
+	err := hs.Serve(ln)
+	if ctx.Err() != nil && errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, agentproto.ErrorResponse{Error: agentproto.Error{Code: code, Message: msg}})
+}

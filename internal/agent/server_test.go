@@ -1,0 +1,217 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"banger/internal/agent/agentproto"
+	"banger/internal/execx"
+)
+
+// fakeRunner answers commands from a script and records what ran.
+type fakeRunner struct {
+	mu     sync.Mutex
+	script map[string]func(ctx context.Context) ([]byte, error)
+	calls  chan []string
+}
+
+func newFakeRunner() *fakeRunner {
+	return &fakeRunner{script: map[string]func(context.Context) ([]byte, error){}, calls: make(chan []string, 16)}
+}
+
+func (f *fakeRunner) on(argv []string, fn func(ctx context.Context) ([]byte, error)) {
+	f.mu.Lock()
+	f.script[strings.Join(argv, " ")] = fn
+	f.mu.Unlock()
+}
+
+func (f *fakeRunner) run(ctx context.Context, argv ...string) ([]byte, error) {
+	f.calls <- argv
+	f.mu.Lock()
+	fn := f.script[strings.Join(argv, " ")]
+	f.mu.Unlock()
+	if fn == nil {
+		return execx.Run(ctx, "banger-test-no-such-tool") // an honest "not installed"
+	}
+	return fn(ctx)
+}
+
+func fakeProc(t *testing.T) string {
+	proc := t.TempDir()
+	writeFile(t, proc+"/uptime", "1234.56 2000.00\n")
+	writeFile(t, proc+"/loadavg", "0.50 0.25 0.10 2/90 456\n")
+	writeFile(t, proc+"/meminfo", sampleMeminfo)
+	writeFile(t, proc+"/sys/kernel/random/boot_id", "6bc6c7e3-5cfa-4b73-91f6-335fa621a88c\n")
+	writeFile(t, proc+"/520/cmdline", "sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups\x00")
+	writeFile(t, proc+"/2210/cmdline", "node\x00/root/app/node_modules/.bin/vite\x00--host\x00")
+	return proc
+}
+
+func testServer(t *testing.T) (*Server, *fakeRunner) {
+	fr := newFakeRunner()
+	s := NewServer(Options{
+		Version:       "1.2.3",
+		Run:           fr.run,
+		ProcRoot:      fakeProc(t),
+		DiskPaths:     []string{t.TempDir(), "/nonexistent/banger"},
+		ShutdownDelay: time.Millisecond,
+	})
+	return s, fr
+}
+
+func do(t *testing.T, s *Server, method, path, body string) (*httptest.ResponseRecorder, agentproto.Error) {
+	t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, req)
+	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+		t.Errorf("%s %s: Content-Type %q", method, path, ct)
+	}
+	var er agentproto.ErrorResponse
+	if rec.Code >= 400 {
+		if err := json.Unmarshal(rec.Body.Bytes(), &er); err != nil {
+			t.Fatalf("%s %s: error body %q is not JSON: %v", method, path, rec.Body, err)
+		}
+	}
+	return rec, er.Error
+}
+
+func TestHealth(t *testing.T) {
+	s, _ := testServer(t)
+	rec, _ := do(t, s, "GET", "/v1/health", "")
+	var h agentproto.Health
+	if err := json.Unmarshal(rec.Body.Bytes(), &h); err != nil || rec.Code != 200 {
+		t.Fatalf("%d %q: %v", rec.Code, rec.Body, err)
+	}
+	host, _ := os.Hostname()
+	want := agentproto.Health{Version: "1.2.3", UptimeSeconds: 1234.56, Hostname: host, BootID: "6bc6c7e3-5cfa-4b73-91f6-335fa621a88c"}
+	if h != want {
+		t.Fatalf("got %+v, want %+v", h, want)
+	}
+}
+
+func TestStats(t *testing.T) {
+	s, _ := testServer(t)
+	rec, _ := do(t, s, "GET", "/v1/stats", "")
+	var st agentproto.Stats
+	if err := json.Unmarshal(rec.Body.Bytes(), &st); err != nil || rec.Code != 200 {
+		t.Fatalf("%d %q: %v", rec.Code, rec.Body, err)
+	}
+	if st.UptimeSeconds != 1234.56 || st.Load.One != 0.5 || st.Memory.TotalBytes != 1004532*1024 || st.CPUs < 1 {
+		t.Fatalf("got %+v", st)
+	}
+	if len(st.Disks) != 2 || st.Disks[0].TotalBytes == 0 || st.Disks[1].Error == "" {
+		t.Fatalf("disks %+v", st.Disks)
+	}
+}
+
+func TestStatsBrokenProc(t *testing.T) {
+	s := NewServer(Options{ProcRoot: t.TempDir()})
+	rec, e := do(t, s, "GET", "/v1/stats", "")
+	if rec.Code != 500 || e.Code != agentproto.CodeInternal || !strings.Contains(e.Message, "uptime") {
+		t.Fatalf("got %d %+v", rec.Code, e)
+	}
+}
+
+func TestPorts(t *testing.T) {
+	s, fr := testServer(t)
+	fr.on(ssArgv, func(context.Context) ([]byte, error) {
+		return []byte(`tcp   LISTEN 0      128           0.0.0.0:22        0.0.0.0:*    users:(("sshd",pid=520,fd=3))
+tcp   LISTEN 0      511                 *:5173            *:*    users:(("node",pid=2210,fd=24))
+tcp   LISTEN 0      511                 *:9999            *:*    users:(("gone",pid=31337,fd=24))
+`), nil
+	})
+	rec, _ := do(t, s, "GET", "/v1/ports", "")
+	var r agentproto.PortsResponse
+	if err := json.Unmarshal(rec.Body.Bytes(), &r); err != nil || rec.Code != 200 {
+		t.Fatalf("%d %q: %v", rec.Code, rec.Body, err)
+	}
+	want := []agentproto.ListeningPort{
+		{Proto: "tcp", Address: "0.0.0.0", Port: 22, Process: "sshd", PID: 520, Command: "sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups"},
+		{Proto: "tcp", Address: "*", Port: 5173, Process: "node", PID: 2210, Command: "node /root/app/node_modules/.bin/vite --host"},
+		{Proto: "tcp", Address: "*", Port: 9999, Process: "gone", PID: 31337},
+	}
+	if !slices.Equal(r.Ports, want) {
+		t.Fatalf("got  %+v\nwant %+v", r.Ports, want)
+	}
+	if argv := <-fr.calls; !slices.Equal(argv, ssArgv) {
+		t.Fatalf("ran %q", argv)
+	}
+}
+
+func TestPortsWithoutSS(t *testing.T) {
+	s, _ := testServer(t) // nothing scripted: ss is "not installed"
+	rec, e := do(t, s, "GET", "/v1/ports", "")
+	if rec.Code != http.StatusNotImplemented || e.Code != agentproto.CodeSSMissing {
+		t.Fatalf("got %d %+v", rec.Code, e)
+	}
+}
+
+func TestPortsSSFails(t *testing.T) {
+	s, fr := testServer(t)
+	fr.on(ssArgv, func(ctx context.Context) ([]byte, error) {
+		return execx.Run(ctx, "sh", "-c", "echo 'Cannot open netlink socket' >&2; exit 1")
+	})
+	rec, e := do(t, s, "GET", "/v1/ports", "")
+	if rec.Code != 500 || e.Code != agentproto.CodeInternal || !strings.Contains(e.Message, "netlink") {
+		t.Fatalf("got %d %+v", rec.Code, e)
+	}
+}
+
+func TestShutdown(t *testing.T) {
+	for _, action := range []string{"reboot", "poweroff"} {
+		s, fr := testServer(t)
+		fr.on([]string{"systemctl", action}, func(context.Context) ([]byte, error) { return nil, nil })
+		rec, _ := do(t, s, "POST", "/v1/shutdown", `{"action":"`+action+`"}`)
+		var r agentproto.ShutdownResponse
+		if err := json.Unmarshal(rec.Body.Bytes(), &r); err != nil || rec.Code != http.StatusAccepted || r.Action != action {
+			t.Fatalf("%s: %d %q", action, rec.Code, rec.Body)
+		}
+		select {
+		case argv := <-fr.calls:
+			if !slices.Equal(argv, []string{"systemctl", action}) {
+				t.Fatalf("ran %q", argv)
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatalf("%s: systemctl never ran", action)
+		}
+	}
+}
+
+func TestShutdownRejectsBadRequests(t *testing.T) {
+	s, fr := testServer(t)
+	for _, body := range []string{``, `{`, `{"action":"halt"}`, `{"action":"reboot","force":true}`, `{"action":""}`} {
+		rec, e := do(t, s, "POST", "/v1/shutdown", body)
+		if rec.Code != 400 || e.Code != agentproto.CodeBadRequest {
+			t.Errorf("%q: got %d %+v", body, rec.Code, e)
+		}
+	}
+	time.Sleep(20 * time.Millisecond)
+	if len(fr.calls) != 0 {
+		t.Fatalf("a rejected request ran %q", <-fr.calls)
+	}
+}
+
+func TestRouting(t *testing.T) {
+	s, _ := testServer(t)
+	rec, e := do(t, s, "GET", "/v1/nope", "")
+	if rec.Code != 404 || e.Code != agentproto.CodeNotFound {
+		t.Errorf("unknown path: %d %+v", rec.Code, e)
+	}
+	rec, e = do(t, s, "GET", "/v1/shutdown", "")
+	if rec.Code != 405 || e.Code != agentproto.CodeMethod || rec.Header().Get("Allow") != "POST" {
+		t.Errorf("GET shutdown: %d %+v", rec.Code, e)
+	}
+	rec, _ = do(t, s, "POST", "/v1/health", "")
+	if rec.Code != 405 {
+		t.Errorf("POST health: %d", rec.Code)
+	}
+}
