@@ -26,7 +26,7 @@ func (s *Server) handleShutdown(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("shutdown requested", "action", req.Action, "remote", r.RemoteAddr)
-	writeJSON(w, http.StatusAccepted, agentproto.ShutdownResponse{Action: req.Action})
+	writeJSON(w, http.StatusAccepted, agentproto.ShutdownResponse(req))
 	http.NewResponseController(w).Flush()
 	go s.shutdown(req.Action)
 }

@@ -32,8 +32,6 @@ func (s *script) cmd(name string, args ...string) {
 
 func (s *script) String() string { return s.b.String() }
 
-func (s *script) empty() bool { return s.b.Len() == 0 }
-
 func quote(a string) string { return `"` + strings.ReplaceAll(a, `"`, `""`) + `"` }
 
 // debugfs runs a script against image, read-write when rw, and returns its

@@ -315,6 +315,7 @@ func canonical(tableName string, t *fakeTable, args []string) ([]string, error) 
 				}
 			case t.chains[v] != nil && !t.chains[v].builtin:
 			default:
+				//lint:ignore ST1005 the fake repeats iptables' own message
 				return nil, fmt.Errorf("Couldn't load target `%s':No such file or directory", v)
 			}
 			target = []string{"-j", v}
