@@ -1,0 +1,274 @@
+package qemu
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"banger/internal/execx"
+	"banger/internal/paths"
+	"banger/internal/vmm"
+)
+
+// launch is one Start in progress: the spawned child and everything that
+// must be undone if the boot fails.
+type launch struct {
+	spec      vmm.Spec
+	cfg       launchConfig
+	logOffset int64 // size of the log before this launch; the tail starts here
+	child     *execx.Child
+}
+
+// launch spawns qemu without -daemonize, so the pid is the child's own and
+// no pidfile race exists; the child runs in its own session (execx.Detached)
+// and is reaped by execx while bangerd lives, by init after that.
+func (d *Driver) launch(ctx context.Context, bin string, spec vmm.Spec) (_ vmm.Process, err error) {
+	dir := paths.VMDir(spec.Dir)
+	if spec.LogPath == "" {
+		spec.LogPath = dir.VMMLog("qemu")
+	}
+	l := &launch{spec: spec, cfg: launchConfig{Accel: d.accel, QMPSocket: dir.APISocket()}}
+	if spec.TAP != "" {
+		l.cfg.VhostNet = deviceUsable("/dev/vhost-net")
+	}
+	if d.accel == "tcg" {
+		l.cfg.TSCkHz = d.tscKHz()
+	}
+	if d.vhostVsock {
+		l.cfg.VsockCID = guestCID(spec.ID)
+	} else {
+		l.cfg.SerialSocket = dir.SerialSocket()
+	}
+	fail := func(step string, err error) error {
+		return fmt.Errorf("start qemu vm %s: %s: %w%s", spec.Name, step, err, l.logHint())
+	}
+
+	args, err := buildArgs(spec, l.cfg)
+	if err != nil {
+		return vmm.Process{}, fail("build command line", err)
+	}
+	for _, s := range []string{l.cfg.QMPSocket, l.cfg.SerialSocket, spec.AgentSocket} {
+		if s == "" {
+			continue
+		}
+		if err := paths.CheckSocketPath(s); err != nil {
+			return vmm.Process{}, fail("check socket path", err)
+		}
+	}
+	if dialable(l.cfg.QMPSocket) {
+		return vmm.Process{}, fail("check qmp socket", fmt.Errorf("a process already serves %s", l.cfg.QMPSocket))
+	}
+	for _, s := range []string{l.cfg.QMPSocket, l.cfg.SerialSocket} {
+		if err := removeStaleSocket(s); err != nil {
+			return vmm.Process{}, fail("remove stale socket", err)
+		}
+	}
+	if spec.PIDFile != "" {
+		if err := os.Remove(spec.PIDFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return vmm.Process{}, fail("remove stale pid file", err)
+		}
+	}
+	if st, err := os.Stat(spec.LogPath); err == nil {
+		l.logOffset = st.Size()
+	}
+
+	argv := append([]string{bin}, args...)
+	child, err := execx.Detached{Argv: argv, Dir: spec.Dir, LogPath: spec.LogPath}.Start()
+	if err != nil {
+		return vmm.Process{}, fail("launch", err)
+	}
+	l.child = child
+	defer func() {
+		if err != nil {
+			l.abort()
+		}
+	}()
+	d.log.Debug("qemu launched", "vm", spec.Name, "pid", child.PID, "argv", argv)
+
+	if err := l.waitRunning(ctx, d.startTimeout); err != nil {
+		return vmm.Process{}, fail("wait for guest to run", err)
+	}
+	if spec.PIDFile != "" {
+		if err := checkPIDFile(spec.PIDFile, child.PID); err != nil {
+			return vmm.Process{}, fail("check pid file", err)
+		}
+	}
+	p, err := vmm.Identify(child.PID)
+	if err != nil {
+		return vmm.Process{}, fail("identify process", err)
+	}
+	d.log.Info("qemu started", "vm", spec.Name, "pid", p.PID, "accel", d.accel, "qmp_socket", l.cfg.QMPSocket, "log", spec.LogPath)
+	return p, nil
+}
+
+// waitRunning polls QMP until qemu reports the guest running, the process
+// exits, or timeout passes.
+func (l *launch) waitRunning(ctx context.Context, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	const poll = 50 * time.Millisecond
+	var lastErr error
+	for {
+		select {
+		case <-l.child.Done():
+			if err := l.child.Err(); err != nil {
+				return fmt.Errorf("qemu exited: %w", err)
+			}
+			return errors.New("qemu exited before the guest was reported running")
+		default:
+		}
+		st, err := queryStatusOnce(ctx, l.cfg.QMPSocket)
+		switch {
+		case err == nil && st.Running:
+			return nil
+		case err == nil && (st.Status == "shutdown" || st.Status == "guest-panicked" || st.Status == "internal-error"):
+			return fmt.Errorf("guest state is %q", st.Status)
+		case err == nil:
+			lastErr = fmt.Errorf("guest state is %q", st.Status)
+		default:
+			lastErr = err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("qemu did not report the guest running: %w (last: %v)", ctx.Err(), lastErr)
+		case <-l.child.Done():
+		case <-time.After(poll):
+		}
+	}
+}
+
+func queryStatusOnce(ctx context.Context, sock string) (qmpStatus, error) {
+	c, err := dialQMP(ctx, sock)
+	if err != nil {
+		return qmpStatus{}, err
+	}
+	defer c.Close()
+	return c.queryStatus(ctx)
+}
+
+// abort kills the child and removes what it and Start created.
+func (l *launch) abort() {
+	_ = l.child.Kill()
+	select {
+	case <-l.child.Done():
+	case <-time.After(5 * time.Second):
+	}
+	for _, p := range []string{l.cfg.QMPSocket, l.cfg.SerialSocket, l.spec.PIDFile} {
+		if p != "" {
+			_ = os.Remove(p)
+		}
+	}
+}
+
+// logHint names the log and quotes the end of what this launch wrote to
+// it; before the launch there is nothing of ours to quote.
+func (l *launch) logHint() string {
+	if l.child == nil {
+		return ""
+	}
+	tail := logTail(l.spec.LogPath, l.logOffset, 8)
+	if tail == "" {
+		return " (log: " + l.spec.LogPath + ")"
+	}
+	return fmt.Sprintf(" (log %s ends: %s)", l.spec.LogPath, tail)
+}
+
+// logTail returns the last n non-empty lines written to path after offset,
+// joined with " | ".
+func logTail(path string, offset int64, n int) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return ""
+	}
+	const maxRead = 16 << 10
+	start := max(offset, st.Size()-maxRead)
+	b, err := io.ReadAll(io.NewSectionReader(f, start, st.Size()-start))
+	if err != nil {
+		return ""
+	}
+	var lines []string
+	for _, ln := range bytes.Split(b, []byte("\n")) {
+		s := strings.TrimSpace(string(ln))
+		if s == "" {
+			continue
+		}
+		if len(s) > 240 {
+			s = s[:240] + "…"
+		}
+		lines = append(lines, s)
+	}
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}
+
+func dialable(sock string) bool {
+	c, err := net.DialTimeout("unix", sock, 200*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// removeStaleSocket removes a unix socket left by a killed qemu (qemu
+// removes its sockets on a normal exit). Anything other than a socket is
+// left alone and reported.
+func removeStaleSocket(p string) error {
+	if p == "" {
+		return nil
+	}
+	st, err := os.Lstat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if st.Mode().Type() != fs.ModeSocket {
+		return fmt.Errorf("%s exists and is not a socket", p)
+	}
+	return os.Remove(p)
+}
+
+// checkPIDFile confirms that qemu wrote its pid where the lifecycle will
+// look for it after a bangerd restart.
+func checkPIDFile(path string, want int) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	got, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return fmt.Errorf("parse %s: %w", path, err)
+	}
+	if got != want {
+		return fmt.Errorf("%s holds pid %d, want %d", path, got, want)
+	}
+	return nil
+}
+
+// deviceUsable reports whether the current user can open a character
+// device read-write, which is what qemu will do with it.
+func deviceUsable(path string) bool {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return false
+	}
+	f.Close()
+	return true
+}

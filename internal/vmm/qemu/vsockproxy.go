@@ -1,0 +1,225 @@
+package qemu
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// With vhost-vsock the guest agent is reachable from the host on
+// AF_VSOCK <cid>:<port>, but banger's host side speaks Firecracker's
+// hybrid-vsock handshake on a unix socket. The proxy below turns one into
+// the other: accept, read "CONNECT <port>\n", dial the guest, answer
+// "OK <local port>\n", then copy bytes both ways. As with Firecracker, a
+// port nobody listens on gets its connection closed without "OK".
+
+// handshakeTimeout bounds reading the CONNECT line from a client.
+const handshakeTimeout = 5 * time.Second
+
+// vsockConn is a connected stream to the guest.
+type vsockConn interface {
+	io.ReadWriteCloser
+	CloseWrite() error
+}
+
+// vsockDialer connects to a guest port and returns the host's local port.
+type vsockDialer func(ctx context.Context, port uint32) (vsockConn, uint32, error)
+
+type handshakeProxy struct {
+	ln   net.Listener
+	dial vsockDialer
+	log  *slog.Logger
+	wg   sync.WaitGroup
+
+	mu     sync.Mutex
+	closed bool
+	conns  map[io.Closer]struct{}
+}
+
+// serveHandshakeProxy serves udsPath (mode 0600) until Close.
+func serveHandshakeProxy(udsPath string, dial vsockDialer, log *slog.Logger) (io.Closer, error) {
+	if dialable(udsPath) {
+		return nil, fmt.Errorf("agent socket %s: in use by another process", udsPath)
+	}
+	if err := removeStaleSocket(udsPath); err != nil {
+		return nil, fmt.Errorf("remove stale agent socket: %w", err)
+	}
+	ln, err := net.Listen("unix", udsPath)
+	if err != nil {
+		return nil, fmt.Errorf("listen on agent socket: %w", err)
+	}
+	if err := os.Chmod(udsPath, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("chmod agent socket: %w", err)
+	}
+	p := &handshakeProxy{ln: ln, dial: dial, log: log.With("socket", udsPath), conns: map[io.Closer]struct{}{}}
+	p.wg.Add(1)
+	go p.acceptLoop()
+	return p, nil
+}
+
+// Close stops serving, closes every proxied connection and removes the
+// socket file.
+func (p *handshakeProxy) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	for c := range p.conns {
+		c.Close()
+	}
+	p.mu.Unlock()
+	err := p.ln.Close()
+	p.wg.Wait()
+	return err
+}
+
+func (p *handshakeProxy) track(c io.Closer) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return false
+	}
+	p.conns[c] = struct{}{}
+	return true
+}
+
+func (p *handshakeProxy) untrack(c io.Closer) {
+	p.mu.Lock()
+	delete(p.conns, c)
+	p.mu.Unlock()
+	c.Close()
+}
+
+func (p *handshakeProxy) acceptLoop() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				p.log.Error("agent socket: accept failed, no longer serving", "err", err)
+			}
+			return
+		}
+		if !p.track(c) {
+			c.Close()
+			return
+		}
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			defer p.untrack(c)
+			p.handle(c)
+		}()
+	}
+}
+
+func (p *handshakeProxy) handle(c net.Conn) {
+	c.SetReadDeadline(time.Now().Add(handshakeTimeout))
+	br := bufio.NewReaderSize(c, 64)
+	line, err := br.ReadString('\n')
+	if err != nil {
+		return
+	}
+	port, err := parseConnectLine(line)
+	if err != nil {
+		p.log.Debug("agent socket: bad handshake", "err", err)
+		return
+	}
+	c.SetReadDeadline(time.Time{})
+	ctx, cancel := context.WithTimeout(context.Background(), handshakeTimeout)
+	g, local, err := p.dial(ctx, port)
+	cancel()
+	if err != nil {
+		p.log.Debug("agent socket: guest port not reachable", "port", port, "err", err)
+		return
+	}
+	if !p.track(g) {
+		g.Close()
+		return
+	}
+	defer p.untrack(g)
+	if _, err := fmt.Fprintf(c, "OK %d\n", local); err != nil {
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		// Bytes the client sent right after CONNECT are still in br.
+		io.Copy(g, br)
+		g.CloseWrite()
+		close(done)
+	}()
+	io.Copy(c, g)
+	// The guest is done: like Firecracker, end the whole connection rather
+	// than wait for a client that may never close its side.
+	c.Close()
+	<-done
+}
+
+// parseConnectLine parses "CONNECT <port>\n".
+func parseConnectLine(line string) (uint32, error) {
+	rest, ok := strings.CutPrefix(strings.TrimRight(line, "\r\n"), "CONNECT ")
+	if !ok {
+		return 0, fmt.Errorf("want \"CONNECT <port>\", got %q", line)
+	}
+	port, err := strconv.ParseUint(rest, 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("bad port in %q", line)
+	}
+	return uint32(port), nil
+}
+
+// dialVsock connects to cid:port over AF_VSOCK. The connect itself is
+// blocking and bounded by the kernel's vsock connect timeout (2 s by
+// default); the connected socket then runs on the Go poller.
+func dialVsock(ctx context.Context, cid, port uint32) (vsockConn, uint32, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	fd, err := unix.Socket(unix.AF_VSOCK, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, 0, fmt.Errorf("create vsock socket: %w", err)
+	}
+	if err := unix.Connect(fd, &unix.SockaddrVM{CID: cid, Port: port}); err != nil {
+		unix.Close(fd)
+		return nil, 0, fmt.Errorf("connect to vsock %d:%d: %w", cid, port, err)
+	}
+	var local uint32
+	if sa, err := unix.Getsockname(fd); err == nil {
+		if vm, ok := sa.(*unix.SockaddrVM); ok {
+			local = vm.Port
+		}
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return nil, 0, fmt.Errorf("vsock %d:%d: %w", cid, port, err)
+	}
+	return &vsockFile{File: os.NewFile(uintptr(fd), fmt.Sprintf("vsock:%d:%d", cid, port))}, local, nil
+}
+
+type vsockFile struct{ *os.File }
+
+func (f *vsockFile) CloseWrite() error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = unix.Shutdown(int(fd), unix.SHUT_WR) }); err != nil {
+		return err
+	}
+	return serr
+}
