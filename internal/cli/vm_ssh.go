@@ -81,9 +81,15 @@ func sshArgv(l paths.Layout, vm api.VM, remote []string) []string {
 		"-o", "LogLevel=ERROR",
 		"root@" + vm.IP,
 	}
-	if len(remote) > 0 {
-		argv = append(argv, "--")
-		argv = append(argv, remote...)
+	switch {
+	case len(remote) == 1:
+		// One argument is a shell command line, as with plain ssh:
+		// `banger vm ssh web -- 'ls | wc -l'`.
+		argv = append(argv, "--", remote[0])
+	case len(remote) > 1:
+		// Several arguments are an argv: quote each so the remote shell
+		// gets them back unchanged (`-- sh -c 'exit 7'`).
+		argv = append(argv, "--", shellJoin(remote))
 	}
 	return argv
 }
