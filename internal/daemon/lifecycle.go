@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -102,13 +101,7 @@ func (d *Daemon) stopLocked(ctx context.Context, v *store.VM, timeout time.Durat
 	proc := procOf(v)
 	if proc.Alive() {
 		progressf(p, v.Name, "shutdown", "asking the guest to shut down")
-		if err := d.requestGuestShutdown(ctx, v); err != nil {
-			d.log.Info("clean shutdown request failed", "vm", v.Name, "error", err)
-		}
-		wctx, cancel := context.WithTimeout(ctx, timeout)
-		err := proc.WaitExit(wctx)
-		cancel()
-		if err != nil {
+		if err := d.shutdownGuest(ctx, v, timeout); err != nil {
 			progressf(p, v.Name, "shutdown", "guest did not stop within %s; terminating the vmm", timeout)
 			if err := proc.Terminate(ctx, 5*time.Second); err != nil {
 				return fmt.Errorf("terminate %s pid %d: %w", v.VMM, proc.PID, err)
@@ -124,21 +117,40 @@ func (d *Daemon) stopLocked(ctx context.Context, v *store.VM, timeout time.Durat
 	return nil
 }
 
-// requestGuestShutdown asks the guest agent to reboot (the kernel runs with
-// reboot=k, so the VMM exits), falling back to the VMM's own request.
-func (d *Daemon) requestGuestShutdown(ctx context.Context, v *store.VM) error {
-	actx, cancel := context.WithTimeout(ctx, 3*time.Second)
+// shutdownGuest asks the guest to shut down and waits up to timeout for
+// the VMM to exit. The agent is asked to reboot (the kernel runs with
+// reboot=k/t, so the VMM exits); without an agent the VMM's own request
+// (ACPI power button, Ctrl-Alt-Del) is repeated every few seconds, since a
+// press that arrives before the guest listens for it is lost.
+func (d *Daemon) shutdownGuest(ctx context.Context, v *store.VM, timeout time.Duration) error {
+	proc := procOf(v)
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	actx, acancel := context.WithTimeout(wctx, 3*time.Second)
 	err := d.agentShutdown(actx, v)
-	cancel()
+	acancel()
 	if err == nil {
-		return nil
+		return proc.WaitExit(wctx)
 	}
 	d.log.Info("agent shutdown failed; asking the vmm", "vm", v.Name, "error", err)
-	drv, derr := d.host.DriverByName(ctx, v.VMM)
-	if derr != nil {
-		return errors.Join(err, derr)
+	drv, err := d.host.DriverByName(ctx, v.VMM)
+	if err != nil {
+		return err
 	}
-	return drv.RequestShutdown(ctx, d.vmSpec(v), procOf(v))
+	for {
+		if err := drv.RequestShutdown(wctx, d.vmSpec(v), proc); err != nil && !proc.Alive() {
+			return nil
+		}
+		rctx, rcancel := context.WithTimeout(wctx, 5*time.Second)
+		err := proc.WaitExit(rctx)
+		rcancel()
+		if err == nil {
+			return nil
+		}
+		if wctx.Err() != nil {
+			return wctx.Err()
+		}
+	}
 }
 
 // RestartVM stops and starts a VM.
