@@ -1,17 +1,12 @@
 package firecracker
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"banger/internal/execx"
@@ -39,11 +34,11 @@ func (d *Driver) launch(ctx context.Context, bin string, spec vmm.Spec) (_ vmm.P
 		return fmt.Errorf("start firecracker vm %s: %s: %w%s", spec.Name, step, err, l.logHint())
 	}
 
-	if dialable(l.apiSock) {
+	if vmm.Dialable(l.apiSock) {
 		return vmm.Process{}, fail("check api socket", fmt.Errorf("a process already serves %s", l.apiSock))
 	}
 	for _, s := range []string{l.apiSock, spec.AgentSocket} {
-		if err := removeStaleSocket(s); err != nil {
+		if err := vmm.RemoveStaleSocket(s); err != nil {
 			return vmm.Process{}, fail("remove stale socket", err)
 		}
 	}
@@ -140,7 +135,7 @@ func (l *launch) waitAPISocket(ctx context.Context, timeout time.Duration) error
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if dialable(l.apiSock) {
+		if vmm.Dialable(l.apiSock) {
 			return nil
 		}
 		select {
@@ -179,78 +174,11 @@ func (l *launch) logHint() string {
 	if l.child == nil {
 		return ""
 	}
-	tail := logTail(l.logPath, l.logOffset, 8)
+	tail := vmm.LogTail(l.logPath, l.logOffset, 8)
 	if tail == "" {
 		return " (log: " + l.logPath + ")"
 	}
 	return fmt.Sprintf(" (log %s ends: %s)", l.logPath, tail)
-}
-
-// logTail returns the last n non-empty lines written to path after offset,
-// joined with " | ".
-func logTail(path string, offset int64, n int) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	const maxRead = 16 << 10
-	st, err := f.Stat()
-	if err != nil {
-		return ""
-	}
-	start := max(offset, st.Size()-maxRead)
-	b, err := io.ReadAll(io.NewSectionReader(f, start, st.Size()-start))
-	if err != nil {
-		return ""
-	}
-	var lines []string
-	for _, ln := range bytes.Split(b, []byte("\n")) {
-		s := strings.TrimSpace(string(ln))
-		if s == "" {
-			continue
-		}
-		if len(s) > 240 {
-			s = s[:240] + "…"
-		}
-		lines = append(lines, s)
-	}
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, " | ")
-}
-
-func dialable(sock string) bool {
-	c, err := net.DialTimeout("unix", sock, 200*time.Millisecond)
-	if err != nil {
-		return false
-	}
-	c.Close()
-	return true
-}
-
-// removeStaleSocket removes a unix socket left by a previous VMM; Firecracker
-// refuses to bind over it. Anything other than a socket is left alone and
-// reported.
-func removeStaleSocket(p string) error {
-	if p == "" {
-		return nil
-	}
-	st, err := os.Lstat(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if st.Mode().Type() != fs.ModeSocket {
-		return fmt.Errorf("%s exists and is not a socket", p)
-	}
-	if err := os.Remove(p); err != nil {
-		return fmt.Errorf("remove stale socket: %w", err)
-	}
-	return nil
 }
 
 func writePIDFile(path string, pid int) error {

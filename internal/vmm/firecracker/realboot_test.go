@@ -88,6 +88,6 @@ func TestRealFirecrackerBoot(t *testing.T) {
 	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
 	defer wcancel()
 	if err := p.WaitExit(wctx); err != nil {
-		t.Fatalf("firecracker did not exit after ctrl-alt-del: %v; log tail:\n%s", err, logTail(spec.LogPath, 0, 20))
+		t.Fatalf("firecracker did not exit after ctrl-alt-del: %v; log tail:\n%s", err, vmm.LogTail(spec.LogPath, 0, 20))
 	}
 }

@@ -1,13 +1,10 @@
 package qemu
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -63,11 +60,11 @@ func (d *Driver) launch(ctx context.Context, bin string, spec vmm.Spec) (_ vmm.P
 			return vmm.Process{}, fail("check socket path", err)
 		}
 	}
-	if dialable(l.cfg.QMPSocket) {
+	if vmm.Dialable(l.cfg.QMPSocket) {
 		return vmm.Process{}, fail("check qmp socket", fmt.Errorf("a process already serves %s", l.cfg.QMPSocket))
 	}
 	for _, s := range []string{l.cfg.QMPSocket, l.cfg.SerialSocket} {
-		if err := removeStaleSocket(s); err != nil {
+		if err := vmm.RemoveStaleSocket(s); err != nil {
 			return vmm.Process{}, fail("remove stale socket", err)
 		}
 	}
@@ -174,75 +171,11 @@ func (l *launch) logHint() string {
 	if l.child == nil {
 		return ""
 	}
-	tail := logTail(l.spec.LogPath, l.logOffset, 8)
+	tail := vmm.LogTail(l.spec.LogPath, l.logOffset, 8)
 	if tail == "" {
 		return " (log: " + l.spec.LogPath + ")"
 	}
 	return fmt.Sprintf(" (log %s ends: %s)", l.spec.LogPath, tail)
-}
-
-// logTail returns the last n non-empty lines written to path after offset,
-// joined with " | ".
-func logTail(path string, offset int64, n int) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return ""
-	}
-	const maxRead = 16 << 10
-	start := max(offset, st.Size()-maxRead)
-	b, err := io.ReadAll(io.NewSectionReader(f, start, st.Size()-start))
-	if err != nil {
-		return ""
-	}
-	var lines []string
-	for _, ln := range bytes.Split(b, []byte("\n")) {
-		s := strings.TrimSpace(string(ln))
-		if s == "" {
-			continue
-		}
-		if len(s) > 240 {
-			s = s[:240] + "…"
-		}
-		lines = append(lines, s)
-	}
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, " | ")
-}
-
-func dialable(sock string) bool {
-	c, err := net.DialTimeout("unix", sock, 200*time.Millisecond)
-	if err != nil {
-		return false
-	}
-	c.Close()
-	return true
-}
-
-// removeStaleSocket removes a unix socket left by a killed qemu (qemu
-// removes its sockets on a normal exit). Anything other than a socket is
-// left alone and reported.
-func removeStaleSocket(p string) error {
-	if p == "" {
-		return nil
-	}
-	st, err := os.Lstat(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if st.Mode().Type() != fs.ModeSocket {
-		return fmt.Errorf("%s exists and is not a socket", p)
-	}
-	return os.Remove(p)
 }
 
 // checkPIDFile confirms that qemu wrote its pid where the lifecycle will

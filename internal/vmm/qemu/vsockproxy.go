@@ -1,6 +1,7 @@
 package qemu
 
 import (
+	"banger/internal/vmm"
 	"bufio"
 	"context"
 	"errors"
@@ -49,10 +50,10 @@ type handshakeProxy struct {
 
 // serveHandshakeProxy serves udsPath (mode 0600) until Close.
 func serveHandshakeProxy(udsPath string, dial vsockDialer, log *slog.Logger) (io.Closer, error) {
-	if dialable(udsPath) {
+	if vmm.Dialable(udsPath) {
 		return nil, fmt.Errorf("agent socket %s: in use by another process", udsPath)
 	}
-	if err := removeStaleSocket(udsPath); err != nil {
+	if err := vmm.RemoveStaleSocket(udsPath); err != nil {
 		return nil, fmt.Errorf("remove stale agent socket: %w", err)
 	}
 	ln, err := net.Listen("unix", udsPath)
