@@ -4,11 +4,11 @@
 set -euo pipefail
 PKGS=(
   make git ca-certificates           # build
-  e2fsprogs e2tools                  # disks and guest config (mkfs.ext4, debugfs, resize2fs, e2cp)
+  e2fsprogs e2tools kmod             # disks and guest config (mkfs.ext4, debugfs, resize2fs, e2cp)
   openssh-client                     # banger vm ssh
   iproute2 iptables procps           # bridge/netns, NAT, tests
   qemu-system-x86                    # qemu driver (TCG where KVM cannot boot guests)
-  mmdebstrap busybox-static cpio zstd xz-utils dpkg-dev  # runtime bundle build from Debian
+  mmdebstrap busybox-static cpio zstd xz-utils dpkg-dev debian-archive-keyring util-linux  # runtime bundle build from Debian
   dnsutils python3 curl              # end-to-end tests (dig, http.server)
 )
 SUDO=""

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -21,10 +22,17 @@ import (
 // errProblems means verify printed problems already.
 var errProblems = errors.New("bundle has problems")
 
+// usageError is a command-line mistake; the flag package has already
+// printed it with the usage.
+type usageError struct{ error }
+
 func parse(fs *flag.FlagSet, args []string) error {
 	fs.SetOutput(os.Stderr)
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
@@ -45,7 +53,7 @@ func (f *fetchFlags) register(fs *flag.FlagSet) {
 
 type buildFlags struct {
 	dest, agent, packages, suite, mirror, kernel, firecracker, log, base string
-	force                                                               bool
+	force                                                                bool
 }
 
 func (f *buildFlags) register(fs *flag.FlagSet, rootfsOnly bool) {
@@ -138,6 +146,22 @@ func cmdRootfs(ctx context.Context, args []string) error {
 	return runBuild(ctx, f, build.Rootfs)
 }
 
+func cmdAgent(ctx context.Context, args []string) error {
+	var f buildFlags
+	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
+	fs.StringVar(&f.dest, "dest", "runtime", "bundle directory")
+	fs.StringVar(&f.agent, "agent", "", "banger-vsock-agent binary to install")
+	fs.StringVar(&f.log, "log", "", "log file (default ~/.local/state/banger/image-build/bundle-<time>.log)")
+	fs.BoolVar(&f.force, "force", false, "install even when the bundle already has this agent")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if f.agent == "" {
+		return errors.New("agent: --agent is required")
+	}
+	return runBuild(ctx, f, build.Agent)
+}
+
 func cmdAuto(ctx context.Context, args []string) error {
 	var ff fetchFlags
 	var bf buildFlags
@@ -169,10 +193,10 @@ func runBuild(ctx context.Context, f buildFlags, do func(context.Context, build.
 	o := build.Options{
 		Dest: f.dest, Agent: f.agent, Packages: f.packages, Suite: f.suite, Mirror: f.mirror,
 		KernelPackage: f.kernel, Firecracker: f.firecracker, BaseRootfs: f.base, Force: f.force,
-		ChownUID: -1, ChownGID: -1, Progress: os.Stdout, Log: logFile,
+		Progress: os.Stdout, Log: logFile,
 	}
 	if uid, gid, ok := sudoOwner(); ok {
-		o.ChownUID, o.ChownGID = uid, gid
+		o.Owner = &build.Owner{UID: uid, GID: gid}
 	}
 	start := time.Now()
 	res, err := do(ctx, o)
@@ -191,22 +215,56 @@ func runBuild(ctx context.Context, f buildFlags, do func(context.Context, build.
 	return nil
 }
 
+// openLog opens the build log, by default under the invoking user's state
+// directory (their home, also through sudo, and owned by them).
 func openLog(p string) (string, *os.File, error) {
+	uid, gid, viaSudo := sudoOwner()
 	if p == "" {
-		l, err := paths.FromEnv()
-		if err != nil {
-			return "", nil, err
+		dir := ""
+		if viaSudo {
+			if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+				dir = filepath.Join(u.HomeDir, ".local", "state", "banger", "image-build")
+			}
 		}
-		p = filepath.Join(l.ImageBuildDir(), "bundle-"+time.Now().Format("20060102-150405")+".log")
+		if dir == "" {
+			l, err := paths.FromEnv()
+			if err != nil {
+				return "", nil, err
+			}
+			dir = l.ImageBuildDir()
+		}
+		p = filepath.Join(dir, "bundle-"+time.Now().Format("20060102-150405")+".log")
 	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+	if err := mkdirAllOwned(filepath.Dir(p), uid, gid, viaSudo); err != nil {
 		return "", nil, fmt.Errorf("create log directory: %w", err)
 	}
 	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return "", nil, fmt.Errorf("open build log: %w", err)
 	}
+	if viaSudo {
+		f.Chown(uid, gid)
+	}
 	return p, f, nil
+}
+
+// mkdirAllOwned is os.MkdirAll that gives the directories it creates to
+// uid:gid when chown is set (so sudo does not leave root-owned directories
+// in a user's home).
+func mkdirAllOwned(dir string, uid, gid int, chown bool) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	if err := mkdirAllOwned(filepath.Dir(dir), uid, gid, chown); err != nil {
+		return err
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil && !os.IsExist(err) {
+		return err
+	}
+	if chown {
+		return os.Lchown(dir, uid, gid)
+	}
+	return nil
 }
 
 func cmdPackage(_ context.Context, args []string) error {

@@ -21,6 +21,7 @@ commands:
   auto     --manifest F --dest DIR --agent PATH
                                              fetch when the manifest has a url, else build
   rootfs   --dest DIR [--base-rootfs PATH]   rebuild only the rootfs and work seed (needs root)
+  agent    --dest DIR --agent PATH           install a new guest agent into the bundle and its rootfs
   package  --src DIR --out FILE              write a deterministic tar.gz and print its SHA256
   verify   --dir DIR                         check a bundle; exit 1 on problems
 
@@ -31,13 +32,15 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:])
 	stop()
-	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) && !errors.Is(err, errProblems) {
-			fmt.Fprintln(os.Stderr, "banger-bundle:", err)
-		}
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(2)
-		}
+	var usage usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+	case errors.As(err, &usage):
+		os.Exit(2)
+	case errors.Is(err, errProblems):
+		os.Exit(1)
+	default:
+		fmt.Fprintln(os.Stderr, "banger-bundle:", err)
 		os.Exit(1)
 	}
 }
@@ -45,11 +48,11 @@ func main() {
 func run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		fmt.Fprint(os.Stderr, usage)
-		return flag.ErrHelp
+		return usageError{errors.New("no command")}
 	}
 	cmds := map[string]func(context.Context, []string) error{
 		"fetch": cmdFetch, "build": cmdBuild, "auto": cmdAuto,
-		"rootfs": cmdRootfs, "package": cmdPackage, "verify": cmdVerify,
+		"rootfs": cmdRootfs, "agent": cmdAgent, "package": cmdPackage, "verify": cmdVerify,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {
@@ -58,7 +61,8 @@ func run(ctx context.Context, args []string) error {
 			return nil
 		}
 		fmt.Fprint(os.Stderr, usage)
-		return fmt.Errorf("unknown command %q", args[0])
+		fmt.Fprintf(os.Stderr, "\nunknown command %q\n", args[0])
+		return usageError{fmt.Errorf("unknown command %q", args[0])}
 	}
 	return cmd(ctx, args[1:])
 }

@@ -14,6 +14,37 @@ import (
 // FileName is the name of the bundle description inside a bundle directory.
 const FileName = "bundle.json"
 
+// CurrentVersion is the bundle.json layout this code writes and reads.
+const CurrentVersion = 1
+
+// Default file names inside a bundle built by banger. bundle.json is the
+// authority; these are what the builder writes and what the repository's
+// runtime-bundle.toml documents.
+const (
+	KernelELFName     = "vmlinux"
+	KernelImageName   = "vmlinuz"
+	InitrdName        = "initrd.img"
+	ModulesDirName    = "modules" // holds one <kernel release> directory
+	RootfsName        = "rootfs-docker.ext4"
+	WorkSeedName      = "rootfs-docker.work-seed.ext4"
+	PackagesName      = "packages.apt"
+	PackagesStampName = "rootfs-docker.ext4.packages.sha256"
+	AgentName         = "banger-vsock-agent"
+	FirecrackerName   = "firecracker"
+)
+
+// Filesystem labels the bundle's guest init relies on. The overlay disk must
+// carry LabelOverlay (with OverlayUpperDir and OverlayWorkDir at its root),
+// the work disk LabelWork; the base rootfs is the remaining virtio disk and
+// is labelled LabelRoot when banger built it.
+const (
+	LabelRoot       = "banger-root"
+	LabelOverlay    = "banger-ovl"
+	LabelWork       = "banger-work"
+	OverlayUpperDir = "upper"
+	OverlayWorkDir  = "work"
+)
+
 // Meta is bundle.json. Paths are relative to the bundle directory.
 type Meta struct {
 	Version       int    `json:"version"`
@@ -29,6 +60,9 @@ type Meta struct {
 	Agent         string `json:"agent"`                 // banger-vsock-agent
 	Firecracker   string `json:"firecracker,omitempty"`
 	BuiltAt       string `json:"built_at,omitempty"`
+	// Provenance of a Debian-built bundle; informational.
+	KernelPackage string `json:"kernel_package,omitempty"` // e.g. linux-image-6.1.0-56-cloud-amd64 6.1.192-2
+	DebianSuite   string `json:"debian_suite,omitempty"`
 }
 
 // Load reads dir/bundle.json.
@@ -42,6 +76,34 @@ func Load(dir string) (*Meta, error) {
 		return nil, fmt.Errorf("parse %s: %w", filepath.Join(dir, FileName), err)
 	}
 	return &m, nil
+}
+
+// Save writes m as dir/bundle.json, replacing any previous file atomically.
+func Save(dir string, m *Meta) error {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", FileName, err)
+	}
+	tmp, err := os.CreateTemp(dir, "."+FileName+".*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", FileName, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", FileName, err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", FileName, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", FileName, err)
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, FileName)); err != nil {
+		return fmt.Errorf("write %s: %w", FileName, err)
+	}
+	return nil
 }
 
 // Path resolves a bundle-relative path against dir; empty stays empty and

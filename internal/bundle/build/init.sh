@@ -1,0 +1,110 @@
+#!/bin/busybox sh
+# banger guest init: PID 1 of the initrd, run before systemd.
+#
+# Contract with banger (keep in sync with internal/bundle's label constants):
+#   - loads the modules listed in /etc/banger/modules, one path per line,
+#     already in dependency order;
+#   - overlay disk: the ext4 labelled banger-ovl; its /upper and /work
+#     directories (created when missing) are the overlayfs upper and work dirs;
+#   - work disk: the ext4 labelled banger-work; never touched here (systemd
+#     mounts it at /root from the fstab banger writes);
+#   - base rootfs: the virtio disk labelled banger-root, else the first
+#     /dev/vd* disk that is neither of the two above; mounted read-only;
+#   - the new root is overlayfs(lower=base, upper=ovl/upper, work=ovl/work);
+#     base and overlay disk stay mounted at /run/banger/lower and
+#     /run/banger/ovl inside it (this /run is handed over to systemd);
+#   - any failure prints "banger-init: ..." on the console and reboots the
+#     VM at once: the kernel runs with reboot=k, so the VMM exits.
+
+LABEL_OVL=banger-ovl
+LABEL_WORK=banger-work
+LABEL_ROOT=banger-root
+
+log() { echo "banger-init: $*"; }
+
+die() {
+	echo "banger-init: error: $*"
+	echo "banger-init: cannot boot; stopping the VM"
+	reboot -f
+	echo b >/proc/sysrq-trigger
+	while :; do sleep 60; done
+}
+
+# load_modules FILE: insmod every module listed in FILE, in order.
+load_modules() {
+	while read -r m; do
+		[ -n "$m" ] || continue
+		insmod "$m" 2>/dev/null || log "warning: insmod $m failed"
+	done <"$1"
+}
+
+# pick_disks DEV...: set OVL, WORK and BASE from the candidate disks using the
+# ext4 labels (findfs); BASE falls back to the first unlabelled candidate.
+pick_disks() {
+	OVL=$(findfs "LABEL=$LABEL_OVL" 2>/dev/null)
+	WORK=$(findfs "LABEL=$LABEL_WORK" 2>/dev/null)
+	BASE=$(findfs "LABEL=$LABEL_ROOT" 2>/dev/null)
+	[ -n "$BASE" ] && return 0
+	for d in "$@"; do
+		if [ "$d" != "$OVL" ] && [ "$d" != "$WORK" ]; then
+			BASE=$d
+			return 0
+		fi
+	done
+}
+
+# wait_disks: wait up to ~5 s for the overlay disk to show up.
+wait_disks() {
+	i=0
+	while [ $i -lt 50 ]; do
+		findfs "LABEL=$LABEL_OVL" >/dev/null 2>&1 && return 0
+		usleep 100000
+		i=$((i + 1))
+	done
+	return 1
+}
+
+main() {
+	/bin/busybox mkdir -p /sbin /usr/bin /usr/sbin /proc /sys /dev /run
+	/bin/busybox --install -s
+	PATH=/bin:/sbin:/usr/bin:/usr/sbin
+	export PATH
+
+	mount -t proc -o nosuid,nodev,noexec proc /proc
+	mount -t sysfs -o nosuid,nodev,noexec sysfs /sys
+	mount -t devtmpfs -o nosuid,mode=0755 devtmpfs /dev
+	mount -t tmpfs -o nosuid,nodev,mode=0755,size=20% tmpfs /run
+
+	load_modules /etc/banger/modules
+	wait_disks || log "warning: no disk labelled $LABEL_OVL after 5s"
+
+	set -- /dev/vd[a-z]
+	[ -b "$1" ] || die "no virtio disks (/dev/vd*) found"
+	pick_disks "$@"
+	[ -n "$OVL" ] || die "no overlay disk: no ext4 disk labelled $LABEL_OVL among $*"
+	[ -n "$BASE" ] || die "no base rootfs disk: every disk among $* is the overlay or work disk"
+
+	mkdir -p /run/banger/lower /run/banger/ovl /newroot
+	# No -t: a registered image may be another filesystem than ext4.
+	mount -o ro "$BASE" /run/banger/lower ||
+		die "cannot mount the base rootfs $BASE read-only"
+	mount -t ext4 -o rw,noatime "$OVL" /run/banger/ovl ||
+		die "cannot mount the overlay disk $OVL ($LABEL_OVL)"
+	mkdir -p /run/banger/ovl/upper /run/banger/ovl/work ||
+		die "cannot create upper/work on the overlay disk $OVL"
+	mount -t overlay overlay \
+		-o lowerdir=/run/banger/lower,upperdir=/run/banger/ovl/upper,workdir=/run/banger/ovl/work \
+		/newroot || die "cannot mount the overlay root ($BASE + $OVL)"
+	[ -e /newroot/sbin/init ] || [ -L /newroot/sbin/init ] ||
+		die "the base rootfs $BASE has no /sbin/init"
+	log "root is $BASE (read-only) + overlay $OVL; work disk ${WORK:-absent}"
+
+	mkdir -p /newroot/run /newroot/dev
+	mount --move /run /newroot/run || die "cannot move /run into the new root"
+	mount --move /dev /newroot/dev || die "cannot move /dev into the new root"
+	umount /sys /proc
+	exec switch_root /newroot /sbin/init
+	die "switch_root failed"
+}
+
+[ -n "$BANGER_INIT_LIB" ] || main

@@ -1,0 +1,228 @@
+package build
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"banger/internal/bundle/cpio"
+)
+
+// fakeModule is enough of an ELF object for the initrd builder's checks.
+var fakeModule = []byte("\x7fELF fake module")
+
+func writeModulesTree(t *testing.T, compressXZ bool) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "6.1.0-test")
+	dep := sampleModulesDep
+	for _, line := range strings.Split(strings.TrimSpace(dep), "\n") {
+		mod, _, _ := strings.Cut(line, ":")
+		p := filepath.Join(dir, mod)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		data := append([]byte(nil), fakeModule...)
+		data = append(data, ModuleName(mod)...)
+		switch {
+		case strings.HasSuffix(mod, ".xz"):
+			if !compressXZ {
+				t.Skip("xz not installed")
+			}
+			out, err := exec.Command("sh", "-c", "printf '%s' \"$0\" | xz -c", string(data)).Output()
+			if err != nil {
+				t.Fatalf("xz: %v", err)
+			}
+			data = out
+		case strings.HasSuffix(mod, ".zst"):
+			data = []byte("not really zstd; never read")
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "modules.dep"), []byte(dep), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "modules.builtin"), []byte("kernel/fs/ext4/ext4.ko\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func staticBusybox(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{"/bin/busybox", "/usr/bin/busybox"} {
+		if b, err := os.ReadFile(p); err == nil && checkStatic(b) == nil {
+			return p
+		}
+	}
+	t.Skip("no static busybox on this host (apt-get install busybox-static)")
+	return ""
+}
+
+func TestWriteInitrd(t *testing.T) {
+	_, xzErr := exec.LookPath("xz")
+	dir := writeModulesTree(t, xzErr == nil)
+	spec := InitrdSpec{
+		Busybox: staticBusybox(t), ModulesDir: dir, Release: "6.1.0-test",
+		Modules: append([]string{"ext4"}, InitrdModules...),
+	}
+	var a, b bytes.Buffer
+	if err := WriteInitrd(context.Background(), spec, &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteInitrd(context.Background(), spec, &b); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a.Bytes(), b.Bytes()) {
+		t.Error("two builds from the same inputs differ")
+	}
+
+	zr, err := gzip.NewReader(&a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := cpio.NewReader(zr)
+	members := map[string]*cpio.Header{}
+	contents := map[string][]byte{}
+	var seen []string
+	for {
+		h, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if parent := filepath.Dir(h.Name); parent != "." && members[parent] == nil {
+			t.Errorf("%s comes before its directory %s", h.Name, parent)
+		}
+		data, _ := io.ReadAll(r)
+		members[h.Name], contents[h.Name] = h, data
+		seen = append(seen, h.Name)
+	}
+	for _, want := range []string{"init", "bin/busybox", "dev/console", "newroot", "etc/banger/modules",
+		"lib/modules/6.1.0-test/kernel/drivers/block/virtio_blk.ko"} {
+		if members[want] == nil {
+			t.Errorf("initrd lacks %s (has %v)", want, seen)
+		}
+	}
+	if h := members["init"]; h == nil || h.Mode&0o111 == 0 || !bytes.Equal(contents["init"], initScript) {
+		t.Error("init is missing, not executable or not the embedded script")
+	}
+	if h := members["dev/console"]; h == nil || h.DevMajor != 5 || h.DevMinor != 1 {
+		t.Errorf("dev/console = %+v, want char 5:1", h)
+	}
+	blk := contents["lib/modules/6.1.0-test/kernel/drivers/block/virtio_blk.ko"]
+	if !bytes.HasPrefix(blk, fakeModule) || !strings.HasSuffix(string(blk), "virtio_blk") {
+		t.Errorf("virtio_blk.ko was not decompressed: %q", blk)
+	}
+	list := strings.Fields(string(contents["etc/banger/modules"]))
+	if len(list) != len(InitrdModules) {
+		t.Fatalf("module list has %d entries, want %d: %v", len(list), len(InitrdModules), list)
+	}
+	for i, p := range list {
+		if ModuleName(p) != InitrdModules[i] || !strings.HasPrefix(p, "/lib/modules/6.1.0-test/") {
+			t.Errorf("module %d = %s, want %s under /lib/modules/6.1.0-test", i, p, InitrdModules[i])
+		}
+		if members[strings.TrimPrefix(p, "/")] == nil {
+			t.Errorf("listed module %s is not in the archive", p)
+		}
+	}
+}
+
+func TestWriteInitrdRejectsDynamicBusybox(t *testing.T) {
+	dir := writeModulesTree(t, true)
+	err := WriteInitrd(context.Background(), InitrdSpec{Busybox: "/bin/ls", ModulesDir: dir, Release: "x", Modules: []string{"overlay"}}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "dynamically linked") {
+		t.Fatalf("err = %v, want a dynamically-linked error", err)
+	}
+}
+
+// runInitLib runs a snippet against init.sh's functions under busybox sh
+// (the initrd's shell), with findfs/insmod/reboot replaced by shell
+// functions driven by FAKE_* variables.
+func runInitLib(t *testing.T, env []string, snippet string) string {
+	t.Helper()
+	sh := staticBusybox(t)
+	script := filepath.Join(t.TempDir(), "init")
+	if err := os.WriteFile(script, initScript, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	stubs := `
+findfs() {
+	case "$1" in
+	LABEL=banger-ovl) [ -n "$FAKE_OVL" ] && echo "$FAKE_OVL" ;;
+	LABEL=banger-work) [ -n "$FAKE_WORK" ] && echo "$FAKE_WORK" ;;
+	LABEL=banger-root) [ -n "$FAKE_ROOT" ] && echo "$FAKE_ROOT" ;;
+	*) return 1 ;;
+	esac
+}
+insmod() { echo "insmod $1" >>"$FAKE_LOG"; [ "$1" != /bad.ko ]; }
+reboot() { echo "reboot $*"; exit 0; }
+`
+	cmd := exec.Command(sh, "sh", "-c", ". "+script+"\n"+stubs+snippet)
+	cmd.Env = append([]string{"BANGER_INIT_LIB=1", "PATH=/usr/bin:/bin"}, env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("init snippet failed: %v\n%s", err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func TestInitPickDisks(t *testing.T) {
+	pick := `pick_disks /dev/vda /dev/vdb /dev/vdc; echo "base=$BASE ovl=$OVL work=$WORK"`
+	cases := []struct {
+		name string
+		env  []string
+		want string
+	}{
+		{"firecracker order: rootfs, overlay, work",
+			[]string{"FAKE_OVL=/dev/vdb", "FAKE_WORK=/dev/vdc"}, "base=/dev/vda ovl=/dev/vdb work=/dev/vdc"},
+		{"base is whichever disk is not overlay or work",
+			[]string{"FAKE_OVL=/dev/vda", "FAKE_WORK=/dev/vdb"}, "base=/dev/vdc ovl=/dev/vda work=/dev/vdb"},
+		{"banger-root label wins over position",
+			[]string{"FAKE_OVL=/dev/vda", "FAKE_ROOT=/dev/vdc"}, "base=/dev/vdc ovl=/dev/vda work="},
+		{"no overlay disk leaves OVL empty",
+			[]string{"FAKE_WORK=/dev/vdb"}, "base=/dev/vda ovl= work=/dev/vdb"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := runInitLib(t, c.env, pick); got != c.want {
+				t.Errorf("got %q, want %q", got, c.want)
+			}
+		})
+	}
+	got := runInitLib(t, []string{"FAKE_OVL=/dev/vda", "FAKE_WORK=/dev/vdb"},
+		`pick_disks /dev/vda /dev/vdb; echo "base=[$BASE]"`)
+	if got != "base=[]" {
+		t.Errorf("only overlay and work disks: got %q, want no base", got)
+	}
+}
+
+func TestInitLoadModulesInOrderAndDie(t *testing.T) {
+	dir := t.TempDir()
+	list := filepath.Join(dir, "modules")
+	logf := filepath.Join(dir, "log")
+	if err := os.WriteFile(list, []byte("/a.ko\n\n/bad.ko\n/b.ko\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := runInitLib(t, []string{"FAKE_LOG=" + logf}, "load_modules "+list)
+	if !strings.Contains(out, "banger-init: warning: insmod /bad.ko failed") {
+		t.Errorf("no warning for a failed insmod: %q", out)
+	}
+	got, _ := os.ReadFile(logf)
+	if string(got) != "insmod /a.ko\ninsmod /bad.ko\ninsmod /b.ko\n" {
+		t.Errorf("insmod order: %q", got)
+	}
+	out = runInitLib(t, nil, `die "no overlay disk"; echo not reached`)
+	if !strings.Contains(out, "banger-init: error: no overlay disk") || !strings.Contains(out, "reboot -f") || strings.Contains(out, "not reached") {
+		t.Errorf("die output: %q", out)
+	}
+}
