@@ -125,6 +125,7 @@ func newRoot(stdio IO) *cobra.Command {
 		newImageCmd(e),
 		newDaemonCmd(e),
 		newDoctorCmd(e),
+		newTUICmd(e),
 	)
 	for _, c := range root.Commands() {
 		markUsage(c)

@@ -36,7 +36,7 @@ func TestPortsDNSReminderAndAgentStop(t *testing.T) {
 	v := e.vm(t, "e2e-a")
 
 	// A web server in the guest shows up in `vm ports` with a URL.
-	r := e.ssh(t, "e2e-a", "sh", "-c", "cd /tmp && nohup python3 -m http.server 8000 >/dev/null 2>&1 &")
+	r := e.ssh(t, "e2e-a", "sh", "-c", "cd /tmp && nohup python3 -m http.server 8000 </dev/null >/dev/null 2>&1 &")
 	if r.code != 0 {
 		t.Fatalf("start http.server: %s", r)
 	}
