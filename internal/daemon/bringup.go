@@ -54,48 +54,6 @@ func (d *Daemon) vmSpec(v *store.VM) vmm.Spec {
 	}
 }
 
-// bringUp attaches host resources and boots v: TAP, NAT, VMM, agent
-// transport, DNS record. Each step registers its undo on r. v is updated
-// with the TAP and process; the caller persists it.
-func (d *Daemon) bringUp(ctx context.Context, v *store.VM, drv vmm.Driver, r *revert, p server.Progress) error {
-	progressf(p, v.Name, "network", "preparing bridge and tap")
-	if err := d.host.EnsureNetwork(ctx); err != nil {
-		return fmt.Errorf("prepare network: %w", err)
-	}
-	tap, err := d.host.TakeTAP(ctx)
-	if err != nil {
-		return fmt.Errorf("take tap: %w", err)
-	}
-	v.TAP = tap
-	r.add("release tap", func(ctx context.Context) error { return d.host.ReleaseTAP(ctx, tap) })
-	if v.NAT {
-		progressf(p, v.Name, "nat", "adding NAT rules")
-		if err := d.host.ApplyNAT(ctx, v.ID, v.IP, tap); err != nil {
-			return fmt.Errorf("apply nat: %w", err)
-		}
-		r.add("remove nat", func(ctx context.Context) error { return d.host.RemoveNAT(ctx, v.ID) })
-	}
-	progressf(p, v.Name, "boot", "starting %s (%s)", drv.Name(), drv.Accel())
-	spec := d.vmSpec(v)
-	start := time.Now()
-	proc, err := drv.Start(ctx, spec)
-	if err != nil {
-		return fmt.Errorf("start %s: %w", drv.Name(), err)
-	}
-	d.log.Info("vmm started", "vm", v.Name, "pid", proc.PID, "ms", time.Since(start).Milliseconds())
-	r.add("stop vmm", func(ctx context.Context) error { return proc.Terminate(ctx, 3*time.Second) })
-	v.PID, v.PIDStart, v.VMM, v.Accel = proc.PID, proc.StartTime, drv.Name(), drv.Accel()
-	if err := d.attach(ctx, v, drv); err != nil {
-		return err
-	}
-	r.add("detach", func(context.Context) error { d.detach(v.ID); return nil })
-	d.host.SetDNS(v.Name, v.IP)
-	v.State = api.StateRunning
-	v.StartedAt = time.Now()
-	v.LastError = ""
-	return nil
-}
-
 // attach (re)connects the driver's host-side helpers for a running VM.
 func (d *Daemon) attach(ctx context.Context, v *store.VM, drv vmm.Driver) error {
 	a, err := drv.Attach(ctx, d.vmSpec(v), vmm.Process{PID: v.PID, StartTime: v.PIDStart})
@@ -118,27 +76,6 @@ func (d *Daemon) detach(id string) {
 		a.Close()
 		delete(d.attached, id)
 	}
-}
-
-// tearDown releases what a running VM holds on the host once its VMM is
-// gone: agent transport, NAT rules, TAP. Disks and the DNS record stay.
-func (d *Daemon) tearDown(ctx context.Context, v *store.VM) {
-	d.detach(v.ID)
-	if v.NAT {
-		if err := d.host.RemoveNAT(ctx, v.ID); err != nil {
-			d.log.Warn("remove nat", "vm", v.Name, "error", err)
-		}
-	}
-	if v.TAP != "" {
-		if err := d.host.ReleaseTAP(ctx, v.TAP); err != nil {
-			d.log.Warn("release tap", "vm", v.Name, "tap", v.TAP, "error", err)
-		}
-	}
-	dir := d.layout.VM(v.ID)
-	for _, s := range []string{dir.APISocket(), dir.VsockSocket(), dir.SerialSocket(), dir.PIDFile(), dir.String() + "/qmp.sock"} {
-		os.Remove(s)
-	}
-	v.TAP, v.PID, v.PIDStart = "", 0, 0
 }
 
 // sshTimeout is how long create/start wait for the guest's sshd.

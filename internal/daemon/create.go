@@ -123,25 +123,11 @@ func (d *Daemon) CreateVM(ctx context.Context, req api.CreateVMRequest, p server
 	r.add("delete record", func(ctx context.Context) error { return d.store.DeleteVM(ctx, id) })
 	progressf(p, name, "record", "vm %s (%s) gets %s", name, id, v.IP)
 
-	dir := d.vmDir(id)
-	if err := os.MkdirAll(dir.String(), 0o755); err != nil {
-		return api.VM{}, fmt.Errorf("create vm dir: %w", err)
-	}
-	r.add("remove vm dir", func(context.Context) error { return os.RemoveAll(dir.String()) })
-
-	progressf(p, name, "disks", "writing overlay and work disk")
-	t := time.Now()
-	hostPub, err := d.prepareDisks(ctx, v, img)
-	if err != nil {
+	op := &vmOp{v: v, img: img, drv: drv, p: p}
+	if err := d.prepareAll(ctx, op, r); err != nil {
 		return api.VM{}, err
 	}
-	d.log.Info("disks ready", "vm", name, "ms", time.Since(t).Milliseconds())
-	if err := d.addKnownHost(v.ID, hostPub); err != nil {
-		return api.VM{}, err
-	}
-	r.add("forget host key", func(context.Context) error { return d.removeKnownHost(v.ID) })
-
-	if err := d.bringUp(ctx, v, drv, r, p); err != nil {
+	if err := d.attachAll(ctx, op, r); err != nil {
 		return api.VM{}, err
 	}
 	if _, err := d.store.UpdateVM(ctx, id, func(s *store.VM) error {
@@ -158,7 +144,6 @@ func (d *Daemon) CreateVM(ctx context.Context, req api.CreateVMRequest, p server
 		}
 	}
 	r.success()
-	d.host.SetDNS(v.Name, v.IP)
 	d.emit("created", name, "")
 	return d.toAPIVM(*v), nil
 }

@@ -31,7 +31,7 @@ type testDaemon struct {
 
 // makeImage builds a tiny ext4 rootfs and work seed, and dummy kernel and
 // initrd files; only the disks are read for real.
-func makeImage(t *testing.T, dir string) (rootfs, seed, kernel, initrd string) {
+func makeImage(t testing.TB, dir string) (rootfs, seed, kernel, initrd string) {
 	t.Helper()
 	src := filepath.Join(dir, "src")
 	os.MkdirAll(filepath.Join(src, "root"), 0o700)
@@ -51,7 +51,7 @@ func makeImage(t *testing.T, dir string) (rootfs, seed, kernel, initrd string) {
 	return
 }
 
-func newTestDaemon(t *testing.T, host *fakeHost, base string) *testDaemon {
+func newTestDaemon(t testing.TB, host *fakeHost, base string) *testDaemon {
 	t.Helper()
 	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
 		if _, err := os.Stat("/usr/sbin/mkfs.ext4"); err != nil {
@@ -193,8 +193,8 @@ func TestCreateFailureLeavesNothing(t *testing.T) {
 	vms, _ := td.ListVMs(context.Background())
 	entries, _ := os.ReadDir(td.layout.VMsDir())
 	kh, _ := os.ReadFile(td.layout.KnownHosts())
-	if len(vms) != 0 || len(entries) != 0 || host.tapCount() != 0 || strings.TrimSpace(string(kh)) != "" {
-		t.Fatalf("leftovers: vms=%d dirs=%d taps=%d known_hosts=%q", len(vms), len(entries), host.tapCount(), kh)
+	if len(vms) != 0 || len(entries) != 0 || host.tapCount() != 0 || strings.TrimSpace(string(kh)) != "" || len(host.dns) != 0 {
+		t.Fatalf("leftovers: vms=%d dirs=%d taps=%d known_hosts=%q dns=%v", len(vms), len(entries), host.tapCount(), kh, host.dns)
 	}
 	// The address is free again.
 	host.drv.failStart = nil
@@ -388,4 +388,32 @@ func TestConcurrentMultiRef(t *testing.T) {
 	if vms, _ := td.ListVMs(ctx); len(vms) != 0 || host.tapCount() != 0 {
 		t.Fatalf("left %d vms %d taps", len(vms), host.tapCount())
 	}
+}
+
+func TestNATFailureUnwindsAndLeavesNATOffVMsAlone(t *testing.T) {
+	host := newFakeHost()
+	host.natErr = errors.New("iptables not found: install the iptables package")
+	td := newTestDaemon(t, host, t.TempDir())
+	defer td.Close()
+	ctx := context.Background()
+	_, err := td.CreateVM(ctx, api.CreateVMRequest{Name: "natty", NAT: true, DiskSize: 64 << 20}, nil)
+	if err == nil || !strings.Contains(err.Error(), "iptables not found") {
+		t.Fatalf("want nat error, got %v", err)
+	}
+	vms, _ := td.ListVMs(ctx)
+	if len(vms) != 0 || host.tapCount() != 0 || len(host.dns) != 0 {
+		t.Fatalf("leftovers: vms=%d taps=%d dns=%v", len(vms), host.tapCount(), host.dns)
+	}
+	// A VM without NAT is unaffected, and turning NAT on live fails
+	// clearly without changing the VM.
+	vm := td.create(t, "plain")
+	on := true
+	if _, err := td.SetVM(ctx, "plain", api.SetVMRequest{NAT: &on}); err == nil || !strings.Contains(err.Error(), "iptables") {
+		t.Fatalf("set --nat: %v", err)
+	}
+	got, _ := td.GetVM(ctx, "plain")
+	if got.NAT || got.State != api.StateRunning || got.PID != vm.PID {
+		t.Fatalf("vm changed by a failed --nat: %+v", got)
+	}
+	td.DeleteVM(ctx, "plain", true)
 }

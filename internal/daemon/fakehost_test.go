@@ -22,6 +22,7 @@ type fakeHost struct {
 	dns      map[string]netip.Addr
 	drv      *fakeDriver
 	released []string
+	natErr   error
 }
 
 func newFakeHost() *fakeHost {
@@ -54,6 +55,9 @@ func (h *fakeHost) ReleaseTAP(_ context.Context, name string) error {
 func (h *fakeHost) ApplyNAT(_ context.Context, id string, _ netip.Addr, _ string) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.natErr != nil {
+		return h.natErr
+	}
 	h.nat[id] = true
 	return nil
 }

@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -69,7 +68,7 @@ func (d *Daemon) startLocked(ctx context.Context, v *store.VM, p server.Progress
 	}
 	r := &revert{log: d.log}
 	defer r.run(ctx)
-	if err := d.bringUp(ctx, v, drv, r, p); err != nil {
+	if err := d.attachAll(ctx, &vmOp{v: v, drv: drv, p: p}, r); err != nil {
 		return err
 	}
 	if err := d.save(ctx, v); err != nil {
@@ -108,7 +107,7 @@ func (d *Daemon) stopLocked(ctx context.Context, v *store.VM, timeout time.Durat
 			}
 		}
 	}
-	d.tearDown(ctx, v)
+	d.detachAll(ctx, v)
 	v.State = api.StateStopped
 	if err := d.save(ctx, v); err != nil {
 		return err
@@ -182,7 +181,7 @@ func (d *Daemon) KillVM(ctx context.Context, ref string, req api.KillRequest) (a
 		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
 		if proc.WaitExit(wctx) == nil {
-			d.tearDown(ctx, v)
+			d.detachAll(ctx, v)
 			v.State = api.StateStopped
 			v.LastError = "killed with " + signalName(sig)
 			d.emit("stopped", v.Name, v.LastError)
@@ -206,7 +205,7 @@ func (d *Daemon) DeleteVM(ctx context.Context, ref string, force bool) (api.VM, 
 				return fmt.Errorf("terminate %s pid %d: %w", v.VMM, proc.PID, err)
 			}
 		}
-		d.tearDown(ctx, v)
+		d.detachAll(ctx, v)
 		if err := d.destroy(ctx, v); err != nil {
 			return err
 		}
@@ -218,12 +217,10 @@ func (d *Daemon) DeleteVM(ctx context.Context, ref string, force bool) (api.VM, 
 	return deleted, err
 }
 
-// destroy removes a stopped VM's files, DNS record, host key and record.
+// destroy removes a stopped VM's disks, DNS record, host key and record.
 func (d *Daemon) destroy(ctx context.Context, v *store.VM) error {
-	d.host.DeleteDNS(v.Name)
-	d.removeKnownHost(v.ID)
-	if err := os.RemoveAll(d.vmDir(v.ID).String()); err != nil {
-		return fmt.Errorf("remove %s: %w", d.vmDir(v.ID), err)
+	if err := d.destroyAll(ctx, v); err != nil {
+		return err
 	}
 	if err := d.store.DeleteVM(ctx, v.ID); err != nil {
 		return err

@@ -29,7 +29,7 @@ func (d *Daemon) reconcile(ctx context.Context) error {
 		case api.StateCreating:
 			d.log.Warn("removing vm left half-created by a crash", "vm", v.Name, "id", v.ID)
 			d.killLeftover(ctx, v)
-			d.tearDown(ctx, v)
+			d.detachAll(ctx, v)
 			if err := d.destroy(ctx, v); err != nil {
 				d.log.Error("remove half-created vm", "vm", v.Name, "error", err)
 			}
@@ -47,7 +47,7 @@ func (d *Daemon) reconcile(ctx context.Context) error {
 				}
 			}
 			d.log.Warn("vmm of running vm is gone; marking it stopped", "vm", v.Name, "pid", v.PID)
-			d.tearDown(ctx, v)
+			d.detachAll(ctx, v)
 			v.State, v.LastError = api.StateStopped, "vmm exited while bangerd was not running"
 			d.save(ctx, v)
 			d.host.SetDNS(v.Name, v.IP)
@@ -124,7 +124,7 @@ func (d *Daemon) supervise(ctx context.Context) {
 			cur, err := d.store.GetVM(ctx, v.ID)
 			if err == nil && cur.State == api.StateRunning && !procOf(&cur).Alive() {
 				d.log.Info("vmm exited; marking vm stopped", "vm", cur.Name, "pid", cur.PID)
-				d.tearDown(ctx, &cur)
+				d.detachAll(ctx, &cur)
 				cur.State = api.StateStopped
 				d.save(ctx, &cur)
 				d.emit("stopped", cur.Name, "vmm exited")

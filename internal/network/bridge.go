@@ -52,6 +52,9 @@ func EnsureBridge(name string, hostAddr netip.Prefix) error {
 func ensureAddr(link netlink.Link, want netip.Prefix) error {
 	name := link.Attrs().Name
 	addrs, err := netlink.AddrList(link, netlink.FAMILY_V4)
+	for i := 0; i < 10 && errors.Is(err, netlink.ErrDumpInterrupted); i++ {
+		addrs, err = netlink.AddrList(link, netlink.FAMILY_V4) // see linkList
+	}
 	if err != nil {
 		return fmt.Errorf("list addresses of bridge %s: %w", name, err)
 	}

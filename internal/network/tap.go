@@ -174,7 +174,7 @@ func DeleteTAP(name string) error {
 // ListTAPs returns the names of TAP devices starting with prefix, sorted.
 // It needs no privilege.
 func ListTAPs(prefix string) ([]string, error) {
-	links, err := netlink.LinkList()
+	links, err := linkList()
 	if err != nil {
 		return nil, fmt.Errorf("list links: %w", err)
 	}
@@ -245,4 +245,19 @@ func lookupBridge(name string) (netlink.Link, error) {
 func isNotFound(err error) bool {
 	var nf netlink.LinkNotFoundError
 	return errors.As(err, &nf)
+}
+
+// linkList lists links, retrying a dump the kernel reports as interrupted
+// (NLM_F_DUMP_INTR: links changed while it was read, e.g. while the TAP
+// pool creates one), which would otherwise return a partial list.
+func linkList() ([]netlink.Link, error) {
+	var err error
+	for i := 0; i < 10; i++ {
+		var links []netlink.Link
+		links, err = netlink.LinkList()
+		if !errors.Is(err, netlink.ErrDumpInterrupted) {
+			return links, err
+		}
+	}
+	return nil, err
 }
