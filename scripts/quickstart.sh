@@ -10,7 +10,6 @@ NAME="${1:-calm-otter}"
 ./scripts/install-deps.sh
 make build
 make runtime-bundle
-./banger daemon stop >/dev/null   # a running daemon registers a new bundle on its next start
 ./banger doctor || echo "(doctor reported problems; continuing)"
 if ./banger vm show "$NAME" >/dev/null 2>&1; then
   ./banger vm start "$NAME"

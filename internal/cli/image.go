@@ -31,7 +31,7 @@ func newImageCmd(e *env) *cobra.Command {
 				return printJSON(e.io.Out, ims)
 			}
 			if len(ims) == 0 {
-				fmt.Fprintln(e.io.Out, "no images: build the runtime bundle with `make runtime-bundle` (then `banger daemon stop` so the next daemon registers it) or use `banger image register`")
+				fmt.Fprintln(e.io.Out, "no images: build the runtime bundle with `make runtime-bundle`, or register a rootfs with `banger image register`")
 				return nil
 			}
 			t := newTable(e.io.Out)

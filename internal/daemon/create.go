@@ -60,6 +60,10 @@ func (d *Daemon) CreateVM(ctx context.Context, req api.CreateVMRequest, p server
 	imageRef := req.Image
 	if imageRef == "" {
 		imageRef = d.cfg.DefaultImage
+		// Pick up a runtime bundle built or replaced since bangerd started.
+		if err := d.registerDefaultImage(ctx); err != nil {
+			d.log.Debug("default image not refreshed", "error", err)
+		}
 	}
 	img, err := d.store.ResolveImage(ctx, imageRef)
 	if err != nil {

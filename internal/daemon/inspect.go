@@ -112,6 +112,7 @@ func processRSS(pid int) int64 {
 
 // ListImages returns every image.
 func (d *Daemon) ListImages(ctx context.Context) ([]api.Image, error) {
+	d.registerDefaultImage(ctx) // a bundle built since start-up shows up
 	ims, err := d.store.ListImages(ctx)
 	if err != nil {
 		return nil, err
