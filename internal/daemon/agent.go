@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,6 +28,10 @@ func (d *Daemon) agentFor(v *store.VM) *agentclient.Client {
 
 // agentShutdown asks the guest to reboot, which ends the VMM (reboot=k).
 func (d *Daemon) agentShutdown(ctx context.Context, v *store.VM) error {
+	// Without the host socket there is nothing to retry against.
+	if _, err := os.Stat(d.vmDir(v.ID).VsockSocket()); err != nil {
+		return fmt.Errorf("agent socket: %w", err)
+	}
 	return d.agentFor(v).Shutdown(ctx, agentproto.ActionReboot)
 }
 

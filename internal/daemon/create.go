@@ -143,7 +143,9 @@ func (d *Daemon) CreateVM(ctx context.Context, req api.CreateVMRequest, p server
 	d.log.Info("vm created", "vm", name, "id", id, "ip", v.IP.String(), "control_plane_ms", time.Since(start).Milliseconds())
 	if !req.NoWait {
 		if err := d.waitSSH(ctx, v, p); err != nil {
-			d.keepFailureLog(v)
+			if kept := d.keepFailureLog(v); kept != "" {
+				err = fmt.Errorf("%w\nthe vm was removed; its console and %s logs are kept in %s", err, v.VMM, kept)
+			}
 			return api.VM{}, err
 		}
 	}
@@ -192,8 +194,9 @@ func (d *Daemon) prepareDisks(ctx context.Context, v *store.VM, img store.Image)
 }
 
 // keepFailureLog copies a failed VM's console and VMM log next to the
-// daemon log before the VM dir is removed, so the error can point at it.
-func (d *Daemon) keepFailureLog(v *store.VM) {
+// daemon log before the VM dir is removed, and returns where, so the error
+// can point at it.
+func (d *Daemon) keepFailureLog(v *store.VM) string {
 	dir := d.vmDir(v.ID)
 	out := d.layout.StateDir + "/failed-" + v.Name + "-" + v.ID + ".log"
 	var b strings.Builder
@@ -201,8 +204,12 @@ func (d *Daemon) keepFailureLog(v *store.VM) {
 		data, _ := os.ReadFile(f)
 		fmt.Fprintf(&b, "=== %s ===\n%s\n", f, data)
 	}
-	os.WriteFile(out, []byte(b.String()), 0o644)
+	if err := os.WriteFile(out, []byte(b.String()), 0o644); err != nil {
+		d.log.Error("keep failure log", "error", err)
+		return ""
+	}
 	d.log.Error("vm failed to come up", "vm", v.Name, "log", out)
+	return out
 }
 
 // validateMachine checks memory and vCPU counts against the host.

@@ -417,3 +417,25 @@ func TestNATFailureUnwindsAndLeavesNATOffVMsAlone(t *testing.T) {
 	}
 	td.DeleteVM(ctx, "plain", true)
 }
+
+func TestSSHTimeoutRemovesVMAndKeepsLogs(t *testing.T) {
+	t.Setenv("BANGER_SSH_TIMEOUT", "600ms")
+	host := newFakeHost()
+	base := t.TempDir()
+	td := newTestDaemon(t, host, base)
+	td.opts.SSHReady = func(context.Context, string) bool { return false }
+	defer td.Close()
+	ctx := context.Background()
+	_, err := td.CreateVM(ctx, api.CreateVMRequest{Name: "mute", DiskSize: 64 << 20}, nil)
+	if err == nil || !strings.Contains(err.Error(), "did not answer ssh") || !strings.Contains(err.Error(), "failed-mute-") {
+		t.Fatalf("want an ssh timeout naming the kept log, got %v", err)
+	}
+	vms, _ := td.ListVMs(ctx)
+	if len(vms) != 0 || host.tapCount() != 0 || len(host.dns) != 0 {
+		t.Fatalf("leftovers: vms=%d taps=%d dns=%v", len(vms), host.tapCount(), host.dns)
+	}
+	kept, _ := filepath.Glob(filepath.Join(td.layout.StateDir, "failed-mute-*.log"))
+	if len(kept) != 1 {
+		t.Fatalf("failure log not kept: %v", kept)
+	}
+}

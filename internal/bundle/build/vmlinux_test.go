@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/binary"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -115,12 +116,22 @@ func TestExtractVMLinuxRejects(t *testing.T) {
 	}
 }
 
-// TestExtractVMLinuxDebian runs against a real Debian bzImage when one is
-// named by BANGER_TEST_BZIMAGE (e.g. boot/vmlinuz-* from the cloud kernel).
+// TestExtractVMLinuxDebian runs against a real Debian bzImage: the one
+// named by BANGER_TEST_BZIMAGE, or the test bundle's vmlinuz (whose
+// vmlinux it must reproduce byte for byte).
 func TestExtractVMLinuxDebian(t *testing.T) {
 	p := os.Getenv("BANGER_TEST_BZIMAGE")
+	want := ""
 	if p == "" {
-		t.Skip("BANGER_TEST_BZIMAGE not set")
+		if dir := os.Getenv("BANGER_TEST_BUNDLE"); dir != "" {
+			p, want = filepath.Join(dir, "vmlinuz"), filepath.Join(dir, "vmlinux")
+		}
+	}
+	if p == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("needs BANGER_TEST_BZIMAGE or BANGER_TEST_BUNDLE (scripts/test-bundle.sh)")
+		}
+		t.Skip("BANGER_TEST_BZIMAGE and BANGER_TEST_BUNDLE not set")
 	}
 	bz, err := os.ReadFile(p)
 	if err != nil {
@@ -129,6 +140,18 @@ func TestExtractVMLinuxDebian(t *testing.T) {
 	out, err := ExtractVMLinux(context.Background(), bz)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(out) < 4 || string(out[:4]) != "\x7fELF" || out[4] != 2 {
+		t.Fatalf("extracted kernel is not an ELF64 file")
+	}
+	if want != "" {
+		ref, err := os.ReadFile(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(ref, out) {
+			t.Fatalf("extracted vmlinux (%d bytes) differs from the bundle's (%d bytes)", len(out), len(ref))
+		}
 	}
 	t.Logf("%s: %d-byte bzImage → %d-byte ELF vmlinux", p, len(bz), len(out))
 }
