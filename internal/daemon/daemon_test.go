@@ -439,3 +439,25 @@ func TestSSHTimeoutRemovesVMAndKeepsLogs(t *testing.T) {
 		t.Fatalf("failure log not kept: %v", kept)
 	}
 }
+
+func TestStopEscalatesWhenTheGuestIgnoresShutdown(t *testing.T) {
+	host := newFakeHost()
+	host.drv.deaf = true
+	td := newTestDaemon(t, host, t.TempDir())
+	defer td.Close()
+	ctx := context.Background()
+	vm := td.create(t, "deaf")
+	var steps []string
+	start := time.Now()
+	got, err := td.StopVM(ctx, "deaf", api.StopRequest{TimeoutSeconds: 1}, func(ev api.Event) { steps = append(steps, ev.Message) })
+	if err != nil || got.State != api.StateStopped {
+		t.Fatalf("stop: %v %+v", err, got)
+	}
+	if (vmm.Process{PID: vm.PID}).Alive() {
+		t.Fatal("vmm still alive after escalation")
+	}
+	if !strings.Contains(strings.Join(steps, "\n"), "terminating the vmm") || time.Since(start) > 10*time.Second {
+		t.Errorf("no escalation step reported (%s): %q", time.Since(start), steps)
+	}
+	td.DeleteVM(ctx, "deaf", false)
+}

@@ -286,3 +286,15 @@ func TestDoctorJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestDaemonStartFailureShowsLogTail(t *testing.T) {
+	e := newEnv(t)
+	fake := filepath.Join(e.home, "broken-bangerd")
+	os.WriteFile(fake, []byte("#!/bin/sh\necho 'bangerd: cannot open state db: disk on fire' >&2\nexit 1\n"), 0o755)
+	e.extra = append(e.extra, "BANGER_DAEMON_BIN="+fake)
+	r := e.run("vm", "list")
+	if r.code != 1 {
+		t.Fatalf("want exit 1:\n%s", r)
+	}
+	contains(t, r, "bangerd exited during startup", "disk on fire", "bangerd.log")
+}
