@@ -10,6 +10,7 @@ import (
 
 	"banger/internal/bundle"
 	"banger/internal/execx"
+	"banger/internal/network"
 	"banger/internal/network/nat"
 	"banger/internal/network/tappool"
 	"banger/internal/privileged"
@@ -212,16 +213,32 @@ func (h *systemHost) RemoveNAT(ctx context.Context, vmID string) error {
 	return h.ops.RemoveNAT(ctx, vmID)
 }
 
-// ReconcileNetwork deletes TAPs and NAT rules that no running VM owns.
+// ReconcileNetwork deletes TAPs and NAT rules that no running VM owns:
+// leftovers of a crash (idle pool TAPs, a create cut short). It only reads
+// the host's links and rules unless something is left over, and touches
+// nothing when banger has never set up networking here.
 func (h *systemHost) ReconcileNetwork(ctx context.Context, tapsInUse, natVMs map[string]bool) error {
-	if err := h.EnsureNetwork(ctx); err != nil {
-		return err
+	var errs []error
+	leftover, err := network.ListTAPs(tappool.Prefix)
+	if err != nil {
+		errs = append(errs, err)
 	}
-	var keep []string
-	for id := range natVMs {
-		keep = append(keep, id)
+	if len(leftover) > 0 || len(tapsInUse) > 0 {
+		if err := h.EnsureNetwork(ctx); err != nil {
+			return err
+		}
+		errs = append(errs, h.pool.Cleanup(ctx, tapsInUse))
 	}
-	return errors.Join(h.pool.Cleanup(ctx, tapsInUse), h.ops.ReconcileNAT(ctx, keep))
+	// Listing rules needs root; without it, only try when VMs show that
+	// privileged operations were set up.
+	if os.Geteuid() == 0 || len(tapsInUse) > 0 {
+		var keep []string
+		for id := range natVMs {
+			keep = append(keep, id)
+		}
+		errs = append(errs, h.ops.ReconcileNAT(ctx, keep))
+	}
+	return errors.Join(errs...)
 }
 
 func (h *systemHost) SetDNS(name string, ip netip.Addr) { h.dns.Set(name, ip) }

@@ -56,10 +56,7 @@ func (d *Daemon) reconcile(ctx context.Context) error {
 		}
 		unlock()
 	}
-	if len(vms) > 0 {
-		return d.host.ReconcileNetwork(ctx, taps, nat)
-	}
-	return nil
+	return d.host.ReconcileNetwork(ctx, taps, nat)
 }
 
 // adopt re-attaches to a VMM that survived a bangerd restart.

@@ -205,3 +205,57 @@ func TestVMMultiRefOnQemu(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestKill9DuringCreate kills bangerd while a create is under way. After
+// the next daemon starts, the VM is either complete (running) or gone
+// without a trace: no record, directory, VMM process or TAP.
+func TestKill9DuringCreate(t *testing.T) {
+	e := newVMEnv(t)
+	e.must("daemon", "status")
+	dpid := e.daemonPID()
+	create := exec.Command("ip", "netns", "exec", e.netns, filepath.Join(binDir, "banger"), "vm", "create", "--name", "e2e-c")
+	create.Env = e.environ()
+	if err := create.Start(); err != nil {
+		t.Fatal(err)
+	}
+	vmsDir := filepath.Join(e.stateDir(), "vms")
+	// Kill as soon as the VM's directory appears: the create is then
+	// writing disks, well before it records the VM as running.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if entries, _ := os.ReadDir(vmsDir); len(entries) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("create never started")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	exec.Command("kill", "-9", itoa(dpid)).Run()
+	create.Wait()
+	waitGone(t, dpid)
+
+	list := e.must("vm", "list", "--json")
+	var vms []vmJSON
+	json.Unmarshal([]byte(list.stdout), &vms)
+	switch {
+	case len(vms) == 1 && vms[0].State == "running" && alive(vms[0].PID):
+		t.Logf("the create had finished its work: vm %s is running", vms[0].Name)
+		e.must("vm", "delete", "--force", "e2e-c")
+	case len(vms) == 0:
+		t.Log("the half-created vm was removed")
+	default:
+		t.Fatalf("after restart: %s", list.stdout)
+	}
+	e.must("daemon", "stop")
+	if entries, _ := os.ReadDir(vmsDir); len(entries) != 0 {
+		t.Errorf("vm directories left: %v", entries)
+	}
+	if n := killQemuOf(e.home); n != 0 {
+		t.Errorf("%d qemu processes left", n)
+	}
+	links, _ := exec.Command("ip", "-n", e.netns, "-o", "link", "show").Output()
+	if strings.Contains(string(links), "bgt-") {
+		t.Errorf("taps left:\n%s", links)
+	}
+}
