@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"banger/internal/humanize"
 	"context"
 	"fmt"
 	"net/http"
@@ -35,7 +36,7 @@ func newDaemonCmd(e *env) *cobra.Command {
 			t := newTable(e.io.Out)
 			fmt.Fprintf(t, "pid:\t%d\n", st.PID)
 			fmt.Fprintf(t, "version:\t%s\n", st.Version)
-			fmt.Fprintf(t, "uptime:\t%s\n", humanDuration(time.Duration(st.UptimeSeconds*float64(time.Second))))
+			fmt.Fprintf(t, "uptime:\t%s\n", humanize.Duration(time.Duration(st.UptimeSeconds*float64(time.Second))))
 			fmt.Fprintf(t, "socket:\t%s\n", st.Socket)
 			fmt.Fprintf(t, "log:\t%s\n", st.LogPath)
 			dns := st.DNSListen

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"banger/internal/api"
+	"banger/internal/humanize"
 )
 
 func newVMListCmd(e *env) *cobra.Command {
@@ -41,13 +42,13 @@ func newVMListCmd(e *env) *cobra.Command {
 			for _, v := range vms {
 				up := "-"
 				if v.StartedAt != nil {
-					up = humanDuration(time.Since(*v.StartedAt))
+					up = humanize.Duration(time.Since(*v.StartedAt))
 				}
 				nat := "-"
 				if v.NAT {
 					nat = "yes"
 				}
-				fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%d\t%d MiB\t%s\t%s\t%s\t%s\n", v.Name, v.ID[:8], v.State, v.IP, v.VCPUs, v.MemoryMiB, humanBytes(v.DiskSize), nat, v.Image, up)
+				fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%d\t%d MiB\t%s\t%s\t%s\t%s\n", v.Name, v.ID[:8], v.State, v.IP, v.VCPUs, v.MemoryMiB, humanize.Bytes(v.DiskSize), nat, v.Image, up)
 			}
 			return t.Flush()
 		},
@@ -92,7 +93,7 @@ func newVMShowCmd(e *env) *cobra.Command {
 				if v.TAP != "" {
 					fmt.Fprintf(t, "tap:\t%s\n", v.TAP)
 				}
-				fmt.Fprintf(t, "vcpus:\t%d\nmemory:\t%d MiB\nwork disk:\t%s\nnat:\t%v\n", v.VCPUs, v.MemoryMiB, humanBytes(v.DiskSize), v.NAT)
+				fmt.Fprintf(t, "vcpus:\t%d\nmemory:\t%d MiB\nwork disk:\t%s\nnat:\t%v\n", v.VCPUs, v.MemoryMiB, humanize.Bytes(v.DiskSize), v.NAT)
 				fmt.Fprintf(t, "vmm:\t%s %s\n", v.VMM, v.Accel)
 				if v.PID != 0 {
 					fmt.Fprintf(t, "pid:\t%d\n", v.PID)
@@ -147,17 +148,17 @@ func newVMStatsCmd(e *env) *cobra.Command {
 				t := newTable(e.io.Out)
 				fmt.Fprintf(t, "vm:\t%s (%s)\n", st.VM, st.State)
 				if st.State == api.StateRunning {
-					fmt.Fprintf(t, "uptime:\t%s\n", humanDuration(time.Duration(st.UptimeSeconds*float64(time.Second))))
+					fmt.Fprintf(t, "uptime:\t%s\n", humanize.Duration(time.Duration(st.UptimeSeconds*float64(time.Second))))
 					fmt.Fprintf(t, "vmm cpu:\t%.1f%% (%.1fs)\n", st.VMMCPUPercent, st.VMMCPUSeconds)
-					fmt.Fprintf(t, "vmm rss:\t%s\n", humanBytes(st.VMMRSSBytes))
+					fmt.Fprintf(t, "vmm rss:\t%s\n", humanize.Bytes(st.VMMRSSBytes))
 				}
-				fmt.Fprintf(t, "overlay:\t%s allocated of %s\n", humanBytes(st.Overlay.UsedBytes), humanBytes(st.Overlay.SizeBytes))
-				fmt.Fprintf(t, "work disk:\t%s allocated of %s\n", humanBytes(st.WorkDisk.UsedBytes), humanBytes(st.WorkDisk.SizeBytes))
+				fmt.Fprintf(t, "overlay:\t%s allocated of %s\n", humanize.Bytes(st.Overlay.UsedBytes), humanize.Bytes(st.Overlay.SizeBytes))
+				fmt.Fprintf(t, "work disk:\t%s allocated of %s\n", humanize.Bytes(st.WorkDisk.UsedBytes), humanize.Bytes(st.WorkDisk.SizeBytes))
 				if g := st.Guest; g != nil {
-					fmt.Fprintf(t, "guest memory:\t%s available of %s\n", humanBytes(g.MemAvailableBytes), humanBytes(g.MemTotalBytes))
+					fmt.Fprintf(t, "guest memory:\t%s available of %s\n", humanize.Bytes(g.MemAvailableBytes), humanize.Bytes(g.MemTotalBytes))
 					fmt.Fprintf(t, "guest load:\t%.2f %.2f %.2f\n", g.Load1, g.Load5, g.Load15)
 					for _, fs := range g.Disks {
-						fmt.Fprintf(t, "guest %s:\t%s used of %s\n", fs.Mount, humanBytes(fs.UsedBytes), humanBytes(fs.TotalBytes))
+						fmt.Fprintf(t, "guest %s:\t%s used of %s\n", fs.Mount, humanize.Bytes(fs.UsedBytes), humanize.Bytes(fs.TotalBytes))
 					}
 				} else if st.GuestError != "" && st.State == api.StateRunning {
 					fmt.Fprintf(t, "guest:\tno figures (%s)\n", st.GuestError)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"banger/internal/api"
+	"banger/internal/humanize"
 )
 
 // The panes under the table: details of the selected VM, or its ports.
@@ -53,17 +54,17 @@ func (d detailsView) lines(st Styles, now time.Time) []string {
 	kv := func(k, val string) string { return st.Label.Render(k) + val }
 	state := v.State
 	if v.State == api.StateRunning && v.StartedAt != nil {
-		state += ", up " + humanDuration(now.Sub(*v.StartedAt))
+		state += ", up " + humanize.Duration(now.Sub(*v.StartedAt))
 	}
 	nat := "off"
 	if v.NAT {
 		nat = "on"
 	}
 	out := []string{title,
-		kv("id", fmt.Sprintf("%s (image %s, created %s ago)", v.ID, v.Image, humanDuration(now.Sub(v.CreatedAt)))),
+		kv("id", fmt.Sprintf("%s (image %s, created %s ago)", v.ID, v.Image, humanize.Duration(now.Sub(v.CreatedAt)))),
 		kv("state", state),
 		kv("address", fmt.Sprintf("%s (%s)  mac %s", v.IP, v.DNSName, v.MAC)),
-		kv("size", fmt.Sprintf("%d vCPU, %d MiB memory, %s work disk, NAT %s", v.VCPUs, v.MemoryMiB, humanBytes(v.DiskSize), nat)),
+		kv("size", fmt.Sprintf("%d vCPU, %d MiB memory, %s work disk, NAT %s", v.VCPUs, v.MemoryMiB, humanize.Bytes(v.DiskSize), nat)),
 	}
 	vmm := strings.TrimSpace(v.VMM + " " + v.Accel)
 	if v.PID != 0 {
@@ -79,17 +80,17 @@ func (d detailsView) lines(st Styles, now time.Time) []string {
 	}
 	if s := d.stats; s != nil {
 		out = append(out,
-			kv("vmm cpu", fmt.Sprintf("%.1f%% (%.1fs), rss %s", s.VMMCPUPercent, s.VMMCPUSeconds, humanBytes(s.VMMRSSBytes))),
+			kv("vmm cpu", fmt.Sprintf("%.1f%% (%.1fs), rss %s", s.VMMCPUPercent, s.VMMCPUSeconds, humanize.Bytes(s.VMMRSSBytes))),
 			kv("allocated", fmt.Sprintf("overlay %s of %s, work disk %s of %s",
-				humanBytes(s.Overlay.UsedBytes), humanBytes(s.Overlay.SizeBytes), humanBytes(s.WorkDisk.UsedBytes), humanBytes(s.WorkDisk.SizeBytes))),
+				humanize.Bytes(s.Overlay.UsedBytes), humanize.Bytes(s.Overlay.SizeBytes), humanize.Bytes(s.WorkDisk.UsedBytes), humanize.Bytes(s.WorkDisk.SizeBytes))),
 		)
 		if g := s.Guest; g != nil {
 			out = append(out,
-				kv("guest memory", fmt.Sprintf("%s available of %s", humanBytes(g.MemAvailableBytes), humanBytes(g.MemTotalBytes))),
-				kv("guest load", fmt.Sprintf("%.2f %.2f %.2f, up %s", g.Load1, g.Load5, g.Load15, humanDuration(seconds(g.UptimeSeconds)))),
+				kv("guest memory", fmt.Sprintf("%s available of %s", humanize.Bytes(g.MemAvailableBytes), humanize.Bytes(g.MemTotalBytes))),
+				kv("guest load", fmt.Sprintf("%.2f %.2f %.2f, up %s", g.Load1, g.Load5, g.Load15, humanize.Duration(seconds(g.UptimeSeconds)))),
 			)
 			for _, fs := range g.Disks {
-				out = append(out, kv("guest "+fs.Mount, fmt.Sprintf("%s used of %s", humanBytes(fs.UsedBytes), humanBytes(fs.TotalBytes))))
+				out = append(out, kv("guest "+fs.Mount, fmt.Sprintf("%s used of %s", humanize.Bytes(fs.UsedBytes), humanize.Bytes(fs.TotalBytes))))
 			}
 		} else if s.GuestError != "" {
 			out = append(out, kv("guest", st.Dim.Render("no figures: "+s.GuestError)))

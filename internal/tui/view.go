@@ -9,6 +9,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 
 	"banger/internal/client"
+	"banger/internal/humanize"
 )
 
 const emptyText = "no VMs yet: create one with `banger vm create --name NAME`"
@@ -130,7 +131,7 @@ func (m Model) footerView() string {
 		if op.step != "" {
 			line += " · " + op.step
 		}
-		line += st.Dim.Render(fmt.Sprintf(" (%s)", humanDuration(m.now().Sub(op.started))))
+		line += st.Dim.Render(fmt.Sprintf(" (%s)", humanize.Duration(m.now().Sub(op.started))))
 		lines = append(lines, line)
 	}
 	if s := m.status; s.text != "" {

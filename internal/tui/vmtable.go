@@ -8,6 +8,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"banger/internal/api"
+	"banger/internal/humanize"
 )
 
 // vmTable is the VM list: a bubbles table whose selection follows a VM's
@@ -74,13 +75,13 @@ func vmRow(vm api.VM, now time.Time) table.Row {
 	}
 	up := "-"
 	if vm.State == api.StateRunning && vm.StartedAt != nil {
-		up = humanDuration(now.Sub(*vm.StartedAt))
+		up = humanize.Duration(now.Sub(*vm.StartedAt))
 	}
 	ip := vm.IP
 	if ip == "" {
 		ip = "-"
 	}
-	return table.Row{vm.Name, vm.State, ip, fmt.Sprint(vm.VCPUs), fmt.Sprintf("%d MiB", vm.MemoryMiB), humanBytes(vm.DiskSize), nat, up}
+	return table.Row{vm.Name, vm.State, ip, fmt.Sprint(vm.VCPUs), fmt.Sprintf("%d MiB", vm.MemoryMiB), humanize.Bytes(vm.DiskSize), nat, up}
 }
 
 // setSize gives the table its width and the number of VM rows to show.
