@@ -68,7 +68,7 @@ func (d *Daemon) CreateVM(ctx context.Context, req api.CreateVMRequest, p server
 	img, err := d.store.ResolveImage(ctx, imageRef)
 	if err != nil {
 		if req.Image == "" {
-			return api.VM{}, apierr.New(api.CodeNotFound, err, "no default image: run `make runtime-bundle` (or set default_rootfs) and restart bangerd, or pass --image")
+			return api.VM{}, apierr.New(api.CodeNotFound, err, "no default image: build the runtime bundle with `make runtime-bundle` (or set default_rootfs in config.toml), or pass --image")
 		}
 		return api.VM{}, apierr.New(api.CodeNotFound, err, "see `banger image list`")
 	}
