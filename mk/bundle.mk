@@ -30,25 +30,25 @@ $(BANGER_BUNDLE): FORCE
 	@mkdir -p $(dir $@)
 	$(GO) build -o $@ ./cmd/banger-bundle
 
-runtime-bundle: $(BANGER_BUNDLE) $(RUNTIME_AGENT)
+runtime-bundle: $(BANGER_BUNDLE) $(RUNTIME_AGENT) ## fetch ./runtime from RUNTIME_MANIFEST, or build it from Debian when its url is empty
 	@mkdir -p $(dir $(BUNDLE_AGENT_COPY))
 	cp $(RUNTIME_AGENT) $(BUNDLE_AGENT_COPY)
 	$(BUNDLE_SUDO) $(BANGER_BUNDLE) auto --manifest $(RUNTIME_MANIFEST) --dest $(RUNTIME_DIR) --agent $(BUNDLE_AGENT_COPY) $(BUNDLE_ARGS)
 	$(BANGER_BUNDLE) agent --dest $(RUNTIME_DIR) --agent $(BUNDLE_AGENT_COPY)
 
-runtime-package: $(BANGER_BUNDLE)
+runtime-package: $(BANGER_BUNDLE) ## write dist/banger-runtime.tar.gz from ./runtime and print its SHA256
 	$(BANGER_BUNDLE) package --src $(RUNTIME_DIR) --out $(RUNTIME_ARCHIVE)
 
-rootfs: $(BANGER_BUNDLE)
+rootfs: $(BANGER_BUNDLE) ## rebuild ./runtime/rootfs-docker.ext4 and its work seed from packages.apt
 	$(BUNDLE_SUDO) $(BANGER_BUNDLE) rootfs --dest $(RUNTIME_DIR) $(BUNDLE_ARGS)
 
-runtime-agent: $(BANGER_BUNDLE) $(RUNTIME_AGENT)
+runtime-agent: $(BANGER_BUNDLE) $(RUNTIME_AGENT) ## install the freshly built guest agent into the bundle and its rootfs
 	$(BANGER_BUNDLE) agent --dest $(RUNTIME_DIR) --agent $(RUNTIME_AGENT)
 
-test-bundle:
+test-bundle: ## build or reuse the cached test bundle and print its directory
 	@GO="$(GO)" scripts/test-bundle.sh
 
-bundle-verify: $(BANGER_BUNDLE)
+bundle-verify: $(BANGER_BUNDLE) ## check ./runtime for completeness and consistency
 	$(BANGER_BUNDLE) verify --dir $(RUNTIME_DIR)
 
 FORCE:
