@@ -24,6 +24,7 @@ const (
 	AuthorizedKeysPath = "/etc/ssh/banger_authorized_keys"
 	NetworkUnitPath    = "/etc/systemd/network/10-banger.network"
 	RootMountPath      = "/etc/systemd/system/root.mount"
+	DockerMountPath    = "/etc/systemd/system/var-lib-docker.mount"
 )
 
 // Config is everything that differs between two VMs' guest files.
@@ -93,6 +94,8 @@ func Render(c Config) ([]File, error) {
 		regular(AuthorizedKeysPath, 0o644, authorizedKeys(c.AuthorizedKeys)),
 		regular(RootMountPath, 0o644, rootMount(label)),
 		File{Path: "/etc/systemd/system/local-fs.target.wants/root.mount", Symlink: "../root.mount"},
+		regular(DockerMountPath, 0o644, dockerMount),
+		File{Path: "/etc/systemd/system/local-fs.target.wants/var-lib-docker.mount", Symlink: "../var-lib-docker.mount"},
 	)
 	return files, nil
 }
@@ -169,3 +172,14 @@ func rootMount(label string) string {
 		"[Mount]\nWhat=/dev/disk/by-label/" + label + "\nWhere=/root\nType=ext4\nOptions=defaults\n\n" +
 		"[Install]\nWantedBy=local-fs.target\n"
 }
+
+// dockerMount puts /var/lib/docker on the overlay disk's own ext4 (the
+// guest init mounts that disk at /run/banger/ovl and creates docker/ on
+// it). Docker's overlay2 driver cannot use an overlayfs root as its backing
+// filesystem and would fall back to devicemapper on a loop file; on ext4 it
+// works, and the data stays with the VM's system disk across stop/start.
+const dockerMount = header +
+	"[Unit]\nDescription=banger: Docker data on the overlay disk's ext4\n" +
+	"ConditionPathIsDirectory=/run/banger/ovl/docker\nBefore=docker.service containerd.service\n\n" +
+	"[Mount]\nWhat=/run/banger/ovl/docker\nWhere=/var/lib/docker\nType=none\nOptions=bind\n\n" +
+	"[Install]\nWantedBy=local-fs.target\n"

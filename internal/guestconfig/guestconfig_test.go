@@ -127,6 +127,9 @@ func TestRenderStructure(t *testing.T) {
 	if s := seen["/etc/systemd/system/local-fs.target.wants/root.mount"].Symlink; s != "../root.mount" {
 		t.Errorf("root.mount wants symlink = %q", s)
 	}
+	if s := seen["/etc/systemd/system/local-fs.target.wants/var-lib-docker.mount"].Symlink; s != "../var-lib-docker.mount" {
+		t.Errorf("var-lib-docker.mount wants symlink = %q", s)
+	}
 	if got := string(seen["/etc/hostname"].Content); got != "calm-otter\n" {
 		t.Errorf("/etc/hostname = %q", got)
 	}

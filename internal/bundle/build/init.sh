@@ -90,8 +90,10 @@ main() {
 		die "cannot mount the base rootfs $BASE read-only"
 	mount -t ext4 -o rw,noatime "$OVL" /run/banger/ovl ||
 		die "cannot mount the overlay disk $OVL ($LABEL_OVL)"
-	mkdir -p /run/banger/ovl/upper /run/banger/ovl/work ||
-		die "cannot create upper/work on the overlay disk $OVL"
+	# docker/ holds /var/lib/docker (a bind mount the guest config sets up):
+	# overlay2 needs a real filesystem under it, not the overlayfs root.
+	mkdir -p /run/banger/ovl/upper /run/banger/ovl/work /run/banger/ovl/docker ||
+		die "cannot create upper/work/docker on the overlay disk $OVL"
 	mount -t overlay overlay \
 		-o lowerdir=/run/banger/lower,upperdir=/run/banger/ovl/upper,workdir=/run/banger/ovl/work \
 		/newroot || die "cannot mount the overlay root ($BASE + $OVL)"
