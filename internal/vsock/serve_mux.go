@@ -33,16 +33,9 @@ func ServeMux(udsPath string, dialSerial func(ctx context.Context) (net.Conn, er
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if err := removeStaleSocket(udsPath); err != nil {
-		return nil, err
-	}
-	ln, err := net.Listen("unix", udsPath)
+	ln, err := ListenHostSocket(udsPath)
 	if err != nil {
-		return nil, fmt.Errorf("listen on vsock socket: %w", err)
-	}
-	if err := os.Chmod(udsPath, 0o600); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("chmod vsock socket: %w", err)
+		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &mux{
@@ -56,6 +49,24 @@ func ServeMux(udsPath string, dialSerial func(ctx context.Context) (net.Conn, er
 	m.wg.Add(1)
 	go m.acceptLoop()
 	return m, nil
+}
+
+// ListenHostSocket listens on the host side of a VM's agent socket (mode
+// 0600). A socket file left by a dead process is replaced; a live socket or
+// a file that is not a socket is an error.
+func ListenHostSocket(path string) (net.Listener, error) {
+	if err := removeStaleSocket(path); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("listen on vsock socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("chmod vsock socket: %w", err)
+	}
+	return ln, nil
 }
 
 // removeStaleSocket removes a socket file left by a dead process; a live

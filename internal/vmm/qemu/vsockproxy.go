@@ -1,7 +1,7 @@
 package qemu
 
 import (
-	"banger/internal/vmm"
+	"banger/internal/vsock"
 	"bufio"
 	"context"
 	"errors"
@@ -50,19 +50,9 @@ type handshakeProxy struct {
 
 // serveHandshakeProxy serves udsPath (mode 0600) until Close.
 func serveHandshakeProxy(udsPath string, dial vsockDialer, log *slog.Logger) (io.Closer, error) {
-	if vmm.Dialable(udsPath) {
-		return nil, fmt.Errorf("agent socket %s: in use by another process", udsPath)
-	}
-	if err := vmm.RemoveStaleSocket(udsPath); err != nil {
-		return nil, fmt.Errorf("remove stale agent socket: %w", err)
-	}
-	ln, err := net.Listen("unix", udsPath)
+	ln, err := vsock.ListenHostSocket(udsPath)
 	if err != nil {
-		return nil, fmt.Errorf("listen on agent socket: %w", err)
-	}
-	if err := os.Chmod(udsPath, 0o600); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("chmod agent socket: %w", err)
+		return nil, err
 	}
 	p := &handshakeProxy{ln: ln, dial: dial, log: log.With("socket", udsPath), conns: map[io.Closer]struct{}{}}
 	p.wg.Add(1)
