@@ -142,23 +142,11 @@ func (d *Daemon) logTail(v *store.VM) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "see %s and %s", dir.Console(), dir.VMMLog(v.VMM))
 	for _, f := range []string{dir.Console(), dir.VMMLog(v.VMM)} {
-		if tail := lastLines(f, 5); tail != "" {
+		if tail := vmm.LogTail(f, 0, 5); tail != "" {
 			fmt.Fprintf(&b, "\n--- last lines of %s ---\n%s", f, tail)
 		}
 	}
 	return b.String()
-}
-
-func lastLines(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.TrimSpace(strings.Join(lines, "\n"))
 }
 
 // vmDir is a VM's directory.
