@@ -2,13 +2,10 @@ package cli
 
 import (
 	"banger/internal/humanize"
+	"banger/internal/vmm"
 	"context"
 	"fmt"
 	"net/http"
-	"os"
-	"strconv"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -101,21 +98,11 @@ func stopDaemon(ctx context.Context, e *env) error {
 	// Wait for the process to go away so a following command starts fresh.
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
-		if syscall.Kill(st.PID, 0) != nil || isZombie(st.PID) {
+		if !(vmm.Process{PID: st.PID}).Alive() {
 			fmt.Fprintf(e.io.Out, "bangerd stopped (pid %d)\n", st.PID)
 			return nil
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	return fmt.Errorf("bangerd (pid %d) did not exit within 15s", st.PID)
-}
-
-func isZombie(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return true
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	return len(f) > 0 && f[0] == "Z"
 }
