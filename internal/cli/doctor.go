@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"banger/internal/config"
 	"banger/internal/doctor"
 	"banger/internal/paths"
 	"banger/internal/privileged"
@@ -82,12 +81,9 @@ func runDoctor(ctx context.Context, e *env) ([]doctor.Result, error) {
 	checks = append(checks, doctor.SudoCheck(func(ctx context.Context) error {
 		return privileged.CheckSudo(ctx, daemonExe)
 	}, privileged.SudoersLine(username, daemonExe)))
-	checks = append(checks, extraChecks(ctx, e, cfg, l, runtimeDir)...)
+	checks = append(checks, vmmCheck(cfg, l, runtimeDir), natCheck(), dnsRoutingCheck(cfg))
 	return doctor.Run(ctx, checks), nil
 }
-
-// extraChecks are contributed by host capabilities (VMM, NAT, DNS).
-var extraChecks = func(context.Context, *env, config.Config, paths.Layout, string) []doctor.Check { return nil }
 
 func printDoctor(e *env, results []doctor.Result) {
 	var groups []string

@@ -15,13 +15,6 @@ import (
 	"banger/internal/vmm/qemu"
 )
 
-func init() { extraChecks = hostChecks }
-
-// hostChecks are the checks of the VMM, NAT and DNS capabilities.
-func hostChecks(_ context.Context, _ *env, cfg config.Config, l paths.Layout, runtimeDir string) []doctor.Check {
-	return []doctor.Check{vmmCheck(cfg, l, runtimeDir), natCheck(), dnsRoutingCheck(cfg)}
-}
-
 // vmmCheck says which VMM and accelerator VMs will use and why, booting
 // the bundle kernel under KVM once (cached) to find out whether KVM really
 // works on this host.
