@@ -170,11 +170,23 @@ func (d *Daemon) registerDefaultImage(ctx context.Context) error {
 			im.WorkSeed = ""
 		}
 	}
-	if existing, err := d.store.ResolveImage(ctx, im.Name); err == nil && !existing.Managed {
-		return fmt.Errorf("an unmanaged image is already named %q; not replacing it", im.Name)
+	if existing, err := d.store.ResolveImage(ctx, im.Name); err == nil {
+		if !existing.Managed {
+			return fmt.Errorf("an unmanaged image is already named %q; not replacing it", im.Name)
+		}
+		// Called on every create that uses the default image: write only
+		// when the bundle changed.
+		if sameArtifacts(existing, im) {
+			return nil
+		}
 	}
 	im.ID = newID()
 	return d.store.UpsertImage(ctx, &im)
+}
+
+func sameArtifacts(a, b store.Image) bool {
+	return a.Rootfs == b.Rootfs && a.WorkSeed == b.WorkSeed && a.Kernel == b.Kernel &&
+		a.Initrd == b.Initrd && a.ModulesDir == b.ModulesDir && a.Packages == b.Packages
 }
 
 func toAPIImage(im store.Image) api.Image {
