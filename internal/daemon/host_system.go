@@ -26,12 +26,17 @@ type systemHost struct {
 	ops privileged.Ops
 	dns dnsServer
 
-	mu       sync.Mutex
+	mu       sync.Mutex // network state and the resolved choice (read by status)
 	netReady bool
 	pool     *tappool.Pool
-	drivers  map[string]vmm.Driver
 	choice   string // driver for new VMs, once resolved
-	probe    *qemu.ProbeResult
+	accel    string
+
+	// drvMu serialises driver resolution, which may boot the KVM probe
+	// (seconds); it is separate from mu so status never waits for it.
+	drvMu   sync.Mutex
+	drivers map[string]vmm.Driver
+	probe   *qemu.ProbeResult
 }
 
 // dnsServer is the part of the DNS server the daemon uses.
@@ -75,6 +80,7 @@ func (h *systemHost) probeKernel(ctx context.Context) string {
 }
 
 // kvmProbe runs (or reads the cached) KVM boot probe once per daemon.
+// Callers hold drvMu.
 func (h *systemHost) kvmProbe(ctx context.Context) qemu.ProbeResult {
 	if h.probe == nil {
 		kernel := h.probeKernel(ctx)
@@ -92,16 +98,25 @@ func (h *systemHost) kvmProbe(ctx context.Context) qemu.ProbeResult {
 
 // Driver returns the driver new VMs use.
 func (h *systemHost) Driver(ctx context.Context) (vmm.Driver, error) {
+	h.drvMu.Lock()
+	defer h.drvMu.Unlock()
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.choice == "" {
-		choice, err := h.choose(ctx)
-		if err != nil {
+	choice := h.choice
+	h.mu.Unlock()
+	if choice == "" {
+		var err error
+		if choice, err = h.choose(ctx); err != nil {
 			return nil, err
 		}
-		h.choice = choice
 	}
-	return h.driverLocked(ctx, h.choice)
+	drv, err := h.driverLocked(ctx, choice)
+	if err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	h.choice, h.accel = choice, drv.Accel()
+	h.mu.Unlock()
+	return drv, nil
 }
 
 // choose applies `vmm`: auto prefers Firecracker when its binary exists and
@@ -139,8 +154,8 @@ func qemuBinary(configured string) string {
 
 // DriverByName returns the driver a VM was created with.
 func (h *systemHost) DriverByName(ctx context.Context, name string) (vmm.Driver, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	h.drvMu.Lock()
+	defer h.drvMu.Unlock()
 	return h.driverLocked(ctx, name)
 }
 
@@ -255,10 +270,7 @@ func (h *systemHost) VMMName() string {
 func (h *systemHost) AccelName() string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if drv, ok := h.drivers[h.choice]; ok {
-		return drv.Accel()
-	}
-	return ""
+	return h.accel
 }
 
 // Close deletes idle pooled TAPs and stops DNS. Running VMs keep theirs.
