@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"banger/internal/api"
+	"banger/internal/daemon/apierr"
 	"banger/internal/daemon/server"
 	"banger/internal/store"
 	"banger/internal/vmm"
@@ -159,7 +160,7 @@ func (tapCap) name() string { return "tap" }
 func (c tapCap) attach(ctx context.Context, op *vmOp) error {
 	progressf(op.p, op.v.Name, "network", "preparing bridge and tap")
 	if err := c.d.host.EnsureNetwork(ctx); err != nil {
-		return fmt.Errorf("prepare network: %w", err)
+		return apierr.Unavailable("bridge and TAP setup need root or a sudoers rule; `banger doctor` prints the exact line", "prepare network: %w", err)
 	}
 	tap, err := c.d.host.TakeTAP(ctx)
 	if err != nil {
@@ -189,7 +190,7 @@ func (c natCap) attach(ctx context.Context, op *vmOp) error {
 	}
 	progressf(op.p, op.v.Name, "nat", "adding NAT rules")
 	if err := c.d.host.ApplyNAT(ctx, op.v.ID, op.v.IP, op.v.TAP); err != nil {
-		return fmt.Errorf("apply nat: %w", err)
+		return apierr.Unavailable("run `banger doctor` (iptables, privileges), or create the VM without --nat", "apply nat: %w", err)
 	}
 	return nil
 }
