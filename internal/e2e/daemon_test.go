@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -297,4 +298,36 @@ func TestDaemonStartFailureShowsLogTail(t *testing.T) {
 		t.Fatalf("want exit 1:\n%s", r)
 	}
 	contains(t, r, "bangerd exited during startup", "disk on fire", "bangerd.log")
+}
+
+func TestImageRegisterShowDelete(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	rootfs := filepath.Join(dir, "rootfs.ext4")
+	if out, err := exec.Command("mkfs.ext4", "-q", "-F", rootfs, "16M").CombinedOutput(); err != nil {
+		t.Skipf("mkfs.ext4: %v %s", err, out)
+	}
+	kernel := filepath.Join(dir, "vmlinux")
+	os.WriteFile(kernel, []byte("k"), 0o644)
+	r := e.run("image", "register", "--name", "local-test", "--rootfs", rootfs)
+	if r.code != 0 {
+		t.Fatalf("register: %s", r)
+	}
+	// Registering again updates in place.
+	e.must("image", "register", "--name", "local-test", "--rootfs", rootfs, "--kernel", kernel)
+	show := e.must("image", "show", "--json", "local-test")
+	var im struct{ Name, Rootfs, Kernel string }
+	if err := json.Unmarshal([]byte(show.stdout), &im); err != nil || im.Rootfs != rootfs || im.Kernel != kernel {
+		t.Fatalf("image show: %v %s", err, show.stdout)
+	}
+	contains(t, e.must("image", "list"), "local-test")
+	bad := e.run("image", "register", "--name", "broken", "--rootfs", "/etc/hostname")
+	if bad.code != 1 {
+		t.Fatalf("non-ext4 rootfs accepted: %s", bad)
+	}
+	contains(t, bad, "/etc/hostname", "not an ext4 image")
+	contains(t, e.must("image", "delete", "local-test"), "local-test: deleted")
+	if r := e.run("image", "show", "local-test"); r.code != 1 {
+		t.Fatalf("deleted image still shown: %s", r)
+	}
 }

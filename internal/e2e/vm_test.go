@@ -202,11 +202,26 @@ func TestVMMultiRefOnQemu(t *testing.T) {
 	for _, n := range names {
 		contains(t, r, n+": stopped")
 	}
+	// Offline changes through the CLI; disks only grow.
+	e.must("vm", "set", "e2e-b", "--memory", "640", "--vcpu", "2", "--disk-size", "2G")
+	show := e.must("vm", "show", "--json", "e2e-b")
+	if !strings.Contains(show.stdout, `"memory_mib": 640`) || !strings.Contains(show.stdout, `"disk_size_bytes": 2147483648`) {
+		t.Errorf("vm set not applied: %s", show.stdout)
+	}
+	if r := e.run("vm", "set", "e2e-b", "--disk-size", "1G"); r.code != 1 || !strings.Contains(r.stdout+r.stderr, "only grow") {
+		t.Errorf("shrinking a disk: %s", r)
+	}
 	r = e.run("vm", "start", "e2e-b", "ghost")
 	if r.code != 1 {
 		t.Fatalf("multi-ref with one bad ref must exit 1:\n%s", r)
 	}
 	contains(t, r, "e2e-b: running", "ghost: error")
+	// kill -s KILL ends the VMM; the VM is then recorded as stopped.
+	b := e.vm(t, "e2e-b")
+	contains(t, e.must("vm", "kill", "--signal", "KILL", "e2e-b"), "e2e-b: signalled (stopped)")
+	if alive(b.PID) || e.vm(t, "e2e-b").State != "stopped" {
+		t.Errorf("vm kill --signal KILL did not stop e2e-b")
+	}
 	r = e.must(append([]string{"vm", "delete", "--force"}, names...)...)
 	for _, n := range names {
 		contains(t, r, n+": deleted")
