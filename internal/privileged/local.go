@@ -17,10 +17,6 @@ type Local struct {
 // NewLocal returns a Local using the host's iptables.
 func NewLocal() *Local { return &Local{nat: nat.New(nat.NewRunner())} }
 
-// NewLocalWith returns a Local whose NAT rules go through m (for example a
-// Manager on another iptables binary or a fake runner).
-func NewLocalWith(m *nat.Manager) *Local { return &Local{nat: m} }
-
 // Local checks requests with the same rules as Main, so that running as
 // root or through sudo accepts exactly the same input.
 

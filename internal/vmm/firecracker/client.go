@@ -64,12 +64,6 @@ func (c *Client) PutVsock(ctx context.Context, v Vsock) error {
 	return c.put(ctx, "/vsock", v)
 }
 
-// PutLogger configures Firecracker's own log. The driver does not call it
-// (see the package doc: a log_path is not opened for appending).
-func (c *Client) PutLogger(ctx context.Context, l Logger) error {
-	return c.put(ctx, "/logger", l)
-}
-
 // Action runs one of the synchronous actions (ActionInstanceStart,
 // ActionSendCtrlAltDel).
 func (c *Client) Action(ctx context.Context, actionType string) error {
