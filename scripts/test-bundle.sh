@@ -54,8 +54,8 @@ $sudo "$bin/banger-bundle" build --dest "$dir.partial" --agent "$bin/banger-vsoc
 rm -rf "$dir"
 mv "$dir.partial" "$dir"
 
-# Keep the three most recent bundles.
-ls -1dt "$cache"/*/ 2>/dev/null | tail -n +4 | while read -r old; do
+# Keep the eight most recent bundles (several branches may be tested at once).
+ls -1dt "$cache"/*/ 2>/dev/null | tail -n +9 | while read -r old; do
 	echo "removing old test bundle $old" >&2
 	rm -rf "$old" "${old%/}.log"
 done
