@@ -331,3 +331,19 @@ func TestImageRegisterShowDelete(t *testing.T) {
 		t.Fatalf("deleted image still shown: %s", r)
 	}
 }
+
+// TestDaemonRefusesHostNamespaceUnderTest checks the interlock every test
+// daemon runs with: BANGER_REQUIRE_NETNS=1 in the host's namespace makes
+// bangerd exit before it opens its state or touches any link.
+func TestDaemonRefusesHostNamespaceUnderTest(t *testing.T) {
+	e := newEnv(t)
+	cmd := exec.Command(filepath.Join(binDir, "bangerd"))
+	cmd.Env = append(e.environ(), "BANGER_REQUIRE_NETNS=1")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "refusing to start") {
+		t.Fatalf("bangerd in the host namespace with BANGER_REQUIRE_NETNS=1: err=%v\n%s", err, out)
+	}
+	if _, err := os.Stat(e.stateDir()); !os.IsNotExist(err) {
+		t.Errorf("the refused daemon created its state dir: %v", err)
+	}
+}

@@ -1,12 +1,19 @@
 // Package e2e runs the real banger and bangerd binaries against a real
 // daemon in a temporary XDG tree. VM tests (vm_test.go) additionally need
-// root, qemu and a runtime bundle (BANGER_TEST_BUNDLE) and run inside a
-// network namespace they create.
+// root, qemu and a runtime bundle (BANGER_TEST_BUNDLE).
+//
+// Every env run as root lives in a network namespace of its own: a bangerd
+// reconciles networking when it starts, and one started in the host's
+// namespace could touch a developer's own VMs. The daemons are started with
+// BANGER_REQUIRE_NETNS=1, so one that ends up in the host's namespace
+// anyway refuses to start instead.
 package e2e
 
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -63,11 +70,49 @@ func newEnv(t *testing.T) *env {
 	}
 	e := &env{t: t, home: home}
 	os.MkdirAll(e.runtimeDir(), 0o700)
+	if os.Geteuid() == 0 {
+		e.netns = newNetns(t)
+	}
 	t.Cleanup(func() {
 		e.stopDaemon()
 		os.RemoveAll(home)
 	})
 	return e
+}
+
+// newNetns creates a network namespace with its loopback up and deletes it
+// when the test ends (after the env's own cleanups, which were registered
+// later and so run first).
+func newNetns(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 4)
+	rand.Read(b)
+	ns := "banger-e2e-" + hex.EncodeToString(b)
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil {
+			t.Errorf("ip netns del %s: %v: %s", ns, err, out)
+		}
+	})
+	if out, err := exec.Command("ip", "-n", ns, "link", "set", "lo", "up").CombinedOutput(); err != nil {
+		t.Fatalf("loopback up in %s: %v: %s", ns, err, out)
+	}
+	return ns
+}
+
+// command is path run with args in the env: its environment, and its
+// network namespace when it has one. Every process a test starts goes
+// through here.
+func (e *env) command(ctx context.Context, path string, args ...string) *exec.Cmd {
+	argv := append([]string{path}, args...)
+	if e.netns != "" {
+		argv = append([]string{"ip", "netns", "exec", e.netns}, argv...)
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = e.environ()
+	return cmd
 }
 
 func (e *env) runtimeDir() string { return filepath.Join(e.home, "run") }
@@ -92,6 +137,9 @@ func (e *env) environ() []string {
 		"BANGER_RUNTIME_DIR=" + filepath.Join(e.home, "no-bundle"),
 		"BANGER_DAEMON_BIN=" + filepath.Join(binDir, "bangerd"),
 	}
+	if e.netns != "" {
+		env = append(env, "BANGER_REQUIRE_NETNS=1")
+	}
 	return append(env, e.extra...)
 }
 
@@ -114,12 +162,7 @@ func (e *env) runIn(stdin []byte, bin string, args ...string) result {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	argv := append([]string{filepath.Join(binDir, bin)}, args...)
-	if e.netns != "" {
-		argv = append([]string{"ip", "netns", "exec", e.netns}, argv...)
-	}
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Env = e.environ()
+	cmd := e.command(ctx, filepath.Join(binDir, bin), args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if stdin != nil {
@@ -130,7 +173,7 @@ func (e *env) runIn(stdin []byte, bin string, args ...string) result {
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
-		e.t.Fatalf("run %v: %v", argv, err)
+		e.t.Fatalf("run %v: %v", cmd.Args, err)
 	}
 	return result{out.String(), errb.String(), code}
 }

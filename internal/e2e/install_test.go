@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -47,7 +48,7 @@ func TestInstalledBinariesWorkWithoutCheckout(t *testing.T) {
 	}
 	run := func(args ...string) []byte {
 		t.Helper()
-		c := exec.Command(filepath.Join(prefix, "bin", "banger"), args...)
+		c := e.command(context.Background(), filepath.Join(prefix, "bin", "banger"), args...)
 		c.Env, c.Dir = env, t.TempDir() // not the checkout
 		out, err := c.Output()
 		if err != nil {
@@ -56,7 +57,7 @@ func TestInstalledBinariesWorkWithoutCheckout(t *testing.T) {
 		return out
 	}
 	var results []struct{ Name, Status, Message string }
-	c := exec.Command(filepath.Join(prefix, "bin", "banger"), "doctor", "--json")
+	c := e.command(context.Background(), filepath.Join(prefix, "bin", "banger"), "doctor", "--json")
 	c.Env = env
 	out, _ := c.Output() // doctor may fail on other checks; read the bundle one
 	if err := json.Unmarshal(out, &results); err != nil {

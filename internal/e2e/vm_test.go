@@ -1,8 +1,7 @@
 package e2e
 
 import (
-	"crypto/rand"
-	"encoding/hex"
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -49,15 +48,7 @@ func requireVMHost(t *testing.T) string {
 func newVMEnv(t *testing.T) *env {
 	t.Helper()
 	bundle := requireVMHost(t)
-	b := make([]byte, 4)
-	rand.Read(b)
-	ns := "banger-e2e-" + hex.EncodeToString(b)
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add: %v: %s", err, out)
-	}
-	exec.Command("ip", "-n", ns, "link", "set", "lo", "up").Run()
 	e := newEnv(t)
-	e.netns = ns
 	e.extra = append(e.extra,
 		"BANGER_RUNTIME_DIR="+bundle,
 		"BANGER_VMM=qemu",
@@ -70,7 +61,6 @@ func newVMEnv(t *testing.T) *env {
 		e.runIn(nil, "banger", "vm", "delete", "--force", "e2e-a", "e2e-b", "e2e-c", "e2e-d")
 		e.stopDaemon()
 		killQemuOf(e.home)
-		exec.Command("ip", "netns", "del", ns).Run()
 	})
 	return e
 }
@@ -244,8 +234,7 @@ func TestKill9DuringCreate(t *testing.T) {
 	e := newVMEnv(t)
 	e.must("daemon", "status")
 	dpid := e.daemonPID()
-	create := exec.Command("ip", "netns", "exec", e.netns, filepath.Join(binDir, "banger"), "vm", "create", "--name", "e2e-c")
-	create.Env = e.environ()
+	create := e.command(context.Background(), filepath.Join(binDir, "banger"), "vm", "create", "--name", "e2e-c")
 	if err := create.Start(); err != nil {
 		t.Fatal(err)
 	}

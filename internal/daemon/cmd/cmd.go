@@ -9,6 +9,7 @@ import (
 
 	"banger/internal/config"
 	"banger/internal/daemon"
+	"banger/internal/network"
 	"banger/internal/paths"
 	"banger/internal/privileged"
 	"banger/internal/version"
@@ -29,6 +30,16 @@ func Main(args []string) int {
 		default:
 			fmt.Fprintf(os.Stderr, "bangerd: unknown argument %q (bangerd takes no arguments; see --help)\n", args[0])
 			return 2
+		}
+	}
+	// The test suite sets BANGER_REQUIRE_NETNS=1 on every daemon it
+	// starts: a daemon reconciles bridges, TAPs and NAT rules at startup,
+	// and one that lands in the host's namespace by mistake must not touch
+	// the developer's own VMs.
+	if os.Getenv("BANGER_REQUIRE_NETNS") == "1" {
+		if ns, err := network.NamedNamespace(); err != nil || ns == "" {
+			fmt.Fprintf(os.Stderr, "bangerd: BANGER_REQUIRE_NETNS=1 but this is not a namespace made with `ip netns add` (%v); refusing to start\n", err)
+			return 1
 		}
 	}
 	layout, err := paths.FromEnv()
