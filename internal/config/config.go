@@ -16,6 +16,9 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"banger/internal/network"
+	"banger/internal/network/allotment"
 )
 
 // Config is every setting banger reads. Field tags are the config.toml keys;
@@ -46,12 +49,13 @@ type Config struct {
 
 // Defaults returns the built-in configuration.
 func Defaults() Config {
+	a := allotment.Default(os.Getuid())
 	return Config{
+		BridgeName:   a.Bridge,
+		BridgeCIDR:   a.Subnet.String(),
 		LogLevel:     "info",
 		TapPoolSize:  2,
 		VMM:          "auto",
-		BridgeName:   "banger0",
-		BridgeCIDR:   "172.30.0.0/24",
 		DNSListen:    "127.0.0.1:42069",
 		DefaultImage: "default",
 	}
@@ -87,10 +91,43 @@ func Load(path string, env []string) (Config, error) {
 	if err := c.loadEnv(env); err != nil {
 		return Config{}, err
 	}
+	// Unset bridge keys follow the helper's policy, which may allot this
+	// user something other than the built-in default.
+	if def := Defaults(); c.BridgeName == def.BridgeName || c.BridgeCIDR == def.BridgeCIDR {
+		a, err := Allotted(env)
+		if err != nil {
+			return Config{}, err
+		}
+		if c.BridgeName == def.BridgeName {
+			c.BridgeName = a.Bridge
+		}
+		if c.BridgeCIDR == def.BridgeCIDR {
+			c.BridgeCIDR = a.Subnet.String()
+		}
+	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err
 	}
 	return c, nil
+}
+
+// Allotted is the bridge and subnet the privileged helper allows this user
+// (allotment.Policy), which bridge_name and bridge_cidr default to.
+// BANGER_HELPER_CONFIG names another policy file; the helper itself honours
+// it only when not run through sudo, so under sudo a different file here
+// just leads to a refusal that names both.
+func Allotted(env []string) (allotment.Allotment, error) {
+	path := allotment.DefaultPath
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "BANGER_HELPER_CONFIG="); ok && v != "" {
+			path = v
+		}
+	}
+	p, err := allotment.Load(path, true)
+	if err != nil {
+		return allotment.Allotment{}, err
+	}
+	return p.For(os.Getuid()), nil
 }
 
 func (c *Config) loadFile(path string) error {
@@ -200,7 +237,7 @@ func (c *Config) Validate() error {
 	if c.TapPoolSize < 0 || c.TapPoolSize > 64 {
 		return bad("tap_pool_size", strconv.Itoa(c.TapPoolSize), "must be between 0 and 64")
 	}
-	if err := ValidateInterfaceName(c.BridgeName); err != nil {
+	if err := network.ValidateName(c.BridgeName); err != nil {
 		return bad("bridge_name", c.BridgeName, err.Error())
 	}
 	p, err := netip.ParsePrefix(c.BridgeCIDR)
@@ -243,19 +280,6 @@ func (c *Config) pathKeys() map[string]*string {
 
 // BridgePrefix is the parsed bridge_cidr (valid after Validate).
 func (c *Config) BridgePrefix() netip.Prefix { return netip.MustParsePrefix(c.BridgeCIDR) }
-
-// ValidateInterfaceName checks a Linux network interface name we create.
-func ValidateInterfaceName(s string) error {
-	if s == "" || len(s) > 15 {
-		return errors.New("must be 1-15 characters (a Linux interface name)")
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-			return errors.New("may only contain a-z, 0-9, - and _")
-		}
-	}
-	return nil
-}
 
 func expandHome(p string) (string, error) {
 	if p == "~" || strings.HasPrefix(p, "~/") {

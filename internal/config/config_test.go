@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -52,7 +53,7 @@ func TestLoadErrorsNameKeyAndValue(t *testing.T) {
 		{"pool range", "tap_pool_size = 500\n", nil, []string{"tap_pool_size", "0 and 64"}},
 		{"pool env not number", "", []string{"BANGER_TAP_POOL_SIZE=lots"}, []string{"BANGER_TAP_POOL_SIZE", "whole number"}},
 		{"vmm", `vmm = "xen"`, nil, []string{"vmm", "xen", "auto, firecracker, qemu"}},
-		{"bridge name long", `bridge_name = "a-very-long-bridge-name"`, nil, []string{"bridge_name", "1-15"}},
+		{"bridge name long", `bridge_name = "a-very-long-bridge-name"`, nil, []string{"bridge_name", "at most 15"}},
 		{"bridge cidr", `bridge_cidr = "10.0.0.1/24"`, nil, []string{"bridge_cidr", "host bits"}},
 		{"bridge cidr v6", `bridge_cidr = "fd00::/64"`, nil, []string{"bridge_cidr"}},
 		{"dns listen", `dns_listen = "localhost"`, nil, []string{"dns_listen", "host:port"}},
@@ -104,5 +105,24 @@ func TestEveryDescribedKeyIsKnown(t *testing.T) {
 		if !known[k] {
 			t.Errorf("key %s is not accepted", k)
 		}
+	}
+}
+
+func TestBridgeDefaultsFollowTheHelperPolicy(t *testing.T) {
+	pol := filepath.Join(t.TempDir(), "helper.toml")
+	uid := strconv.Itoa(os.Getuid())
+	if err := os.WriteFile(pol, []byte("[users."+uid+"]\nbridge_name = \"bgr-test\"\nbridge_cidr = \"10.66.0.0/24\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(filepath.Join(t.TempDir(), "none.toml"), []string{"BANGER_HELPER_CONFIG=" + pol})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() == 0 && (c.BridgeName != "bgr-test" || c.BridgeCIDR != "10.66.0.0/24") {
+		t.Errorf("bridge defaults = %s %s, want the policy's bgr-test 10.66.0.0/24", c.BridgeName, c.BridgeCIDR)
+	}
+	c, err = Load(writeConfig(t, `bridge_name = "mine"`), []string{"BANGER_HELPER_CONFIG=" + pol})
+	if err != nil || c.BridgeName != "mine" {
+		t.Errorf("an explicit bridge_name wins: %v %v", c.BridgeName, err)
 	}
 }

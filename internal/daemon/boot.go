@@ -104,12 +104,20 @@ func (d *Daemon) waitSSH(ctx context.Context, v *store.VM, p server.Progress) er
 	if ready == nil {
 		ready = sshBanner
 	}
+	vmmLog := d.layout.VM(v.ID).VMMLog(v.VMM)
+	logFrom := d.bootLogOffset(v.ID)
 	for {
 		if ready(ctx, addr) {
 			return nil
 		}
 		if !proc.Alive() {
 			return fmt.Errorf("the %s process exited before ssh answered: %s", v.VMM, d.logTail(v))
+		}
+		// A VMM that cannot use its TAP keeps running with a guest that
+		// will never answer: fail now rather than after the timeout. The
+		// TAP is deleted with the rest of the failed start.
+		if line := vmm.NetworkFailure(vmm.LogTail(vmmLog, logFrom, 50)); line != "" {
+			return fmt.Errorf("the %s process cannot use tap %s (%q): %s", v.VMM, v.TAP, line, d.logTail(v))
 		}
 		select {
 		case <-ctx.Done():
@@ -151,3 +159,21 @@ func (d *Daemon) logTail(v *store.VM) string {
 
 // vmDir is a VM's directory.
 func (d *Daemon) vmDir(id string) paths.VMDir { return d.layout.VM(id) }
+
+// markBootLog remembers where a VM's VMM log ends before its VMM starts, so
+// the boot's own lines can be told from earlier boots' (the log appends).
+func (d *Daemon) markBootLog(id, log string) {
+	var size int64
+	if st, err := os.Stat(log); err == nil {
+		size = st.Size()
+	}
+	d.bootLogMu.Lock()
+	d.bootLog[id] = size
+	d.bootLogMu.Unlock()
+}
+
+func (d *Daemon) bootLogOffset(id string) int64 {
+	d.bootLogMu.Lock()
+	defer d.bootLogMu.Unlock()
+	return d.bootLog[id]
+}

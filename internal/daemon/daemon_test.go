@@ -440,6 +440,27 @@ func TestSSHTimeoutRemovesVMAndKeepsLogs(t *testing.T) {
 	}
 }
 
+// TestVMMNetworkFailureFailsAtOnce: a VMM that logs that its TAP is
+// unusable fails the create long before the SSH timeout, and the TAP is
+// released (deleted), never handed out again.
+func TestVMMNetworkFailureFailsAtOnce(t *testing.T) {
+	t.Setenv("BANGER_SSH_TIMEOUT", "10m")
+	host := newFakeHost()
+	host.drv.logLine = "qemu-system-x86_64: TUNSETOFFLOAD ioctl() failed: File descriptor in bad state"
+	td := newTestDaemon(t, host, t.TempDir())
+	td.opts.SSHReady = func(context.Context, string) bool { return false }
+	defer td.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := td.CreateVM(ctx, api.CreateVMRequest{Name: "deaf", DiskSize: 64 << 20}, nil)
+	if err == nil || !strings.Contains(err.Error(), "cannot use tap") || !strings.Contains(err.Error(), "TUNSETOFFLOAD") {
+		t.Fatalf("want a network failure naming the log line, got %v", err)
+	}
+	if host.tapCount() != 0 || len(host.released) != 1 {
+		t.Fatalf("tap not released: taken=%d released=%v", host.tapCount(), host.released)
+	}
+}
+
 func TestStopEscalatesWhenTheGuestIgnoresShutdown(t *testing.T) {
 	host := newFakeHost()
 	host.drv.deaf = true

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"os/exec"
 	"sync"
 	"syscall"
@@ -110,7 +111,8 @@ type fakeDriver struct {
 	mu        sync.Mutex
 	failStart error
 	attached  int
-	deaf      bool // ignores shutdown requests
+	deaf      bool   // ignores shutdown requests
+	logLine   string // written to the VMM log when it starts
 }
 
 func (f *fakeDriver) Name() string  { return "fake" }
@@ -121,6 +123,11 @@ func (f *fakeDriver) Start(_ context.Context, spec vmm.Spec) (vmm.Process, error
 	f.mu.Unlock()
 	if fail != nil {
 		return vmm.Process{}, fail
+	}
+	if f.logLine != "" {
+		if err := os.WriteFile(spec.LogPath, []byte(f.logLine+"\n"), 0o644); err != nil {
+			return vmm.Process{}, err
+		}
 	}
 	cmd := exec.Command("sh", "-c", "exec sleep 3600", "fakevmm-"+spec.ID)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

@@ -22,9 +22,10 @@ import (
 // systemHost is the real machine integration: drivers chosen by `vmm`,
 // bridge/TAP/NAT through the privileged package, and the .vm DNS server.
 type systemHost struct {
-	d   *Daemon
-	ops privileged.Ops
-	dns dnsServer
+	d     *Daemon
+	ops   privileged.Ops
+	owner network.Owner // this installation, on every TAP and rule
+	dns   dnsServer
 
 	mu       sync.Mutex // network state and the resolved choice (read by status)
 	netReady bool
@@ -49,7 +50,21 @@ type dnsServer interface {
 }
 
 func newSystemHost(ctx context.Context, d *Daemon) (*systemHost, error) {
-	h := &systemHost{d: d, ops: privileged.New(d.opts.Exe), drivers: map[string]vmm.Driver{}}
+	owner, err := installationOwner(d.layout.InstallationFile())
+	if err != nil {
+		return nil, err
+	}
+	// Refuse to start beside another installation that is using the same
+	// bridge: both would hand out the same addresses. Reading links needs
+	// no privilege.
+	if err := network.CheckBridgeFree(d.cfg.BridgeName, owner); err != nil {
+		return nil, err
+	}
+	ops, err := privileged.New(d.opts.Exe)
+	if err != nil {
+		return nil, err
+	}
+	h := &systemHost{d: d, ops: ops, owner: owner, drivers: map[string]vmm.Driver{}}
 	h.dns = startDNS(ctx, d)
 	return h, nil
 }
@@ -188,16 +203,21 @@ func (h *systemHost) EnsureNetwork(ctx context.Context) error {
 		return nil
 	}
 	cfg := h.d.cfg
-	if err := h.ops.EnsureBridge(ctx, cfg.BridgeName, h.d.bridgeGateway()); err != nil {
+	if err := h.ops.EnsureBridge(ctx, cfg.BridgeName, h.d.bridgeGateway(), h.owner); err != nil {
 		return fmt.Errorf("bridge %s: %w", cfg.BridgeName, err)
 	}
-	pool, err := tappool.New(tappool.Options{Ops: h.ops, Size: cfg.TapPoolSize, UID: os.Getuid(), GID: os.Getgid(), Bridge: cfg.BridgeName, Logger: h.d.log})
+	pool, err := tappool.New(h.poolOptions())
 	if err != nil {
 		return err
 	}
 	pool.Start()
 	h.pool, h.netReady = pool, true
 	return nil
+}
+
+func (h *systemHost) poolOptions() tappool.Options {
+	cfg := h.d.cfg
+	return tappool.Options{Ops: h.ops, Size: cfg.TapPoolSize, Owner: h.owner, GID: os.Getgid(), Bridge: cfg.BridgeName, Logger: h.d.log}
 }
 
 func (h *systemHost) TakeTAP(ctx context.Context) (string, error) {
@@ -212,29 +232,28 @@ func (h *systemHost) ReleaseTAP(ctx context.Context, name string) error {
 	pool := h.pool
 	h.mu.Unlock()
 	if pool == nil {
-		return h.ops.DeleteTAP(ctx, name)
+		return h.ops.DeleteTAP(ctx, name, h.owner)
 	}
 	return pool.Release(ctx, name)
 }
 
 func (h *systemHost) ApplyNAT(ctx context.Context, vmID string, ip netip.Addr, tap string) error {
-	if err := h.ops.EnableForwarding(ctx); err != nil {
-		return fmt.Errorf("enable ip forwarding: %w", err)
-	}
-	return h.ops.ApplyNAT(ctx, nat.Rule{VMID: vmID, GuestIP: ip, TAP: tap, Bridge: h.d.cfg.BridgeName})
+	return h.ops.ApplyNAT(ctx, nat.Rule{Owner: h.owner, VMID: vmID, GuestIP: ip, TAP: tap, Bridge: h.d.cfg.BridgeName})
 }
 
 func (h *systemHost) RemoveNAT(ctx context.Context, vmID string) error {
-	return h.ops.RemoveNAT(ctx, vmID)
+	return h.ops.RemoveNAT(ctx, h.owner, vmID)
 }
 
-// ReconcileNetwork deletes TAPs and NAT rules that no running VM owns:
-// leftovers of a crash (idle pool TAPs, a create cut short). It only reads
-// the host's links and rules unless something is left over, and touches
-// nothing when banger has never set up networking here.
+// ReconcileNetwork deletes this installation's TAPs and NAT rules that no
+// running VM owns: leftovers of a crash (idle pool TAPs, a create cut
+// short). Other installations' and other users' objects are never looked
+// at twice. It only reads the host's links and rules unless something is
+// left over, and touches nothing when banger has never set up networking
+// here.
 func (h *systemHost) ReconcileNetwork(ctx context.Context, tapsInUse, natVMs map[string]bool) error {
 	var errs []error
-	leftover, err := network.ListTAPs(tappool.Prefix)
+	leftover, err := tappool.Leftovers(h.poolOptions(), tapsInUse)
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -251,7 +270,7 @@ func (h *systemHost) ReconcileNetwork(ctx context.Context, tapsInUse, natVMs map
 		for id := range natVMs {
 			keep = append(keep, id)
 		}
-		errs = append(errs, h.ops.ReconcileNAT(ctx, keep))
+		errs = append(errs, h.ops.ReconcileNAT(ctx, h.owner, keep))
 	}
 	return errors.Join(errs...)
 }

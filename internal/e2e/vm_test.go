@@ -279,3 +279,30 @@ func TestKill9DuringCreate(t *testing.T) {
 		t.Errorf("taps left:\n%s", links)
 	}
 }
+
+// TestSecondInstallationLeavesTheFirstAlone starts a second installation
+// (another HOME, so another state dir and installation id) in the same
+// network namespace while the first has a running VM. The second daemon
+// refuses to start, naming the bridge and the other installation, and the
+// first's VM keeps its TAP and answers SSH. Before installations were kept
+// apart, the second daemon's startup reconcile deleted the first's TAP.
+func TestSecondInstallationLeavesTheFirstAlone(t *testing.T) {
+	first := newVMEnv(t)
+	first.must("vm", "create", "--name", "e2e-a", "--memory", "512")
+	v := first.vm(t, "e2e-a")
+
+	second := newEnv(t)
+	second.netns = first.netns
+	second.extra = append(second.extra, first.extra...)
+	r := second.run("daemon", "status")
+	if r.code == 0 || !strings.Contains(r.stderr, "bridge banger0 is in use by another banger installation") || !strings.Contains(r.stderr, v.TAP) {
+		t.Fatalf("second installation beside a running one:\n%s", r)
+	}
+	links, _ := exec.Command("ip", "-n", first.netns, "-o", "link", "show", v.TAP).Output()
+	if !strings.Contains(string(links), v.TAP) {
+		t.Fatalf("the first installation's tap %s is gone", v.TAP)
+	}
+	if r := first.ssh(t, "e2e-a", "true"); r.code != 0 {
+		t.Fatalf("the first installation's vm stopped answering ssh:\n%s", r)
+	}
+}

@@ -28,35 +28,35 @@ func TestBridgeAndTAPInNamespace(t *testing.T) {
 
 	ns.Do(t, func() {
 		for i := 0; i < 2; i++ { // the second round checks idempotency
-			if err := EnsureBridge("banger0", host); err != nil {
+			if err := EnsureBridge("banger0", host, Owner{UID: 0, Installation: "0000aaaa"}); err != nil {
 				t.Fatalf("EnsureBridge round %d: %v", i, err)
 			}
 		}
-		if err := EnsureBridge("banger0", netip.MustParsePrefix("172.30.0.1/16")); err == nil || !strings.Contains(err.Error(), "already has 172.30.0.1/24") {
+		if err := EnsureBridge("banger0", netip.MustParsePrefix("172.30.0.1/16"), Owner{UID: 0, Installation: "0000aaaa"}); err == nil || !strings.Contains(err.Error(), "already has 172.30.0.1/24") {
 			t.Errorf("EnsureBridge with a conflicting prefix = %v, want an 'already has' error", err)
 		}
-		if err := CreateTAP("bgt-0000aaaa", 65534, 65534, "nobridge"); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		if err := CreateTAP("bgt-0000aaaa", Owner{UID: 65534, Installation: "0000aaaa"}, 65534, "nobridge"); err == nil || !strings.Contains(err.Error(), "does not exist") {
 			t.Errorf("CreateTAP on a missing bridge = %v, want 'does not exist'", err)
 		}
 		for i := 0; i < 2; i++ {
-			if err := CreateTAP("bgt-0000aaaa", 65534, 65534, "banger0"); err != nil {
+			if err := CreateTAP("bgt-0000aaaa", Owner{UID: 65534, Installation: "0000aaaa"}, 65534, "banger0"); err != nil {
 				t.Fatalf("CreateTAP round %d: %v", i, err)
 			}
 		}
-		if err := CreateTAP("bgt-0000aaaa", 1000, 1000, "banger0"); err == nil || !strings.Contains(err.Error(), "owner 65534:65534, want 1000:1000") {
+		if err := CreateTAP("bgt-0000aaaa", Owner{UID: 1000, Installation: "0000aaaa"}, 1000, "banger0"); err == nil || !strings.Contains(err.Error(), "owner 65534:65534, want 1000:1000") {
 			t.Errorf("CreateTAP over a TAP with another owner = %v, want an owner mismatch", err)
 		}
-		if err := CreateTAP("banger0", 65534, 65534, "banger0"); err == nil || !strings.Contains(err.Error(), "bridge link") {
+		if err := CreateTAP("banger0", Owner{UID: 65534, Installation: "0000aaaa"}, 65534, "banger0"); err == nil || !strings.Contains(err.Error(), "bridge link") {
 			t.Errorf("CreateTAP over the bridge = %v, want a refusal", err)
 		}
-		if err := CreateTAP("bgt-0000bbbb", 65534, 65534, "banger0"); err != nil {
+		if err := CreateTAP("bgt-0000bbbb", Owner{UID: 65534, Installation: "0000aaaa"}, 65534, "banger0"); err != nil {
 			t.Fatalf("CreateTAP second tap: %v", err)
 		}
 		info, err := InspectTAP("bgt-0000aaaa")
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := TAPInfo{Name: "bgt-0000aaaa", UID: 65534, GID: 65534, VnetHdr: true, NoPI: true, Persist: true, Master: "banger0", Up: true}
+		want := TAPInfo{Name: "bgt-0000aaaa", UID: 65534, GID: 65534, VnetHdr: true, NoPI: true, Persist: true, Master: "banger0", Up: true, Owner: Owner{UID: 65534, Installation: "0000aaaa"}, Tagged: true}
 		if info != want {
 			t.Errorf("InspectTAP = %+v, want %+v", info, want)
 		}

@@ -33,22 +33,31 @@ type TAPInfo struct {
 	Persist    bool
 	Master     string // bridge it is enslaved to, "" when none
 	Up         bool
+	// Owner is read from the link's alias, which CreateTAP sets (only
+	// root can); Tagged is false for a TAP banger did not create.
+	Owner  Owner
+	Tagged bool
 }
 
-// CreateTAP creates a persistent TAP device owned by uid:gid, so a VMM
-// running as that user can open it without privileges, enslaves it to
-// bridge and sets it up. An existing TAP with the same owner and flags is
-// accepted (and re-attached to bridge and set up); any other existing link
-// of that name is an error. On failure nothing new is left behind.
-func CreateTAP(name string, uid, gid int, bridge string) error {
+// CreateTAP creates a persistent TAP device owned by owner.UID:gid, so a
+// VMM running as that user can open it without privileges, tags it with
+// owner (its alias), enslaves it to bridge and sets it up. An existing TAP
+// with the same owner, tag and flags is accepted (and re-attached to bridge
+// and set up); any other existing link of that name is an error. On
+// failure nothing new is left behind.
+func CreateTAP(name string, owner Owner, gid int, bridge string) error {
 	if err := ValidateName(name); err != nil {
 		return err
 	}
 	if err := ValidateName(bridge); err != nil {
 		return err
 	}
-	if uid < 0 || uid > math.MaxInt32 || gid < 0 || gid > math.MaxInt32 {
-		return fmt.Errorf("create tap %s: owner %d:%d out of range", name, uid, gid)
+	if err := owner.Validate(); err != nil {
+		return fmt.Errorf("create tap %s: %w", name, err)
+	}
+	uid := owner.UID
+	if gid < 0 || gid > math.MaxInt32 {
+		return fmt.Errorf("create tap %s: group %d out of range", name, gid)
 	}
 	br, err := lookupBridge(bridge)
 	if err != nil {
@@ -68,9 +77,12 @@ func CreateTAP(name string, uid, gid int, bridge string) error {
 		return fmt.Errorf("look up tap %s: %w", name, err)
 	}
 	if !created {
-		if err := sameTAP(link, uid, gid); err != nil {
+		if err := sameTAP(link, owner, gid); err != nil {
 			return fmt.Errorf("create tap %s: %w", name, err)
 		}
+	} else if err := netlink.LinkSetAlias(link, owner.Tag()); err != nil {
+		_ = netlink.LinkDel(link)
+		return fmt.Errorf("tag tap %s: %w", name, err)
 	}
 
 	if err := attachTAP(link, br); err != nil {
@@ -127,14 +139,17 @@ func createTAPDevice(name string, uid, gid int) error {
 
 // sameTAP reports why an existing link cannot stand in for the TAP that
 // CreateTAP would make, or nil when it can.
-func sameTAP(link netlink.Link, uid, gid int) error {
+func sameTAP(link netlink.Link, owner Owner, gid int) error {
 	info, ok := tapInfo(link)
 	if !ok {
 		return fmt.Errorf("a %s link of that name already exists", link.Type())
 	}
 	var diffs []string
-	if info.UID != uid || info.GID != gid {
-		diffs = append(diffs, fmt.Sprintf("owner %d:%d, want %d:%d", info.UID, info.GID, uid, gid))
+	if info.UID != owner.UID || info.GID != gid {
+		diffs = append(diffs, fmt.Sprintf("owner %d:%d, want %d:%d", info.UID, info.GID, owner.UID, gid))
+	}
+	if !info.Tagged || info.Owner != owner {
+		diffs = append(diffs, fmt.Sprintf("tag %q, want %q", link.Attrs().Alias, owner.Tag()))
 	}
 	if !info.NoPI || !info.VnetHdr || info.MultiQueue {
 		diffs = append(diffs, fmt.Sprintf("flags no_pi=%t vnet_hdr=%t multi_queue=%t, want true true false", info.NoPI, info.VnetHdr, info.MultiQueue))
@@ -216,7 +231,10 @@ func tapInfo(link netlink.Link) (TAPInfo, bool) {
 	if !ok || t.Mode != netlink.TUNTAP_MODE_TAP {
 		return TAPInfo{}, false
 	}
+	owner, tagged := ParseTag(t.Attrs().Alias)
 	return TAPInfo{
+		Owner:      owner,
+		Tagged:     tagged,
 		Name:       t.Name,
 		UID:        int(t.Owner),
 		GID:        int(t.Group),

@@ -63,7 +63,11 @@ func (l Layout) DaemonLock() string { return filepath.Join(l.RuntimeDir, "banger
 func (l Layout) DaemonPID() string  { return filepath.Join(l.RuntimeDir, "bangerd.pid") }
 func (l Layout) LogFile() string    { return filepath.Join(l.StateDir, "bangerd.log") }
 func (l Layout) DBFile() string     { return filepath.Join(l.StateDir, "state.db") }
-func (l Layout) VMsDir() string     { return filepath.Join(l.StateDir, "vms") }
+
+// InstallationFile holds the installation's stable id, which tags its
+// TAPs, bridge claim and NAT rules.
+func (l Layout) InstallationFile() string { return filepath.Join(l.StateDir, "installation-id") }
+func (l Layout) VMsDir() string           { return filepath.Join(l.StateDir, "vms") }
 func (l Layout) ImageBuildDir() string {
 	return filepath.Join(l.StateDir, "image-build")
 }

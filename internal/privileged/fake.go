@@ -12,16 +12,16 @@ import (
 	"banger/internal/network/nat"
 )
 
-// Fake is an in-memory Ops for tests of code above this package. It keeps
-// the state the real operations would leave behind and enforces the same
-// rules: names are validated, a TAP needs an existing bridge, an existing
-// TAP with another owner is an error, deleting a missing TAP is not, NAT
-// rules are validated and idempotent. Set Err to make an operation fail.
+// Fake is an in-memory backend for tests: it keeps the state the real
+// operations would leave behind and fails the way they do (a TAP needs an
+// existing bridge, an existing TAP with another owner is an error, deleting
+// a missing TAP is not, NAT is idempotent). The allotment rules are not
+// repeated here: NewFakeOps wraps it in Confined, which enforces them.
 type Fake struct {
 	mu         sync.Mutex
-	bridges    map[string][]netip.Prefix
+	bridges    map[string]FakeBridge
 	taps       map[string]FakeTAP
-	nat        map[string]nat.Rule
+	nat        map[string]nat.Rule // by owner tag + vm id
 	forwarding bool
 	calls      []string
 
@@ -30,16 +30,27 @@ type Fake struct {
 	Err func(op, arg string) error
 }
 
+// FakeBridge is a bridge held by Fake.
+type FakeBridge struct {
+	Gateway netip.Prefix
+	Owner   network.Owner
+}
+
 // FakeTAP is a TAP device held by Fake.
 type FakeTAP struct {
-	UID, GID int
-	Bridge   string
+	Owner  network.Owner
+	GID    int
+	Bridge string
 }
 
 // NewFake returns an empty Fake: no bridge, no TAPs, no rules.
 func NewFake() *Fake {
-	return &Fake{bridges: map[string][]netip.Prefix{}, taps: map[string]FakeTAP{}, nat: map[string]nat.Rule{}}
+	return &Fake{bridges: map[string]FakeBridge{}, taps: map[string]FakeTAP{}, nat: map[string]nat.Rule{}}
 }
+
+// NewFakeOps returns Ops for caller on top of f, with the same checks as
+// the real helper.
+func NewFakeOps(caller Caller, f *Fake) *Confined { return &Confined{Caller: caller, be: f} }
 
 func (f *Fake) begin(op, arg string) error {
 	f.calls = append(f.calls, op+" "+arg)
@@ -56,63 +67,62 @@ func (f *Fake) Calls() []string {
 	return append([]string(nil), f.calls...)
 }
 
-func (f *Fake) EnsureBridge(_ context.Context, name string, addr netip.Prefix) error {
+func (f *Fake) EnsureBridge(name string, gateway netip.Prefix, owner network.Owner) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.begin(opEnsureBridge, name); err != nil {
 		return err
 	}
-	if err := (bridgeRequest{Name: name, Addr: addr}).validate(); err != nil {
-		return err
-	}
-	for _, have := range f.bridges[name] {
-		if have == addr {
-			return nil
+	if have, ok := f.bridges[name]; ok {
+		if have.Gateway != gateway {
+			return fmt.Errorf("bridge %s already has %s, not %s", name, have.Gateway, gateway)
 		}
-		if have.Addr() == addr.Addr() {
-			return fmt.Errorf("bridge %s already has %s, not %s", name, have, addr)
+		if have.Owner != owner {
+			for tap, t := range f.taps {
+				if t.Bridge == name && t.Owner != owner {
+					return &network.BridgeInUseError{Bridge: name, Other: t.Owner, TAP: tap}
+				}
+			}
 		}
 	}
-	f.bridges[name] = append(f.bridges[name], addr)
+	f.bridges[name] = FakeBridge{Gateway: gateway, Owner: owner}
 	return nil
 }
 
-func (f *Fake) CreateTAP(_ context.Context, name string, uid, gid int, bridge string) error {
+func (f *Fake) CreateTAP(name string, owner network.Owner, gid int, bridge string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.begin(opCreateTAP, name); err != nil {
 		return err
 	}
-	if err := (tapRequest{Name: name, UID: uid, GID: gid, Bridge: bridge}).validateCreate(); err != nil {
-		return err
-	}
 	if _, ok := f.bridges[bridge]; !ok {
 		return fmt.Errorf("create tap %s: bridge %s does not exist", name, bridge)
 	}
-	if _, ok := f.bridges[name]; ok {
-		return fmt.Errorf("create tap %s: a bridge link of that name already exists", name)
+	if have, ok := f.taps[name]; ok && (have.Owner != owner || have.GID != gid) {
+		return fmt.Errorf("create tap %s: an existing tap differs (owner %s, want %s)", name, have.Owner, owner)
 	}
-	if have, ok := f.taps[name]; ok && (have.UID != uid || have.GID != gid) {
-		return fmt.Errorf("create tap %s: an existing tap differs (owner %d:%d, want %d:%d)", name, have.UID, have.GID, uid, gid)
-	}
-	f.taps[name] = FakeTAP{UID: uid, GID: gid, Bridge: bridge}
+	f.taps[name] = FakeTAP{Owner: owner, GID: gid, Bridge: bridge}
 	return nil
 }
 
-func (f *Fake) DeleteTAP(_ context.Context, name string) error {
+func (f *Fake) DeleteTAP(name string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.begin(opDeleteTAP, name); err != nil {
 		return err
 	}
-	if err := network.ValidateName(name); err != nil {
-		return err
-	}
-	if _, ok := f.bridges[name]; ok {
-		return fmt.Errorf("delete tap %s: it is a bridge link, not a tap", name)
-	}
 	delete(f.taps, name)
 	return nil
+}
+
+func (f *Fake) InspectTAP(name string) (network.TAPInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t, ok := f.taps[name]
+	if !ok {
+		return network.TAPInfo{}, fmt.Errorf("look up tap %s: no such device", name)
+	}
+	return network.TAPInfo{Name: name, UID: t.Owner.UID, GID: t.GID, Master: t.Bridge, Owner: t.Owner, Tagged: true}, nil
 }
 
 func (f *Fake) ApplyNAT(_ context.Context, rule nat.Rule) error {
@@ -121,52 +131,72 @@ func (f *Fake) ApplyNAT(_ context.Context, rule nat.Rule) error {
 	if err := f.begin(opApplyNAT, rule.VMID); err != nil {
 		return err
 	}
-	if err := rule.Validate(); err != nil {
-		return err
-	}
-	f.nat[rule.VMID] = rule
+	f.nat[rule.Owner.Tag()+" "+rule.VMID] = rule
 	return nil
 }
 
-func (f *Fake) RemoveNAT(_ context.Context, vmID string) error {
+func (f *Fake) EnableForwarding() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.forwarding = true
+	return nil
+}
+
+func (f *Fake) RemoveNAT(_ context.Context, owner network.Owner, vmID string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.begin(opRemoveNAT, vmID); err != nil {
 		return err
 	}
-	if err := nat.ValidateVMID(vmID); err != nil {
-		return err
-	}
-	delete(f.nat, vmID)
+	delete(f.nat, owner.Tag()+" "+vmID)
 	return nil
 }
 
-func (f *Fake) ReconcileNAT(_ context.Context, keep []string) error {
+func (f *Fake) ReconcileNAT(_ context.Context, owner network.Owner, keep map[string]bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.begin(opReconcileNAT, strings.Join(keep, ",")); err != nil {
+	ids := make([]string, 0, len(keep))
+	for id := range keep {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	if err := f.begin(opReconcileNAT, strings.Join(ids, ",")); err != nil {
 		return err
 	}
-	set, err := keepSet(keep)
-	if err != nil {
-		return err
-	}
-	for id := range f.nat {
-		if !set[id] {
-			delete(f.nat, id)
+	for k, r := range f.nat {
+		if r.Owner == owner && !keep[r.VMID] {
+			delete(f.nat, k)
 		}
 	}
 	return nil
 }
 
-func (f *Fake) EnableForwarding(context.Context) error {
+// TAP returns a TAP's state and whether it exists.
+func (f *Fake) TAP(name string) (FakeTAP, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.begin(opEnableForwarding, ""); err != nil {
-		return err
+	t, ok := f.taps[name]
+	return t, ok
+}
+
+// Bridge returns a bridge's state and whether it exists.
+func (f *Fake) Bridge(name string) (FakeBridge, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b, ok := f.bridges[name]
+	return b, ok
+}
+
+// NAT returns "uid/vmid" for every NAT rule set, sorted, and whether
+// forwarding is on.
+func (f *Fake) NAT() (rules []string, forwarding bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, r := range f.nat {
+		rules = append(rules, fmt.Sprintf("%d/%s", r.Owner.UID, r.VMID))
 	}
-	f.forwarding = true
-	return nil
+	sort.Strings(rules)
+	return rules, f.forwarding
 }
 
 // ListTAPs returns the fake's TAP names starting with prefix, sorted, like
@@ -182,31 +212,4 @@ func (f *Fake) ListTAPs(prefix string) ([]string, error) {
 	}
 	sort.Strings(names)
 	return names, nil
-}
-
-// TAP returns a TAP's state and whether it exists.
-func (f *Fake) TAP(name string) (FakeTAP, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	t, ok := f.taps[name]
-	return t, ok
-}
-
-// Bridge returns a bridge's addresses and whether it exists.
-func (f *Fake) Bridge(name string) ([]netip.Prefix, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	p, ok := f.bridges[name]
-	return append([]netip.Prefix(nil), p...), ok
-}
-
-// NAT returns the VM ids with NAT rules, sorted, and whether forwarding is on.
-func (f *Fake) NAT() (ids []string, forwarding bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for id := range f.nat {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids, f.forwarding
 }

@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"strings"
 	"testing"
 
 	"banger/internal/network"
+)
+
+var (
+	rootOwner  = network.Owner{UID: 0, Installation: "0000aaaa"}
+	aliceOwner = network.Owner{UID: 1000, Installation: "1111aaaa"}
 )
 
 type run struct {
@@ -31,56 +35,50 @@ func runHelper(t *testing.T, h helper, stdin string, args ...string) run {
 	return run{code, r, out.String()}
 }
 
-func rootHelper(f *Fake, env map[string]string) helper {
-	return helper{
-		ops:    f,
-		euid:   0,
-		getenv: func(k string) string { return env[k] },
-		inspect: func(name string) (network.TAPInfo, error) {
-			t, ok := f.TAP(name)
-			if !ok {
-				return network.TAPInfo{}, errors.New("no such tap")
-			}
-			return network.TAPInfo{Name: name, UID: t.UID, GID: t.GID}, nil
-		},
-	}
+// fakeHelper is the helper as root on f, with env as its environment (set
+// SUDO_UID and SUDO_GID to act as if invoked through sudo).
+func fakeHelper(f *Fake, env map[string]string) helper {
+	return helper{euid: 0, getenv: func(k string) string { return env[k] }, backend: func() backend { return f }}
 }
+
+var asAlice = map[string]string{"SUDO_UID": "1000", "SUDO_GID": "1000"}
 
 func TestHelperRunsEachOperation(t *testing.T) {
 	f := NewFake()
-	h := rootHelper(f, nil)
+	h := fakeHelper(f, asAlice)
+	o := `"owner":{"uid":1000,"installation":"1111aaaa"}`
 	steps := []struct{ op, in string }{
-		{"ensure-bridge", `{"name":"banger0","addr":"172.30.0.1/24"}`},
-		{"create-tap", `{"name":"bgt-0000aaaa","uid":1000,"gid":1000,"bridge":"banger0"}`},
-		{"create-tap", `{"name":"bgt-0000bbbb","uid":1000,"gid":1000,"bridge":"banger0"}`},
-		{"delete-tap", `{"name":"bgt-0000bbbb"}`},
-		{"apply-nat", `{"vm_id":"aaaa","guest_ip":"172.30.0.2","tap":"bgt-0000aaaa","bridge":"banger0"}`},
-		{"apply-nat", `{"vm_id":"bbbb","guest_ip":"172.30.0.3","tap":"bgt-0000bbbb","bridge":"banger0"}`},
-		{"apply-nat", `{"vm_id":"cccc","guest_ip":"172.30.0.4","tap":"bgt-0000cccc","bridge":"banger0"}`},
-		{"remove-nat", `{"vm_id":"bbbb"}`},
-		{"reconcile-nat", `{"keep":["aaaa"]}`},
-		{"enable-forwarding", ``},
+		{"ensure-bridge", `{"name":"banger1000","gateway":"172.30.236.1/24",` + o + `}`},
+		{"create-tap", `{"name":"bgt-0000aaaa",` + o + `,"gid":1000,"bridge":"banger1000"}`},
+		{"create-tap", `{"name":"bgt-0000bbbb",` + o + `,"gid":1000,"bridge":"banger1000"}`},
+		{"delete-tap", `{"name":"bgt-0000bbbb",` + o + `}`},
+		{"apply-nat", `{"vm_id":"aaaa","guest_ip":"172.30.236.2","tap":"bgt-0000aaaa","bridge":"banger1000",` + o + `}`},
+		{"apply-nat", `{"vm_id":"bbbb","guest_ip":"172.30.236.3","tap":"bgt-0000aaaa","bridge":"banger1000",` + o + `}`},
+		{"apply-nat", `{"vm_id":"cccc","guest_ip":"172.30.236.4","tap":"bgt-0000aaaa","bridge":"banger1000",` + o + `}`},
+		{"remove-nat", `{"vm_id":"bbbb",` + o + `}`},
+		{"reconcile-nat", `{"keep":["aaaa"],` + o + `}`},
 	}
 	for _, s := range steps {
 		if r := runHelper(t, h, s.in, s.op); r.code != 0 || !r.reply.OK {
 			t.Fatalf("%s %s: exit %d, reply %s", s.op, s.in, r.code, r.raw)
 		}
 	}
-	if addrs, ok := f.Bridge("banger0"); !ok || len(addrs) != 1 || addrs[0].String() != "172.30.0.1/24" {
-		t.Errorf("bridge = %v, %v", addrs, ok)
+	if br, ok := f.Bridge("banger1000"); !ok || br.Gateway.String() != "172.30.236.1/24" || br.Owner != aliceOwner {
+		t.Errorf("bridge = %+v, %v", br, ok)
 	}
-	if tap, ok := f.TAP("bgt-0000aaaa"); !ok || tap != (FakeTAP{UID: 1000, GID: 1000, Bridge: "banger0"}) {
+	if tap, ok := f.TAP("bgt-0000aaaa"); !ok || tap != (FakeTAP{Owner: aliceOwner, GID: 1000, Bridge: "banger1000"}) {
 		t.Errorf("tap = %+v, %v", tap, ok)
 	}
 	if _, ok := f.TAP("bgt-0000bbbb"); ok {
 		t.Errorf("deleted tap still exists")
 	}
-	if ids, fwd := f.NAT(); strings.Join(ids, ",") != "aaaa" || !fwd {
-		t.Errorf("nat = %v forwarding %v; want [aaaa] true", ids, fwd)
+	if rules, fwd := f.NAT(); strings.Join(rules, ",") != "1000/aaaa" || !fwd {
+		t.Errorf("nat = %v forwarding %v; want [1000/aaaa] true", rules, fwd)
 	}
 }
 
 func TestHelperRefusesBadRequests(t *testing.T) {
+	o := `"owner":{"uid":1000,"installation":"1111aaaa"}`
 	cases := []struct {
 		name, in string
 		args     []string
@@ -89,29 +87,39 @@ func TestHelperRefusesBadRequests(t *testing.T) {
 		{"no operation", `{}`, nil, "usage"},
 		{"two operations", `{}`, []string{"ping", "ping"}, "usage"},
 		{"unknown operation", `{}`, []string{"format-disk"}, "unknown privileged operation"},
-		{"unknown field", `{"name":"banger0","addr":"172.30.0.1/24","mtu":9000}`, []string{"ensure-bridge"}, "unknown field"},
-		{"trailing data", `{"name":"x","addr":"172.30.0.1/24"} {}`, []string{"ensure-bridge"}, "trailing data"},
+		{"unknown field", `{"name":"banger1000","gateway":"172.30.236.1/24","mtu":9000}`, []string{"ensure-bridge"}, "unknown field"},
+		{"trailing data", `{"name":"x"} {}`, []string{"ensure-bridge"}, "trailing data"},
 		{"not json", `name=banger0`, []string{"ensure-bridge"}, "decode request"},
-		{"network address", `{"name":"banger0","addr":"172.30.0.0/24"}`, []string{"ensure-bridge"}, "network address"},
-		{"ipv6 bridge", `{"name":"banger0","addr":"fd00::1/64"}`, []string{"ensure-bridge"}, "IPv4"},
-		{"host prefix", `{"name":"banger0","addr":"172.30.0.1/32"}`, []string{"ensure-bridge"}, "between /8 and /30"},
-		{"long name", `{"name":"bgt-0123456789ab","uid":1,"gid":1,"bridge":"banger0"}`, []string{"create-tap"}, "at most 15"},
-		{"name injection", `{"name":"eth0 down","uid":1,"gid":1,"bridge":"banger0"}`, []string{"create-tap"}, "may only contain"},
-		{"negative uid", `{"name":"bgt-1","uid":-1,"gid":1,"bridge":"banger0"}`, []string{"create-tap"}, "out of range"},
-		{"no bridge", `{"name":"bgt-1","uid":1,"gid":1}`, []string{"create-tap"}, "bridge"},
-		{"delete with extras", `{"name":"bgt-1","bridge":"banger0"}`, []string{"delete-tap"}, "only a name"},
-		{"bad vm id", `{"vm_id":"-j ACCEPT","guest_ip":"172.30.0.2","tap":"t","bridge":"b"}`, []string{"apply-nat"}, "vm id"},
-		{"nat without ip", `{"vm_id":"aaaa","tap":"t","bridge":"b"}`, []string{"apply-nat"}, "guest address"},
-		{"remove with extras", `{"vm_id":"aaaa","bridge":"b"}`, []string{"remove-nat"}, "only vm_id"},
-		{"bad keep id", `{"keep":["aaaa","BAD"]}`, []string{"reconcile-nat"}, "vm id"},
-		{"forwarding with body", `{"value":0}`, []string{"enable-forwarding"}, "unknown field"},
+		{"foreign bridge", `{"name":"docker0","gateway":"172.30.236.1/24",` + o + `}`, []string{"ensure-bridge"}, `bridge "docker0" is not yours`},
+		{"root's bridge", `{"name":"banger0","gateway":"172.30.0.1/24",` + o + `}`, []string{"ensure-bridge"}, `bridge "banger0" is not yours`},
+		{"foreign subnet", `{"name":"banger1000","gateway":"8.8.8.9/30",` + o + `}`, []string{"ensure-bridge"}, "address 8.8.8.9/30 is not yours"},
+		{"other uid", `{"name":"banger1000","gateway":"172.30.236.1/24","owner":{"uid":0,"installation":"1111aaaa"}}`, []string{"ensure-bridge"}, "is not the caller"},
+		{"bad installation", `{"name":"banger1000","gateway":"172.30.236.1/24","owner":{"uid":1000,"installation":"../x"}}`, []string{"ensure-bridge"}, "installation id"},
+		{"long name", `{"name":"bgt-0123456789ab",` + o + `,"gid":1000,"bridge":"banger1000"}`, []string{"create-tap"}, "at most 15"},
+		{"name injection", `{"name":"eth0 down",` + o + `,"gid":1000,"bridge":"banger1000"}`, []string{"create-tap"}, "may only contain"},
+		{"not a banger tap", `{"name":"eth0",` + o + `,"gid":1000,"bridge":"banger1000"}`, []string{"create-tap"}, `does not start with "bgt-"`},
+		{"tap for root", `{"name":"bgt-1","owner":{"uid":0,"installation":"1111aaaa"},"gid":0,"bridge":"banger1000"}`, []string{"create-tap"}, "is not the caller"},
+		{"tap for another group", `{"name":"bgt-1",` + o + `,"gid":0,"bridge":"banger1000"}`, []string{"create-tap"}, "group 0 is not the caller's"},
+		{"tap on docker0", `{"name":"bgt-1",` + o + `,"gid":1000,"bridge":"docker0"}`, []string{"create-tap"}, `bridge "docker0" is not yours`},
+		{"delete eth0", `{"name":"eth0",` + o + `}`, []string{"delete-tap"}, `does not start with "bgt-"`},
+		{"delete with extras", `{"name":"bgt-1","bridge":"banger1000",` + o + `}`, []string{"delete-tap"}, "only a name"},
+		{"bad vm id", `{"vm_id":"-j ACCEPT","guest_ip":"172.30.236.2","tap":"bgt-1","bridge":"banger1000",` + o + `}`, []string{"apply-nat"}, "vm id"},
+		{"nat without ip", `{"vm_id":"aaaa","tap":"bgt-1","bridge":"banger1000",` + o + `}`, []string{"apply-nat"}, "guest address"},
+		{"nat for a foreign address", `{"vm_id":"aaaa","guest_ip":"192.168.1.10","tap":"bgt-1","bridge":"banger1000",` + o + `}`, []string{"apply-nat"}, "192.168.1.10 is not a guest address"},
+		{"nat for the gateway", `{"vm_id":"aaaa","guest_ip":"172.30.236.1","tap":"bgt-1","bridge":"banger1000",` + o + `}`, []string{"apply-nat"}, "is not a guest address"},
+		{"nat on a foreign interface", `{"vm_id":"aaaa","guest_ip":"172.30.236.2","tap":"bgt-1","bridge":"eth0",` + o + `}`, []string{"apply-nat"}, `bridge "eth0" is not yours`},
+		{"nat on a missing tap", `{"vm_id":"aaaa","guest_ip":"172.30.236.2","tap":"bgt-1","bridge":"banger1000",` + o + `}`, []string{"apply-nat"}, "no such device"},
+		{"remove with extras", `{"vm_id":"aaaa","bridge":"b",` + o + `}`, []string{"remove-nat"}, "only vm_id"},
+		{"remove another user's", `{"vm_id":"aaaa","owner":{"uid":0,"installation":"0000aaaa"}}`, []string{"remove-nat"}, "is not the caller"},
+		{"reconcile another user's", `{"keep":[],"owner":{"uid":0,"installation":"0000aaaa"}}`, []string{"reconcile-nat"}, "is not the caller"},
+		{"bad keep id", `{"keep":["aaaa","BAD"],` + o + `}`, []string{"reconcile-nat"}, "vm id"},
 		{"oversized", `{"keep":["` + strings.Repeat("a", maxRequest) + `"]}`, []string{"reconcile-nat"}, "larger than"},
 	}
 	for _, c := range cases {
 		f := NewFake()
-		r := runHelper(t, rootHelper(f, nil), c.in, c.args...)
+		r := runHelper(t, fakeHelper(f, asAlice), c.in, c.args...)
 		if r.code != 2 || r.reply.OK || !strings.Contains(r.reply.Error, c.want) {
-			t.Errorf("%s: exit %d reply %.200s; want exit 2 mentioning %q", c.name, r.code, r.raw, c.want)
+			t.Errorf("%s: exit %d reply %.300s; want exit 2 mentioning %q", c.name, r.code, r.raw, c.want)
 		}
 		if calls := f.Calls(); len(calls) != 0 {
 			t.Errorf("%s: operations ran before the request was refused: %v", c.name, calls)
@@ -121,9 +129,9 @@ func TestHelperRefusesBadRequests(t *testing.T) {
 
 func TestHelperNeedsRootExceptForPing(t *testing.T) {
 	f := NewFake()
-	h := rootHelper(f, nil)
+	h := fakeHelper(f, nil)
 	h.euid = 1000
-	r := runHelper(t, h, `{"name":"banger0","addr":"172.30.0.1/24"}`, "ensure-bridge")
+	r := runHelper(t, h, `{"name":"banger0","gateway":"172.30.0.1/24"}`, "ensure-bridge")
 	if r.code != 2 || !strings.Contains(r.reply.Error, "must run as root") {
 		t.Errorf("non-root ensure-bridge: exit %d %s", r.code, r.raw)
 	}
@@ -136,41 +144,65 @@ func TestHelperNeedsRootExceptForPing(t *testing.T) {
 	}
 }
 
-func TestHelperUnderSudoActsOnlyForTheCaller(t *testing.T) {
+// TestHelperDeletesOnlyTheCallersObjects: under sudo, another user's TAP,
+// another installation's TAP and another user's NAT rules survive every
+// request of the caller, reconcile included.
+func TestHelperDeletesOnlyTheCallersObjects(t *testing.T) {
 	f := NewFake()
-	h := rootHelper(f, map[string]string{"SUDO_UID": "1000", "SUDO_GID": "100"})
-	if r := runHelper(t, h, `{"name":"banger0","addr":"172.30.0.1/24"}`, "ensure-bridge"); r.code != 0 {
+	bob := network.Owner{UID: 2000, Installation: "2222aaaa"}
+	aliceOther := network.Owner{UID: 1000, Installation: "1111bbbb"}
+	ctx := context.Background()
+	// Objects made by other callers directly on the backend.
+	f.EnsureBridge("banger1000", gatewayFor(aliceOwner), aliceOwner)
+	f.CreateTAP("bgt-0000b0b0", bob, 2000, "banger1000")
+	f.CreateTAP("bgt-0000a0a0", aliceOther, 1000, "banger1000")
+	f.CreateTAP("bgt-0000a1a1", aliceOwner, 1000, "banger1000")
+	f.ApplyNAT(ctx, natRuleFor(bob, "b0b0"))
+
+	h := fakeHelper(f, asAlice)
+	o := `"owner":{"uid":1000,"installation":"1111aaaa"}`
+	for tap, want := range map[string]string{"bgt-0000b0b0": "belongs to uid 2000", "bgt-0000a0a0": "another banger installation"} {
+		r := runHelper(t, h, `{"name":"`+tap+`",`+o+`}`, "delete-tap")
+		if r.code != 2 || !strings.Contains(r.reply.Error, want) {
+			t.Errorf("delete %s: exit %d %s; want a refusal mentioning %q", tap, r.code, r.raw, want)
+		}
+		if _, ok := f.TAP(tap); !ok {
+			t.Errorf("%s was deleted", tap)
+		}
+	}
+	r := runHelper(t, h, `{"vm_id":"aaaa","guest_ip":"172.30.236.2","tap":"bgt-0000a0a0","bridge":"banger1000",`+o+`}`, "apply-nat")
+	if r.code != 2 || !strings.Contains(r.reply.Error, "not one of this installation's taps") {
+		t.Errorf("nat on another installation's tap: exit %d %s", r.code, r.raw)
+	}
+	if r := runHelper(t, h, `{"keep":[],`+o+`}`, "reconcile-nat"); r.code != 0 {
 		t.Fatal(r.raw)
 	}
-	r := runHelper(t, h, `{"name":"bgt-1","uid":0,"gid":0,"bridge":"banger0"}`, "create-tap")
-	if r.code != 2 || !strings.Contains(r.reply.Error, "not the invoking user 1000:100") {
-		t.Errorf("create a root-owned tap under sudo: exit %d %s", r.code, r.raw)
+	if rules, _ := f.NAT(); strings.Join(rules, ",") != "2000/b0b0" {
+		t.Errorf("another user's rule did not survive reconcile: %v", rules)
 	}
-	if r := runHelper(t, h, `{"name":"bgt-1","uid":1000,"gid":100,"bridge":"banger0"}`, "create-tap"); r.code != 0 {
-		t.Errorf("create own tap under sudo: %s", r.raw)
-	}
-	// Another user's TAP, made by root directly.
-	if err := f.CreateTAP(context.Background(), "bgt-2", 2000, 2000, "banger0"); err != nil {
-		t.Fatal(err)
-	}
-	r = runHelper(t, h, `{"name":"bgt-2"}`, "delete-tap")
-	if r.code != 2 || !strings.Contains(r.reply.Error, "not the invoking user") {
-		t.Errorf("delete another user's tap: exit %d %s", r.code, r.raw)
-	}
-	if _, ok := f.TAP("bgt-2"); !ok {
-		t.Errorf("another user's tap was deleted")
-	}
-	for _, name := range []string{"bgt-1", "bgt-missing"} {
-		if r := runHelper(t, h, `{"name":"`+name+`"}`, "delete-tap"); r.code != 0 {
-			t.Errorf("delete %s under sudo: %s", name, r.raw)
-		}
+	if r := runHelper(t, h, `{"name":"bgt-0000a1a1",`+o+`}`, "delete-tap"); r.code != 0 {
+		t.Errorf("delete own tap: %s", r.raw)
 	}
 }
 
 func TestHelperReportsOperationFailure(t *testing.T) {
 	f := NewFake()
-	r := runHelper(t, rootHelper(f, nil), `{"name":"bgt-1","uid":1,"gid":1,"bridge":"banger0"}`, "create-tap")
-	if r.code != 1 || r.reply.OK || r.reply.Error != "create tap bgt-1: bridge banger0 does not exist" {
+	r := runHelper(t, fakeHelper(f, asAlice), `{"name":"bgt-1","owner":{"uid":1000,"installation":"1111aaaa"},"gid":1000,"bridge":"banger1000"}`, "create-tap")
+	if r.code != 1 || r.reply.OK || r.reply.Error != "create tap bgt-1: bridge banger1000 does not exist" {
 		t.Errorf("exit %d reply %s", r.code, r.raw)
+	}
+}
+
+func TestHelperConfigFromEnvOnlyWithoutSudo(t *testing.T) {
+	p := t.TempDir() + "/helper.toml"
+	writeFile(t, p, "[users.1000]\nbridge_name = \"bgr-test\"\nbridge_cidr = \"10.99.0.0/24\"\n[users.0]\nbridge_name = \"bgr-root\"\nbridge_cidr = \"10.98.0.0/24\"\n")
+	c, err := callerFrom(func(k string) string { return map[string]string{"BANGER_HELPER_CONFIG": p}[k] }, 0, 0)
+	if err != nil || c.Allot.Bridge != "bgr-root" {
+		t.Errorf("without sudo the env policy applies: %+v %v", c, err)
+	}
+	env := map[string]string{"BANGER_HELPER_CONFIG": p, "SUDO_UID": "1000", "SUDO_GID": "1000"}
+	c, err = callerFrom(func(k string) string { return env[k] }, 0, 0)
+	if err != nil || c.Allot.Bridge != "banger1000" || c.UID != 1000 {
+		t.Errorf("under sudo the caller must not pick its policy: %+v %v", c, err)
 	}
 }

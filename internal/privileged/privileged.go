@@ -5,9 +5,14 @@
 // subcommand through `sudo -n`, which lands in Main.
 //
 // Main runs as root on input from an unprivileged process, so it trusts
-// nothing: every argument is validated, unknown JSON fields are rejected,
-// and under sudo a caller may only create or delete TAPs owned by itself.
-// Nothing else in banger may need root; storage in particular does not.
+// nothing the caller says beyond which VM and which installation: the
+// bridge, subnet and TAP prefix come from the caller's allotment (the
+// root-owned /etc/banger/helper.toml or built-in defaults, see
+// internal/network/allotment); TAPs are created owned by and tagged with
+// the caller, NAT is added only for the caller's guest addresses on the
+// caller's TAPs, and only the caller's objects are ever deleted. Confined
+// enforces those rules, in process and under sudo alike. Nothing else in
+// banger may need root; storage in particular does not.
 package privileged
 
 import (
@@ -15,33 +20,40 @@ import (
 	"net/netip"
 	"os"
 
+	"banger/internal/network"
 	"banger/internal/network/nat"
 )
+
+// TAPPrefix starts the name of every TAP banger creates; the helper
+// creates and deletes no other.
+const TAPPrefix = "bgt-"
 
 // Ops is the complete set of privileged operations. Every operation is
 // idempotent, so a retry or a reconcile after a crash is always safe.
 type Ops interface {
-	EnsureBridge(ctx context.Context, name string, addr netip.Prefix) error
-	CreateTAP(ctx context.Context, name string, uid, gid int, bridge string) error
-	DeleteTAP(ctx context.Context, name string) error
+	// EnsureBridge creates the caller's bridge with gateway and claims it
+	// for owner.
+	EnsureBridge(ctx context.Context, name string, gateway netip.Prefix, owner network.Owner) error
+	CreateTAP(ctx context.Context, name string, owner network.Owner, gid int, bridge string) error
+	DeleteTAP(ctx context.Context, name string, owner network.Owner) error
+	// ApplyNAT adds the rules of rule and turns on ip forwarding.
 	ApplyNAT(ctx context.Context, rule nat.Rule) error
-	RemoveNAT(ctx context.Context, vmID string) error
-	ReconcileNAT(ctx context.Context, keep []string) error
-	EnableForwarding(ctx context.Context) error
+	RemoveNAT(ctx context.Context, owner network.Owner, vmID string) error
+	// ReconcileNAT removes owner's rules of every VM not in keep.
+	ReconcileNAT(ctx context.Context, owner network.Owner, keep []string) error
 }
 
 // New returns Local when the process is root and otherwise Sudo running
 // selfExe (the absolute path of the bangerd binary, which must dispatch
 // `priv <op>` to Main).
-func New(selfExe string) Ops {
+func New(selfExe string) (Ops, error) {
 	if os.Geteuid() == 0 {
 		return NewLocal()
 	}
-	return &Sudo{Exe: selfExe}
+	return &Sudo{Exe: selfExe}, nil
 }
 
 var (
-	_ Ops = (*Local)(nil)
+	_ Ops = (*Confined)(nil)
 	_ Ops = (*Sudo)(nil)
-	_ Ops = (*Fake)(nil)
 )

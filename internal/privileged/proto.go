@@ -14,40 +14,57 @@ import (
 
 // Operation names, as passed after `priv` on the helper's command line.
 const (
-	opEnsureBridge     = "ensure-bridge"
-	opCreateTAP        = "create-tap"
-	opDeleteTAP        = "delete-tap"
-	opApplyNAT         = "apply-nat"
-	opRemoveNAT        = "remove-nat"
-	opReconcileNAT     = "reconcile-nat"
-	opEnableForwarding = "enable-forwarding"
-	opPing             = "ping"
+	opEnsureBridge = "ensure-bridge"
+	opCreateTAP    = "create-tap"
+	opDeleteTAP    = "delete-tap"
+	opApplyNAT     = "apply-nat"
+	opRemoveNAT    = "remove-nat"
+	opReconcileNAT = "reconcile-nat"
+	opPing         = "ping"
 )
 
 // maxRequest bounds what the helper reads from its unprivileged caller.
 const maxRequest = 1 << 20
 
+// owner is an Owner on the wire.
+type owner struct {
+	UID          int    `json:"uid"`
+	Installation string `json:"installation"`
+}
+
+func wireOwner(o network.Owner) owner { return owner{UID: o.UID, Installation: o.Installation} }
+func (o owner) owner() network.Owner {
+	return network.Owner{UID: o.UID, Installation: o.Installation}
+}
+
 type bridgeRequest struct {
-	Name string       `json:"name"`
-	Addr netip.Prefix `json:"addr"`
+	Name    string       `json:"name"`
+	Gateway netip.Prefix `json:"gateway"`
+	Owner   owner        `json:"owner"`
 }
 
 type tapRequest struct {
 	Name   string `json:"name"`
-	UID    int    `json:"uid,omitempty"`
+	Owner  owner  `json:"owner"`
 	GID    int    `json:"gid,omitempty"`
 	Bridge string `json:"bridge,omitempty"`
 }
 
 type natRequest struct {
+	Owner   owner      `json:"owner"`
 	VMID    string     `json:"vm_id"`
 	GuestIP netip.Addr `json:"guest_ip,omitzero"`
 	TAP     string     `json:"tap,omitempty"`
 	Bridge  string     `json:"bridge,omitempty"`
 }
 
+func (r natRequest) rule() nat.Rule {
+	return nat.Rule{Owner: r.Owner.owner(), VMID: r.VMID, GuestIP: r.GuestIP, TAP: r.TAP, Bridge: r.Bridge}
+}
+
 type reconcileRequest struct {
-	Keep []string `json:"keep"`
+	Owner owner    `json:"owner"`
+	Keep  []string `json:"keep"`
 }
 
 type empty struct{}
@@ -57,43 +74,6 @@ type response struct {
 	OK    bool   `json:"ok"`
 	Error string `json:"error,omitempty"`
 	EUID  *int   `json:"euid,omitempty"` // ping only
-}
-
-func (r bridgeRequest) validate() error {
-	if err := network.ValidateName(r.Name); err != nil {
-		return err
-	}
-	if !r.Addr.IsValid() || !r.Addr.Addr().Is4() || r.Addr.Bits() < 8 || r.Addr.Bits() > 30 {
-		return fmt.Errorf("bridge address %v must be IPv4 with a prefix length between /8 and /30", r.Addr)
-	}
-	if r.Addr.Masked().Addr() == r.Addr.Addr() {
-		return fmt.Errorf("bridge address %v is the network address; use a host address such as the first one", r.Addr)
-	}
-	return nil
-}
-
-func (r tapRequest) validateCreate() error {
-	if err := r.validateDelete(); err != nil {
-		return err
-	}
-	if err := network.ValidateName(r.Bridge); err != nil {
-		return fmt.Errorf("bridge: %w", err)
-	}
-	if r.UID < 0 || r.GID < 0 || r.UID > 1<<31-2 || r.GID > 1<<31-2 {
-		return fmt.Errorf("tap owner %d:%d out of range", r.UID, r.GID)
-	}
-	return nil
-}
-
-func (r tapRequest) validateDelete() error { return network.ValidateName(r.Name) }
-
-func (r natRequest) rule() nat.Rule {
-	return nat.Rule{VMID: r.VMID, GuestIP: r.GuestIP, TAP: r.TAP, Bridge: r.Bridge}
-}
-
-func (r reconcileRequest) validate() error {
-	_, err := keepSet(r.Keep)
-	return err
 }
 
 // decode reads one JSON value into v, strictly: unknown fields, trailing

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"banger/internal/execx"
+	"banger/internal/network"
 	"banger/internal/network/nat"
 )
 
@@ -38,42 +39,38 @@ type Sudo struct {
 	natMu sync.Mutex
 }
 
-func (s *Sudo) EnsureBridge(ctx context.Context, name string, addr netip.Prefix) error {
-	return s.call(ctx, opEnsureBridge, bridgeRequest{Name: name, Addr: addr}, nil)
+func (s *Sudo) EnsureBridge(ctx context.Context, name string, gateway netip.Prefix, o network.Owner) error {
+	return s.call(ctx, opEnsureBridge, bridgeRequest{Name: name, Gateway: gateway, Owner: wireOwner(o)}, nil)
 }
 
-func (s *Sudo) CreateTAP(ctx context.Context, name string, uid, gid int, bridge string) error {
-	return s.call(ctx, opCreateTAP, tapRequest{Name: name, UID: uid, GID: gid, Bridge: bridge}, nil)
+func (s *Sudo) CreateTAP(ctx context.Context, name string, o network.Owner, gid int, bridge string) error {
+	return s.call(ctx, opCreateTAP, tapRequest{Name: name, Owner: wireOwner(o), GID: gid, Bridge: bridge}, nil)
 }
 
-func (s *Sudo) DeleteTAP(ctx context.Context, name string) error {
-	return s.call(ctx, opDeleteTAP, tapRequest{Name: name}, nil)
+func (s *Sudo) DeleteTAP(ctx context.Context, name string, o network.Owner) error {
+	return s.call(ctx, opDeleteTAP, tapRequest{Name: name, Owner: wireOwner(o)}, nil)
 }
 
 func (s *Sudo) ApplyNAT(ctx context.Context, rule nat.Rule) error {
 	s.natMu.Lock()
 	defer s.natMu.Unlock()
-	req := natRequest{VMID: rule.VMID, GuestIP: rule.GuestIP, TAP: rule.TAP, Bridge: rule.Bridge}
+	req := natRequest{Owner: wireOwner(rule.Owner), VMID: rule.VMID, GuestIP: rule.GuestIP, TAP: rule.TAP, Bridge: rule.Bridge}
 	return s.call(ctx, opApplyNAT, req, nil)
 }
 
-func (s *Sudo) RemoveNAT(ctx context.Context, vmID string) error {
+func (s *Sudo) RemoveNAT(ctx context.Context, o network.Owner, vmID string) error {
 	s.natMu.Lock()
 	defer s.natMu.Unlock()
-	return s.call(ctx, opRemoveNAT, natRequest{VMID: vmID}, nil)
+	return s.call(ctx, opRemoveNAT, natRequest{Owner: wireOwner(o), VMID: vmID}, nil)
 }
 
-func (s *Sudo) ReconcileNAT(ctx context.Context, keep []string) error {
+func (s *Sudo) ReconcileNAT(ctx context.Context, o network.Owner, keep []string) error {
 	s.natMu.Lock()
 	defer s.natMu.Unlock()
 	if keep == nil {
 		keep = []string{}
 	}
-	return s.call(ctx, opReconcileNAT, reconcileRequest{Keep: keep}, nil)
-}
-
-func (s *Sudo) EnableForwarding(ctx context.Context) error {
-	return s.call(ctx, opEnableForwarding, empty{}, nil)
+	return s.call(ctx, opReconcileNAT, reconcileRequest{Owner: wireOwner(o), Keep: keep}, nil)
 }
 
 // Ping runs the helper's no-op and checks that it really runs as root.

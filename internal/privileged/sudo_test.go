@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"banger/internal/execx"
-	"banger/internal/network/nat"
 )
 
 // The test binary doubles as the privileged helper: with BANGER_PRIV_HELPER
@@ -27,7 +26,7 @@ func TestMain(m *testing.M) {
 		if mode == "real" {
 			os.Exit(Main(ctx, args, os.Stdin, os.Stdout))
 		}
-		h := helper{ops: NewFake(), euid: 0, getenv: os.Getenv, inspect: rootHelper(NewFake(), nil).inspect}
+		h := helper{euid: 0, getenv: os.Getenv, backend: func() backend { return NewFake() }}
 		os.Exit(h.main(ctx, args, os.Stdin, os.Stdout))
 	}
 	os.Exit(m.Run())
@@ -48,30 +47,27 @@ func TestSudoClientTalksToHelperProcess(t *testing.T) {
 	if err := s.Ping(ctx); err != nil {
 		t.Fatalf("Ping: %v", err)
 	}
-	if err := s.EnsureBridge(ctx, "banger0", netip.MustParsePrefix("172.30.0.1/24")); err != nil {
+	if err := s.EnsureBridge(ctx, "banger0", netip.MustParsePrefix("172.30.0.1/24"), rootOwner); err != nil {
 		t.Errorf("EnsureBridge: %v", err)
 	}
 	// Each call is a fresh helper process with an empty Fake, so the
 	// bridge is gone again: a real operation error must come back intact.
-	err := s.CreateTAP(ctx, "bgt-0000aaaa", 1000, 1000, "banger0")
+	err := s.CreateTAP(ctx, "bgt-0000aaaa", rootOwner, 0, "banger0")
 	var he *HelperError
 	if !errors.As(err, &he) || he.Op != "create-tap" || err.Error() != "create tap bgt-0000aaaa: bridge banger0 does not exist" {
 		t.Errorf("CreateTAP error = %#v", err)
 	}
-	rule := nat.Rule{VMID: "aaaa", GuestIP: netip.MustParseAddr("172.30.0.2"), TAP: "bgt-0000aaaa", Bridge: "banger0"}
 	for name, call := range map[string]func() error{
-		"DeleteTAP":        func() error { return s.DeleteTAP(ctx, "bgt-0000aaaa") },
-		"ApplyNAT":         func() error { return s.ApplyNAT(ctx, rule) },
-		"RemoveNAT":        func() error { return s.RemoveNAT(ctx, "aaaa") },
-		"ReconcileNAT":     func() error { return s.ReconcileNAT(ctx, nil) },
-		"EnableForwarding": func() error { return s.EnableForwarding(ctx) },
+		"DeleteTAP":    func() error { return s.DeleteTAP(ctx, "bgt-0000aaaa", rootOwner) },
+		"RemoveNAT":    func() error { return s.RemoveNAT(ctx, rootOwner, "aaaa") },
+		"ReconcileNAT": func() error { return s.ReconcileNAT(ctx, rootOwner, nil) },
 	} {
 		if err := call(); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
 	// The client does not pre-validate; the helper refuses.
-	err = s.CreateTAP(ctx, "bad name", 1000, 1000, "banger0")
+	err = s.CreateTAP(ctx, "bad name", rootOwner, 0, "banger0")
 	if !errors.As(err, &he) || !strings.Contains(err.Error(), "may only contain") {
 		t.Errorf("CreateTAP with a bad name = %v", err)
 	}
@@ -80,7 +76,7 @@ func TestSudoClientTalksToHelperProcess(t *testing.T) {
 func TestSudoRefusalIsRecognised(t *testing.T) {
 	// Stands in for `sudo -n` without a rule: sudo's own message, exit 1.
 	s := &Sudo{Exe: "/usr/local/bin/bangerd", Prefix: []string{"sh", "-c", `echo "sudo: a password is required" >&2; exit 1`, "sudo"}}
-	err := s.EnsureBridge(context.Background(), "banger0", netip.MustParsePrefix("172.30.0.1/24"))
+	err := s.EnsureBridge(context.Background(), "banger0", netip.MustParsePrefix("172.30.0.1/24"), rootOwner)
 	if !errors.Is(err, ErrSudoDenied) || !strings.Contains(err.Error(), "privileged ensure-bridge") {
 		t.Errorf("refused sudo = %v, want ErrSudoDenied naming the operation", err)
 	}

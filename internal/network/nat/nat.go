@@ -2,9 +2,10 @@
 // MASQUERADE rule for the VM's address and FORWARD accept rules between the
 // bridge and the outside. Rules live in two dedicated chains, BANGER-POST
 // (nat table, jumped to from POSTROUTING) and BANGER-FWD (filter table,
-// jumped to from FORWARD), and every rule carries the comment
-// "banger:vm:<id>", so a VM's rules can be found, reconciled and removed
-// without touching anyone else's. IPv4 only.
+// jumped to from FORWARD), shared by every user, and every rule carries the
+// comment "banger:u<uid>:i<installation>:vm:<id>", so one installation's
+// rules can be found, reconciled and removed without touching any other
+// installation's (or anyone else's). IPv4 only.
 //
 // Changing rules and ip_forward needs root; this package does not obtain it
 // (internal/privileged calls it). iptables is reached only through Runner.
@@ -27,11 +28,12 @@ const (
 	// ChainPost holds the per-VM MASQUERADE rules in the nat table.
 	ChainPost = "BANGER-POST"
 
-	commentPrefix = "banger:vm:"
+	vmMarker = ":vm:"
 )
 
 // Rule is the NAT configuration of one VM.
 type Rule struct {
+	Owner   network.Owner
 	VMID    string
 	GuestIP netip.Addr
 	// TAP is the VM's TAP device. At the IP layer traffic from the VM
@@ -46,6 +48,9 @@ type Rule struct {
 func (r Rule) Validate() error {
 	if err := ValidateVMID(r.VMID); err != nil {
 		return err
+	}
+	if err := r.Owner.Validate(); err != nil {
+		return fmt.Errorf("nat rule for vm %s: %w", r.VMID, err)
 	}
 	if !r.GuestIP.IsValid() || !r.GuestIP.Is4() || r.GuestIP.IsUnspecified() || r.GuestIP.IsMulticast() || r.GuestIP.IsLoopback() {
 		return fmt.Errorf("nat rule for vm %s: guest address %v must be a unicast IPv4 address", r.VMID, r.GuestIP)
@@ -104,7 +109,7 @@ func (m *Manager) Apply(ctx context.Context, r Rule) error {
 	}
 	have := map[string]bool{}
 	for _, e := range existing {
-		if e.vmID == r.VMID {
+		if e.is(r.Owner, r.VMID) {
 			have[e.key()] = true
 		}
 	}
@@ -119,7 +124,7 @@ func (m *Manager) Apply(ctx context.Context, r Rule) error {
 		}
 	}
 	for _, e := range existing {
-		if e.vmID == r.VMID && !want[e.key()] {
+		if e.is(r.Owner, r.VMID) && !want[e.key()] {
 			if err := m.delete(ctx, e); err != nil {
 				return fmt.Errorf("apply nat for vm %s: remove stale rule: %w", r.VMID, err)
 			}
@@ -128,24 +133,27 @@ func (m *Manager) Apply(ctx context.Context, r Rule) error {
 	return nil
 }
 
-// Remove deletes every rule tagged with vmID. Removing rules that do not
-// exist is not an error.
-func (m *Manager) Remove(ctx context.Context, vmID string) error {
+// Remove deletes every rule of owner tagged with vmID. Removing rules that
+// do not exist is not an error.
+func (m *Manager) Remove(ctx context.Context, owner network.Owner, vmID string) error {
 	if err := ValidateVMID(vmID); err != nil {
+		return err
+	}
+	if err := owner.Validate(); err != nil {
 		return err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.remove(ctx, vmID)
+	return m.remove(ctx, owner, vmID)
 }
 
-func (m *Manager) remove(ctx context.Context, vmID string) error {
+func (m *Manager) remove(ctx context.Context, owner network.Owner, vmID string) error {
 	existing, err := m.rules(ctx)
 	if err != nil {
 		return fmt.Errorf("remove nat for vm %s: %w", vmID, err)
 	}
 	for _, e := range existing {
-		if e.vmID != vmID {
+		if !e.is(owner, vmID) {
 			continue
 		}
 		if err := m.delete(ctx, e); err != nil {
@@ -155,8 +163,8 @@ func (m *Manager) remove(ctx context.Context, vmID string) error {
 	return nil
 }
 
-// List returns the ids of the VMs that have rules, sorted.
-func (m *Manager) List(ctx context.Context) ([]string, error) {
+// List returns the ids of owner's VMs that have rules, sorted.
+func (m *Manager) List(ctx context.Context, owner network.Owner) ([]string, error) {
 	existing, err := m.rules(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list nat rules: %w", err)
@@ -164,7 +172,7 @@ func (m *Manager) List(ctx context.Context) ([]string, error) {
 	seen := map[string]bool{}
 	var ids []string
 	for _, e := range existing {
-		if !seen[e.vmID] {
+		if e.owner == owner && !seen[e.vmID] {
 			seen[e.vmID] = true
 			ids = append(ids, e.vmID)
 		}
@@ -173,11 +181,15 @@ func (m *Manager) List(ctx context.Context) ([]string, error) {
 	return ids, nil
 }
 
-// Reconcile removes the rules of every VM not in keep.
-func (m *Manager) Reconcile(ctx context.Context, keep map[string]bool) error {
+// Reconcile removes the rules of every VM of owner not in keep; other
+// owners' rules are left alone.
+func (m *Manager) Reconcile(ctx context.Context, owner network.Owner, keep map[string]bool) error {
+	if err := owner.Validate(); err != nil {
+		return err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	ids, err := m.List(ctx)
+	ids, err := m.List(ctx, owner)
 	if err != nil {
 		return err
 	}
@@ -185,7 +197,7 @@ func (m *Manager) Reconcile(ctx context.Context, keep map[string]bool) error {
 		if keep[id] {
 			continue
 		}
-		if err := m.remove(ctx, id); err != nil {
+		if err := m.remove(ctx, owner, id); err != nil {
 			return err
 		}
 	}

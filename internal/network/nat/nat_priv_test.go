@@ -91,9 +91,9 @@ func TestNATInNamespace(t *testing.T) {
 			for _, want := range []string{
 				"-A FORWARD -j BANGER-FWD",
 				"-A POSTROUTING -j BANGER-POST",
-				`-A BANGER-POST -s 172.30.0.2/32 ! -o banger0 -m comment --comment "banger:vm:aaaaaaaaaaaaaaaa" -j MASQUERADE`,
-				`-A BANGER-FWD -s 172.30.0.3/32 -i banger0 ! -o banger0 -m comment --comment "banger:vm:bbbbbbbbbbbbbbbb" -j ACCEPT`,
-				`-A BANGER-FWD -d 172.30.0.3/32 -o banger0 -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment "banger:vm:bbbbbbbbbbbbbbbb" -j ACCEPT`,
+				`-A BANGER-POST -s 172.30.0.2/32 ! -o banger0 -m comment --comment "banger:u0:i0000aaaa:vm:aaaaaaaaaaaaaaaa" -j MASQUERADE`,
+				`-A BANGER-FWD -s 172.30.0.3/32 -i banger0 ! -o banger0 -m comment --comment "banger:u0:i0000aaaa:vm:bbbbbbbbbbbbbbbb" -j ACCEPT`,
+				`-A BANGER-FWD -d 172.30.0.3/32 -o banger0 -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment "banger:u0:i0000aaaa:vm:bbbbbbbbbbbbbbbb" -j ACCEPT`,
 			} {
 				if !strings.Contains(after, want+"\n") {
 					t.Errorf("namespace rules lack %q:\n%s", want, after)
@@ -114,24 +114,24 @@ func TestNATInNamespace(t *testing.T) {
 			}
 
 			ns.Do(t, func() {
-				ids, err := m.List(ctx)
+				ids, err := m.List(ctx, testOwner)
 				if err != nil || strings.Join(ids, ",") != "aaaaaaaaaaaaaaaa,bbbbbbbbbbbbbbbb" {
 					t.Errorf("List = %v, %v", ids, err)
 				}
-				if err := m.Remove(ctx, a.VMID); err != nil {
+				if err := m.Remove(ctx, testOwner, a.VMID); err != nil {
 					t.Fatal(err)
 				}
-				if ids, _ := m.List(ctx); strings.Join(ids, ",") != "bbbbbbbbbbbbbbbb" {
+				if ids, _ := m.List(ctx, testOwner); strings.Join(ids, ",") != "bbbbbbbbbbbbbbbb" {
 					t.Errorf("List after Remove = %v", ids)
 				}
-				if err := m.Reconcile(ctx, map[string]bool{}); err != nil {
+				if err := m.Reconcile(ctx, testOwner, map[string]bool{}); err != nil {
 					t.Fatal(err)
 				}
-				if ids, _ := m.List(ctx); len(ids) != 0 {
+				if ids, _ := m.List(ctx, testOwner); len(ids) != 0 {
 					t.Errorf("List after Reconcile = %v", ids)
 				}
 			})
-			if left := nsRules(); strings.Contains(left, "banger:vm:") {
+			if left := nsRules(); strings.Contains(left, "banger:u0:i0000aaaa:vm:") {
 				t.Errorf("tagged rules left after Reconcile:\n%s", left)
 			}
 		})

@@ -13,10 +13,14 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"banger/internal/network"
 )
 
+var testOwner = network.Owner{UID: 0, Installation: "0000aaaa"}
+
 func rule(id, ip string) Rule {
-	return Rule{VMID: id, GuestIP: netip.MustParseAddr(ip), TAP: "bgt-" + id[:8], Bridge: "banger0"}
+	return Rule{Owner: testOwner, VMID: id, GuestIP: netip.MustParseAddr(ip), TAP: "bgt-" + id[:8], Bridge: "banger0"}
 }
 
 func mutations(calls [][]string) [][]string {
@@ -45,11 +49,11 @@ func TestApplyCreatesChainsJumpsAndTaggedRules(t *testing.T) {
 		{"filter", "FORWARD", []string{"-A FORWARD -j BANGER-FWD"}},
 		{"nat", "POSTROUTING", []string{"-A POSTROUTING -j BANGER-POST"}},
 		{"nat", "BANGER-POST", []string{
-			`-A BANGER-POST -s 172.30.0.2/32 ! -o banger0 -m comment --comment "banger:vm:0123456789abcdef" -j MASQUERADE`,
+			`-A BANGER-POST -s 172.30.0.2/32 ! -o banger0 -m comment --comment "banger:u0:i0000aaaa:vm:0123456789abcdef" -j MASQUERADE`,
 		}},
 		{"filter", "BANGER-FWD", []string{
-			`-A BANGER-FWD -s 172.30.0.2/32 -i banger0 ! -o banger0 -m comment --comment "banger:vm:0123456789abcdef" -j ACCEPT`,
-			`-A BANGER-FWD -d 172.30.0.2/32 -o banger0 -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment "banger:vm:0123456789abcdef" -j ACCEPT`,
+			`-A BANGER-FWD -s 172.30.0.2/32 -i banger0 ! -o banger0 -m comment --comment "banger:u0:i0000aaaa:vm:0123456789abcdef" -j ACCEPT`,
+			`-A BANGER-FWD -d 172.30.0.2/32 -o banger0 -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment "banger:u0:i0000aaaa:vm:0123456789abcdef" -j ACCEPT`,
 		}},
 	}
 	for _, c := range checks {
@@ -99,7 +103,13 @@ func TestListRemoveReconcile(t *testing.T) {
 	f := NewFakeRunner()
 	m := New(f)
 	ctx := context.Background()
-	for _, r := range []Rule{rule("aaaaaaaaaaaaaaaa", "172.30.0.2"), rule("bbbbbbbbbbbbbbbb", "172.30.0.3"), rule("cccccccccccccccc", "172.30.0.4")} {
+	// Another installation of the same user, and another user, with a
+	// VM of the same id: their rules are never listed or removed here.
+	sameID := rule("aaaaaaaaaaaaaaaa", "172.30.0.7")
+	sameID.Owner.Installation = "0000bbbb"
+	otherUser := rule("aaaaaaaaaaaaaaaa", "172.30.236.7")
+	otherUser.Owner = network.Owner{UID: 1000, Installation: "1111aaaa"}
+	for _, r := range []Rule{rule("aaaaaaaaaaaaaaaa", "172.30.0.2"), rule("bbbbbbbbbbbbbbbb", "172.30.0.3"), rule("cccccccccccccccc", "172.30.0.4"), sameID, otherUser} {
 		if err := m.Apply(ctx, r); err != nil {
 			t.Fatal(err)
 		}
@@ -113,27 +123,32 @@ func TestListRemoveReconcile(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ids, err := m.List(ctx)
+	ids, err := m.List(ctx, testOwner)
 	if err != nil || strings.Join(ids, ",") != "aaaaaaaaaaaaaaaa,bbbbbbbbbbbbbbbb,cccccccccccccccc" {
 		t.Fatalf("List = %v, %v", ids, err)
 	}
-	if err := m.Remove(ctx, "bbbbbbbbbbbbbbbb"); err != nil {
+	if err := m.Remove(ctx, testOwner, "bbbbbbbbbbbbbbbb"); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Remove(ctx, "bbbbbbbbbbbbbbbb"); err != nil {
+	if err := m.Remove(ctx, testOwner, "bbbbbbbbbbbbbbbb"); err != nil {
 		t.Errorf("second Remove = %v, want nil", err)
 	}
-	if ids, _ := m.List(ctx); strings.Join(ids, ",") != "aaaaaaaaaaaaaaaa,cccccccccccccccc" {
+	if ids, _ := m.List(ctx, testOwner); strings.Join(ids, ",") != "aaaaaaaaaaaaaaaa,cccccccccccccccc" {
 		t.Errorf("List after Remove = %v", ids)
 	}
-	if err := m.Reconcile(ctx, map[string]bool{"cccccccccccccccc": true, "dddddddddddddddd": true}); err != nil {
+	if err := m.Reconcile(ctx, testOwner, map[string]bool{"cccccccccccccccc": true, "dddddddddddddddd": true}); err != nil {
 		t.Fatal(err)
 	}
-	if ids, _ := m.List(ctx); strings.Join(ids, ",") != "cccccccccccccccc" {
+	if ids, _ := m.List(ctx, testOwner); strings.Join(ids, ",") != "cccccccccccccccc" {
 		t.Errorf("List after Reconcile = %v", ids)
 	}
+	for _, o := range []network.Owner{sameID.Owner, otherUser.Owner} {
+		if ids, _ := m.List(ctx, o); strings.Join(ids, ",") != "aaaaaaaaaaaaaaaa" {
+			t.Errorf("rules of %s after our Reconcile = %v", o, ids)
+		}
+	}
 	fwd := f.Rules("filter", "BANGER-FWD")
-	if len(fwd) != 4 || !strings.Contains(fwd[2], "10.9.9.9/32") || !strings.Contains(fwd[3], "other:thing") {
+	if len(fwd) != 8 || !strings.Contains(fwd[6], "10.9.9.9/32") || !strings.Contains(fwd[7], "other:thing") {
 		t.Errorf("foreign rules not kept as they were: %q", fwd)
 	}
 }
@@ -142,13 +157,13 @@ func TestListAndRemoveWithoutChains(t *testing.T) {
 	f := NewFakeRunner()
 	m := New(f)
 	ctx := context.Background()
-	if ids, err := m.List(ctx); err != nil || len(ids) != 0 {
+	if ids, err := m.List(ctx, testOwner); err != nil || len(ids) != 0 {
 		t.Errorf("List on a fresh host = %v, %v", ids, err)
 	}
-	if err := m.Remove(ctx, "0123456789abcdef"); err != nil {
+	if err := m.Remove(ctx, testOwner, "0123456789abcdef"); err != nil {
 		t.Errorf("Remove on a fresh host = %v", err)
 	}
-	if err := m.Reconcile(ctx, nil); err != nil {
+	if err := m.Reconcile(ctx, testOwner, nil); err != nil {
 		t.Errorf("Reconcile on a fresh host = %v", err)
 	}
 	if muts := mutations(f.Calls()); len(muts) != 0 {
@@ -189,7 +204,7 @@ func TestValidationRejectsBeforeRunningIptables(t *testing.T) {
 			t.Errorf("%s: %d iptables calls before validation failed", name, n)
 		}
 	}
-	if err := New(NewFakeRunner()).Remove(context.Background(), "../x"); err == nil {
+	if err := New(NewFakeRunner()).Remove(context.Background(), testOwner, "../x"); err == nil {
 		t.Errorf("Remove accepted a bad id")
 	}
 }
@@ -307,7 +322,7 @@ func TestConcurrentAppliesAddOneJump(t *testing.T) {
 	if fwd, post := f.Rules("filter", "FORWARD"), f.Rules("nat", "POSTROUTING"); len(fwd) != 1 || len(post) != 1 {
 		t.Errorf("jumps after concurrent applies: FORWARD %q, POSTROUTING %q", fwd, post)
 	}
-	if ids, _ := m.List(context.Background()); len(ids) != 16 {
+	if ids, _ := m.List(context.Background(), testOwner); len(ids) != 16 {
 		t.Errorf("List = %d vms, want 16", len(ids))
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"banger/internal/network"
 )
 
 // spec is one rule in one of banger's chains, with args in the order
@@ -20,17 +22,24 @@ func (s spec) argv(op string) []string {
 	return append([]string{"-t", s.table, op, s.chain}, s.args...)
 }
 
-// tagged is a rule found in a banger chain with the VM id of its comment.
+// tagged is a rule found in a banger chain with the owner and VM id of
+// its comment.
 type tagged struct {
 	spec
-	vmID string
+	owner network.Owner
+	vmID  string
 }
+
+func (t tagged) is(owner network.Owner, vmID string) bool { return t.owner == owner && t.vmID == vmID }
+
+// comment is the tag of r's rules: the owner's tag, ":vm:", the VM id.
+func comment(owner network.Owner, vmID string) string { return owner.Tag() + vmMarker + vmID }
 
 // desired lists the rules of r in iptables' canonical order
 // (-s, -d, -i, -o, matches, -j).
 func desired(r Rule) []spec {
 	ip := r.GuestIP.String() + "/32"
-	comment := []string{"-m", "comment", "--comment", commentPrefix + r.VMID}
+	comment := []string{"-m", "comment", "--comment", comment(r.Owner, r.VMID)}
 	join := func(parts ...[]string) []string {
 		var out []string
 		for _, p := range parts {
@@ -66,24 +75,31 @@ func (m *Manager) rules(ctx context.Context) ([]tagged, error) {
 				continue
 			}
 			args := fields[2:]
-			id, ok := vmIDOf(args)
+			owner, id, ok := tagOf(args)
 			if !ok {
 				continue
 			}
-			out = append(out, tagged{spec{t.table, t.chain, args}, id})
+			out = append(out, tagged{spec{t.table, t.chain, args}, owner, id})
 		}
 	}
 	return out, nil
 }
 
-func vmIDOf(args []string) (string, bool) {
+// tagOf reads the owner and VM id from a rule's comment. Rules of older
+// banger versions ("banger:vm:<id>", no owner) are not anyone's to touch.
+func tagOf(args []string) (network.Owner, string, bool) {
 	for i := 0; i+1 < len(args); i++ {
-		if args[i] == "--comment" && strings.HasPrefix(args[i+1], commentPrefix) {
-			id := strings.TrimPrefix(args[i+1], commentPrefix)
-			return id, ValidateVMID(id) == nil
+		if args[i] != "--comment" {
+			continue
 		}
+		tag, id, ok := strings.Cut(args[i+1], vmMarker)
+		if !ok {
+			return network.Owner{}, "", false
+		}
+		owner, ok := network.ParseTag(tag)
+		return owner, id, ok && ValidateVMID(id) == nil
 	}
-	return "", false
+	return network.Owner{}, "", false
 }
 
 // splitRule splits one line of `iptables -S` into arguments. iptables quotes

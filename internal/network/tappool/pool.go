@@ -5,8 +5,9 @@
 // the caller's business.
 //
 // Nothing is persisted. Every TAP this package makes is named Prefix plus 8
-// hex digits, so after a crash the daemon finds leftovers by name and
-// removes those no VM record references (Cleanup).
+// hex digits and tagged with its owner (installation), so after a crash the
+// daemon finds its own leftovers and removes those no VM record references
+// (Cleanup); TAPs of other installations or users are never touched.
 package tappool
 
 import (
@@ -29,22 +30,25 @@ const Prefix = "bgt-"
 
 // Ops is the part of privileged.Ops the pool needs.
 type Ops interface {
-	CreateTAP(ctx context.Context, name string, uid, gid int, bridge string) error
-	DeleteTAP(ctx context.Context, name string) error
+	CreateTAP(ctx context.Context, name string, owner network.Owner, gid int, bridge string) error
+	DeleteTAP(ctx context.Context, name string, owner network.Owner) error
 }
 
 // Options configure a Pool.
 type Options struct {
 	Ops Ops
-	// List returns existing TAP names with a prefix; network.ListTAPs
-	// when nil (it needs no privilege).
+	// List returns existing TAP names with a prefix, everyone's;
+	// network.ListTAPs when nil (it needs no privilege).
 	List func(prefix string) ([]string, error)
+	// Inspect reports a TAP's owner and bridge; network.InspectTAP when nil.
+	Inspect func(name string) (network.TAPInfo, error)
 	// Size is how many idle TAPs to keep ready; 0 disables the background
 	// refill, and Take then always creates synchronously.
-	Size     int
-	UID, GID int    // owner of the TAPs: the user the VMM runs as
-	Bridge   string // bridge the TAPs are enslaved to
-	Logger   *slog.Logger
+	Size   int
+	Owner  network.Owner // owner of the TAPs: the installation, whose user the VMM runs as
+	GID    int
+	Bridge string // bridge the TAPs are enslaved to
+	Logger *slog.Logger
 	// Retry is the pause after a failed background creation (default 5s),
 	// so a persistent failure (no sudo rule) is not retried in a tight loop.
 	Retry time.Duration
@@ -80,8 +84,14 @@ func New(opts Options) (*Pool, error) {
 	if err := network.ValidateName(opts.Bridge); err != nil {
 		return nil, fmt.Errorf("tap pool: bridge: %w", err)
 	}
+	if err := opts.Owner.Validate(); err != nil {
+		return nil, fmt.Errorf("tap pool: %w", err)
+	}
 	if opts.List == nil {
 		opts.List = network.ListTAPs
+	}
+	if opts.Inspect == nil {
+		opts.Inspect = network.InspectTAP
 	}
 	if opts.Retry <= 0 {
 		opts.Retry = 5 * time.Second
@@ -125,21 +135,35 @@ func (p *Pool) Start() {
 // Take returns a ready TAP, owned by the pool's user and enslaved to its
 // bridge. When no idle TAP is ready it creates one synchronously. The TAP
 // belongs to the caller until Release.
+//
+// An idle TAP is checked before it is handed out: one that was deleted
+// behind the pool's back (or replaced by a device of someone else's) is
+// dropped, so a VMM never gets a dead or foreign TAP.
 func (p *Pool) Take(ctx context.Context) (string, error) {
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		return "", errors.New("take tap: pool is closed")
-	}
-	if len(p.idle) > 0 {
+	for {
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return "", errors.New("take tap: pool is closed")
+		}
+		if len(p.idle) == 0 {
+			p.mu.Unlock()
+			break
+		}
 		name := p.idle[0]
 		p.idle = p.idle[1:]
 		p.taken[name] = true
 		p.signal()
 		p.mu.Unlock()
+		if err := p.usable(name); err != nil {
+			p.log.Warn("dropping idle tap", "tap", name, "error", err)
+			p.mu.Lock()
+			delete(p.taken, name)
+			p.mu.Unlock()
+			continue
+		}
 		return name, nil
 	}
-	p.mu.Unlock()
 
 	name, err := p.create(ctx)
 	if err != nil {
@@ -152,10 +176,23 @@ func (p *Pool) Take(ctx context.Context) (string, error) {
 	return name, nil
 }
 
+// usable reports why the TAP name cannot be handed out, or nil.
+func (p *Pool) usable(name string) error {
+	info, err := p.opts.Inspect(name)
+	if err != nil {
+		return err
+	}
+	if !info.Tagged || info.Owner != p.opts.Owner || info.Master != p.opts.Bridge {
+		return fmt.Errorf("tap %s is no longer this pool's (owner %v, bridge %q)", name, info.Owner, info.Master)
+	}
+	return nil
+}
+
 // Release deletes a TAP that Take handed out. TAPs are not reused: a fresh
-// one carries no state (bridge FDB entries, an open queue) from its last VM.
+// one carries no state (bridge FDB entries, an open queue, a VMM's error
+// state) from its last VM.
 func (p *Pool) Release(ctx context.Context, name string) error {
-	if err := p.opts.Ops.DeleteTAP(ctx, name); err != nil {
+	if err := p.opts.Ops.DeleteTAP(ctx, name, p.opts.Owner); err != nil {
 		return fmt.Errorf("release tap %s: %w", name, err)
 	}
 	p.mu.Lock()
@@ -193,7 +230,7 @@ func (p *Pool) Close(ctx context.Context) error {
 	p.mu.Unlock()
 	var errs []error
 	for _, name := range idle {
-		if err := p.opts.Ops.DeleteTAP(ctx, name); err != nil {
+		if err := p.opts.Ops.DeleteTAP(ctx, name, p.opts.Owner); err != nil {
 			errs = append(errs, fmt.Errorf("close tap pool: delete tap %s: %w", name, err))
 		}
 	}
@@ -201,26 +238,59 @@ func (p *Pool) Close(ctx context.Context) error {
 }
 
 // Cleanup deletes every TAP named like a pool TAP (Prefix and 8 hex
-// digits) that is neither in inUse (the
+// digits) and tagged with the pool's owner that is neither in inUse (the
 // TAPs VM records reference) nor held by this pool (idle, being created, or
 // taken and not released). The daemon calls it at startup to remove TAPs
-// leaked by a crash.
+// leaked by a crash. Other owners' TAPs, and untagged ones, are left alone.
 func (p *Pool) Cleanup(ctx context.Context, inUse map[string]bool) error {
-	names, err := p.opts.List(Prefix)
+	names, err := p.Leftovers(inUse)
 	if err != nil {
-		return fmt.Errorf("clean up taps: %w", err)
+		return err
 	}
 	var errs []error
 	for _, name := range names {
-		if !isPoolName(name) || inUse[name] || p.holds(name) {
-			continue
-		}
 		p.log.Info("deleting leftover tap", "tap", name)
-		if err := p.opts.Ops.DeleteTAP(ctx, name); err != nil {
+		if err := p.opts.Ops.DeleteTAP(ctx, name, p.opts.Owner); err != nil {
 			errs = append(errs, fmt.Errorf("clean up tap %s: %w", name, err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Leftovers lists the owner's pool TAPs that are neither in inUse nor
+// held by the pool. It needs no privilege.
+func (p *Pool) Leftovers(inUse map[string]bool) ([]string, error) {
+	return leftovers(p.opts, inUse, p.holds)
+}
+
+// Leftovers is Pool.Leftovers before a pool exists (the daemon checks for
+// leftovers before it sets up networking).
+func Leftovers(opts Options, inUse map[string]bool) ([]string, error) {
+	if opts.List == nil {
+		opts.List = network.ListTAPs
+	}
+	if opts.Inspect == nil {
+		opts.Inspect = network.InspectTAP
+	}
+	return leftovers(opts, inUse, func(string) bool { return false })
+}
+
+func leftovers(opts Options, inUse map[string]bool, held func(string) bool) ([]string, error) {
+	names, err := opts.List(Prefix)
+	if err != nil {
+		return nil, fmt.Errorf("list taps: %w", err)
+	}
+	var out []string
+	for _, name := range names {
+		if !isPoolName(name) || inUse[name] || held(name) {
+			continue
+		}
+		if info, err := opts.Inspect(name); err != nil || !info.Tagged || info.Owner != opts.Owner {
+			continue
+		}
+		out = append(out, name)
+	}
+	return out, nil
 }
 
 func (p *Pool) holds(name string) bool {
@@ -258,7 +328,7 @@ func (p *Pool) create(ctx context.Context) (string, error) {
 		delete(p.pending, name)
 		p.mu.Unlock()
 	}()
-	if err := p.opts.Ops.CreateTAP(ctx, name, p.opts.UID, p.opts.GID, p.opts.Bridge); err != nil {
+	if err := p.opts.Ops.CreateTAP(ctx, name, p.opts.Owner, p.opts.GID, p.opts.Bridge); err != nil {
 		return "", err
 	}
 	return name, nil

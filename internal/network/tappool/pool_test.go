@@ -11,13 +11,21 @@ import (
 	"testing"
 	"time"
 
+	"banger/internal/network"
+	"banger/internal/network/allotment"
 	"banger/internal/privileged"
+)
+
+var (
+	owner = network.Owner{UID: 1000, Installation: "1111aaaa"}
+	// caller is uid 1000 allotted banger0, so tests read as before.
+	caller = privileged.Caller{UID: 1000, GID: 1000, Allot: allotment.Allotment{UID: 1000, Bridge: "banger0", Subnet: netip.MustParsePrefix("172.30.0.0/24")}}
 )
 
 func newFake(t *testing.T) *privileged.Fake {
 	t.Helper()
 	f := privileged.NewFake()
-	if err := f.EnsureBridge(context.Background(), "banger0", netip.MustParsePrefix("172.30.0.1/24")); err != nil {
+	if err := f.EnsureBridge("banger0", netip.MustParsePrefix("172.30.0.1/24"), owner); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -25,7 +33,7 @@ func newFake(t *testing.T) *privileged.Fake {
 
 func newPool(t *testing.T, f *privileged.Fake, size int) *Pool {
 	t.Helper()
-	p, err := New(Options{Ops: f, List: f.ListTAPs, Size: size, UID: 1000, GID: 1000, Bridge: "banger0", Retry: 5 * time.Millisecond})
+	p, err := New(Options{Ops: privileged.NewFakeOps(caller, f), List: f.ListTAPs, Inspect: f.InspectTAP, Size: size, Owner: owner, GID: 1000, Bridge: "banger0", Retry: 5 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +62,7 @@ func TestPoolFillsTakesAndRefills(t *testing.T) {
 			t.Errorf("pool tap name %q is not %s<8 hex>", name, Prefix)
 		}
 		tap, ok := f.TAP(name)
-		if !ok || tap != (privileged.FakeTAP{UID: 1000, GID: 1000, Bridge: "banger0"}) {
+		if !ok || tap != (privileged.FakeTAP{Owner: owner, GID: 1000, Bridge: "banger0"}) {
 			t.Errorf("tap %s = %+v, %v; want owned by 1000:1000 on banger0", name, tap, ok)
 		}
 	}
@@ -157,7 +165,16 @@ func TestCleanupRemovesOnlyUnreferencedPoolTaps(t *testing.T) {
 	f := newFake(t)
 	ctx := context.Background()
 	for _, n := range []string{"bgt-1111aaaa", "bgt-2222bbbb", "bgt-custom", "vnet0"} {
-		if err := f.CreateTAP(ctx, n, 1000, 1000, "banger0"); err != nil {
+		if err := f.CreateTAP(n, owner, 1000, "banger0"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Leftover-shaped TAPs of another installation and another user.
+	for n, o := range map[string]network.Owner{
+		"bgt-3333cccc": {UID: 1000, Installation: "1111bbbb"},
+		"bgt-4444dddd": {UID: 2000, Installation: "2222aaaa"},
+	} {
+		if err := f.CreateTAP(n, o, o.UID, "banger0"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -174,7 +191,7 @@ func TestCleanupRemovesOnlyUnreferencedPoolTaps(t *testing.T) {
 		t.Fatal(err)
 	}
 	names, _ := f.ListTAPs("")
-	want := []string{"bgt-2222bbbb", "bgt-custom", p.Idle()[0], taken, "vnet0"}
+	want := []string{"bgt-2222bbbb", "bgt-3333cccc", "bgt-4444dddd", "bgt-custom", p.Idle()[0], taken, "vnet0"}
 	slices.Sort(want)
 	if !slices.Equal(names, want) {
 		t.Errorf("after Cleanup taps are %v, want %v (stray bgt-1111aaaa gone)", names, want)
@@ -219,12 +236,36 @@ func TestConcurrentTakesAreUnique(t *testing.T) {
 func TestNewValidates(t *testing.T) {
 	f := newFake(t)
 	for name, o := range map[string]Options{
-		"no ops":     {Bridge: "banger0"},
-		"negative":   {Ops: f, Size: -1, Bridge: "banger0"},
-		"bad bridge": {Ops: f, Bridge: "bad bridge"},
+		"no ops":     {Bridge: "banger0", Owner: owner},
+		"negative":   {Ops: privileged.NewFakeOps(caller, f), Size: -1, Bridge: "banger0", Owner: owner},
+		"bad bridge": {Ops: privileged.NewFakeOps(caller, f), Bridge: "bad bridge", Owner: owner},
+		"no owner":   {Ops: privileged.NewFakeOps(caller, f), Bridge: "banger0"},
 	} {
 		if _, err := New(o); err == nil {
 			t.Errorf("%s: New accepted %+v", name, o)
 		}
+	}
+}
+
+// TestTakeDropsAnIdleTapDeletedBehindItsBack: a pool TAP that another
+// process deleted (or replaced) is never handed to a VMM.
+func TestTakeDropsAnIdleTapDeletedBehindItsBack(t *testing.T) {
+	f := newFake(t)
+	p := newPool(t, f, 1)
+	p.Start()
+	eventually(t, "one idle tap", func() bool { return len(p.Idle()) == 1 })
+	dead := p.Idle()[0]
+	if err := f.DeleteTAP(dead); err != nil {
+		t.Fatal(err)
+	}
+	got, err := p.Take(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got == dead {
+		t.Fatalf("Take handed out %s, which no longer exists", dead)
+	}
+	if _, ok := f.TAP(got); !ok {
+		t.Errorf("Take handed out %s, which does not exist", got)
 	}
 }
