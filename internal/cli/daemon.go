@@ -47,7 +47,13 @@ func newDaemonCmd(e *env) *cobra.Command {
 				fmt.Fprintf(t, "vmm:\t%s (%s)\n", st.VMM, st.Accel)
 			}
 			fmt.Fprintf(t, "vms:\t%d (%d running)\n", st.VMs, st.Running)
-			return t.Flush()
+			if err := t.Flush(); err != nil {
+				return err
+			}
+			if st.DNSError != "" {
+				fmt.Fprintf(e.io.ErrOut, "warning: bangerd is not serving .vm names on %s: %s\n  another program (or another banger installation) holds that address; set dns_listen to a free host:port and restart bangerd\n", st.DNSListen, st.DNSError)
+			}
+			return nil
 		},
 	}
 	status.Flags().BoolVar(&asJSON, "json", false, "print JSON")

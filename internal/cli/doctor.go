@@ -66,13 +66,13 @@ func runDoctor(ctx context.Context, e *env) ([]doctor.Result, error) {
 	checks := []doctor.Check{cfgCheck, doctor.RuntimeDirCheck(l)}
 	if cfgErr == nil {
 		c, running := e.ExistingClient(ctx)
-		daemonDNS := ""
+		daemonDNS, daemonDNSErr := "", ""
 		if running {
 			if st, err := c.Status(ctx); err == nil {
-				daemonDNS = st.DNSListen
+				daemonDNS, daemonDNSErr = st.DNSListen, st.DNSError
 			}
 		}
-		checks = append(checks, doctor.DNSListenCheck(cfg.DNSListen, daemonDNS, running))
+		checks = append(checks, doctor.DNSListenCheck(cfg.DNSListen, daemonDNS, daemonDNSErr, running))
 	}
 	checks = append(checks, doctor.BundleCheck(runtimeDir, source))
 	checks = append(checks, doctor.ToolChecks(doctor.CoreTools)...)

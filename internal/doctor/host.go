@@ -147,8 +147,12 @@ func SudoCheck(check func(ctx context.Context) error, line string) Check {
 }
 
 // DNSListenCheck passes when addr is free or held by a running bangerd.
-func DNSListenCheck(addr string, daemonDNS string, daemonRunning bool) Check {
+func DNSListenCheck(addr, daemonDNS, daemonDNSError string, daemonRunning bool) Check {
 	return Func{CheckName: "dns listen address", CheckGroup: "dns", Fn: func(context.Context) (Status, string, string) {
+		if daemonRunning && daemonDNSError != "" {
+			return Fail, "bangerd is running but not serving .vm names on " + addr + ": " + daemonDNSError,
+				"another program or another banger installation holds " + addr + ": set dns_listen in ~/.config/banger/config.toml to a free host:port and restart bangerd (banger daemon stop)"
+		}
 		if daemonRunning && daemonDNS == addr {
 			return Pass, addr + " is served by bangerd", ""
 		}

@@ -347,3 +347,34 @@ func TestDaemonRefusesHostNamespaceUnderTest(t *testing.T) {
 		t.Errorf("the refused daemon created its state dir: %v", err)
 	}
 }
+
+// TestDNSAddressTakenIsReportedLoudly: a second installation whose
+// dns_listen is held by the first still starts, and says so in `daemon
+// status` and `doctor`, not only in its log.
+func TestDNSAddressTakenIsReportedLoudly(t *testing.T) {
+	first := newEnv(t)
+	first.extra = append(first.extra, "BANGER_DNS_LISTEN=127.0.0.1:42069")
+	first.must("daemon", "status")
+	second := newEnv(t)
+	second.netns = first.netns
+	second.extra = append(second.extra, "BANGER_DNS_LISTEN=127.0.0.1:42069")
+	r := second.must("daemon", "status")
+	contains(t, r, "warning: bangerd is not serving .vm names on 127.0.0.1:42069", "set dns_listen")
+	var results []struct{ Name, Status, Message string }
+	d := second.run("doctor", "--json")
+	if err := json.Unmarshal([]byte(d.stdout), &results); err != nil {
+		t.Fatalf("doctor --json: %v\n%s", err, d)
+	}
+	found := false
+	for _, res := range results {
+		if res.Name == "dns listen address" {
+			found = true
+			if res.Status != "fail" || !strings.Contains(res.Message, "not serving .vm names") {
+				t.Errorf("doctor's dns check: %+v", res)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("doctor has no dns listen check:\n%s", d)
+	}
+}
