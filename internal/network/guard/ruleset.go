@@ -8,13 +8,13 @@ import (
 
 // Names of banger's nftables objects. Only these tables are ever touched.
 const (
-	tableName     = "banger"
-	tapMap        = "taps"      // bridge: ifname -> jump tap-<tap>
-	hostMap       = "hostblock" // inet: ifname -> jump host-<bridge>
-	tapChainPre   = "tap-"
-	hostChainPre  = "host-"
-	bridgeTable   = "bridge " + tableName
-	inetTable     = "inet " + tableName
+	tableName    = "banger"
+	tapMap       = "taps"      // bridge: ifname -> jump tap-<tap>
+	hostMap      = "hostblock" // inet: ifname -> jump host-<bridge>
+	tapChainPre  = "tap-"
+	hostChainPre = "host-"
+	bridgeTable  = "bridge " + tableName
+	inetTable    = "inet " + tableName
 )
 
 // bridgePreamble creates the bridge table's skeleton if missing and rewrites
