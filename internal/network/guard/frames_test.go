@@ -276,4 +276,3 @@ func tcpFrom(f []byte) (flags byte, seq uint32, sport, dport uint16, ok bool) {
 	t := f[14+int(f[14]&0xf)*4:]
 	return t[13], binary.BigEndian.Uint32(t[4:]), binary.BigEndian.Uint16(t[0:]), binary.BigEndian.Uint16(t[2:]), true
 }
-
