@@ -2,6 +2,7 @@ package guard
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"reflect"
@@ -148,4 +149,55 @@ func mac(t testing.TB, s string) net.HardwareAddr {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// nsRunner runs nft in ns through `ip netns exec`, so it is safe to call
+// from any goroutine (ns.Do only moves the calling one).
+type nsRunner struct{ ns *netnstest.NS }
+
+func (r nsRunner) Run(ctx context.Context, stdin []byte, args ...string) ([]byte, error) {
+	return execx.Cmd{Argv: append([]string{"ip", "netns", "exec", r.ns.Name, nftPath}, args...), Stdin: stdin}.Run(ctx)
+}
+
+// TestConcurrentBinds binds and unbinds TAPs from many goroutines at once,
+// as several VMs starting together do: every transaction rewrites the
+// base chain, which must still hold exactly one copy of each rule.
+func TestConcurrentBinds(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ns, _ := newNSGuard(t)
+	g := New(nsRunner{ns})
+	const n = 12
+	var want []Binding
+	errs := make(chan error, 2*n)
+	for i := range n {
+		b := Binding{TAP: fmt.Sprintf("bgt-%08x", i), MAC: net.HardwareAddr{2, 0, 0, 0, 1, byte(i)},
+			IP: netip.AddrFrom4([4]byte{172, 30, 0, byte(10 + i)}), Tag: fmt.Sprintf("u1000:i%d", i)}
+		if i%3 != 0 {
+			want = append(want, b)
+		}
+		go func() {
+			err := g.Bind(ctx, b)
+			if err == nil && i%3 == 0 {
+				err = g.Unbind(ctx, b.TAP)
+			}
+			errs <- err
+			errs <- g.Unbind(ctx, fmt.Sprintf("bgt-gone%d", i))
+		}()
+	}
+	for range 2 * n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if bs, err := g.List(ctx); err != nil || !reflect.DeepEqual(bs, want) {
+		t.Fatalf("List = %+v, %v; want %+v", bs, err, want)
+	}
+	out, err := ns.Exec(ctx, nftPath, "list", "chain", "bridge", "banger", "prerouting")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := strings.Count(string(out), "iifname"); c != 2 {
+		t.Errorf("base chain holds %d rules; want 2:\n%s", c, out)
+	}
 }
