@@ -111,6 +111,15 @@ func (g *Guard) Lookup(ctx context.Context, tap string) (Binding, bool, error) {
 	return Binding{}, false, nil
 }
 
+// Version runs `nft --version` (no privilege needed), for doctor.
+func (g *Guard) Version(ctx context.Context) (string, error) {
+	out, err := g.run.Run(ctx, nil, "--version")
+	if err != nil {
+		return "", fmt.Errorf("check nft: %w", err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
 func (g *Guard) apply(ctx context.Context, script string) error {
 	if _, err := g.run.Run(ctx, []byte(script), "-f", "-"); err != nil {
 		return fmt.Errorf("apply nftables rules: %w", err)

@@ -45,6 +45,9 @@ func TestRulesInNamespace(t *testing.T) {
 	defer cancel()
 	ns, g := newNSGuard(t)
 	hostBefore := hostRuleset(t, ctx)
+	if v, err := g.Version(ctx); err != nil || !strings.HasPrefix(v, "nftables v") {
+		t.Errorf("Version = %q, %v", v, err)
+	}
 
 	a := Binding{TAP: "bgt-0000000a", MAC: mac(t, "02:00:00:00:00:0a"), IP: netip.MustParseAddr("172.30.0.2"), Tag: "u1000:iab12cd34"}
 	b := Binding{TAP: "bgt-0000000b", MAC: mac(t, "02:00:00:00:00:0b"), IP: netip.MustParseAddr("172.30.0.3")}

@@ -254,6 +254,16 @@ func TestNFTNeedsAbsolutePath(t *testing.T) {
 	}
 }
 
+func TestNFTMissing(t *testing.T) {
+	_, err := (NFT{Path: filepath.Join(t.TempDir(), "nft")}).Run(ctx, nil, "--version")
+	if !errors.Is(err, ErrNotFound) {
+		t.Fatalf("NFT at a missing path = %v; want ErrNotFound", err)
+	}
+	if _, err := New(NFT{Path: filepath.Join(t.TempDir(), "nft")}).Version(ctx); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Version with a missing nft = %v; want ErrNotFound", err)
+	}
+}
+
 func TestDisableIPv6(t *testing.T) {
 	root := t.TempDir()
 	dir := filepath.Join(root, "sys/net/ipv6/conf/banger0")
