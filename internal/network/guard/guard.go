@@ -1,7 +1,8 @@
 // Package guard owns banger's per-TAP anti-spoofing and guest isolation,
 // written as nftables rules in banger's own tables: `table bridge banger`
 // checks every frame a guest sends into the bridge, `table inet banger`
-// optionally stops guests from reaching the host's own addresses. It uses
+// optionally stops guests from reaching the host's own addresses and stops
+// the host from routing between banger bridges (users). It uses
 // nftables' bridge family rather than br_netfilter, which would send the
 // bridged traffic of every bridge on the host (Docker's included) through
 // iptables.
@@ -10,8 +11,8 @@
 // binding is either fully installed or absent. The package never touches a
 // table other than its two. Every per-TAP object is named after the TAP
 // (chain tap-<tap>, element <tap> of map taps) and every per-bridge object
-// after the bridge (chain host-<bridge>, element <bridge> of map hostblock),
-// so they can be listed and removed by name.
+// after the bridge (chain host-<bridge>, element <bridge> of map hostblock
+// and of set bridges), so they can be listed and removed by name.
 //
 // Changing rules and sysctls needs root; this package does not obtain it —
 // internal/privileged calls it. Every function acts on the network namespace

@@ -127,6 +127,25 @@ func TestRulesInNamespace(t *testing.T) {
 		if hs, err := g.HostBlocks(ctx); err != nil || !reflect.DeepEqual(hs, want2[:1]) {
 			t.Fatalf("HostBlocks after allow = %+v, %v; want %+v", hs, err, want2[:1])
 		}
+		for _, br := range []string{"banger0", "banger0", "banger-u1", "banger-u2"} {
+			if err := g.IsolateBridge(ctx, br, true); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for range 2 {
+			if err := g.IsolateBridge(ctx, "banger-u1", false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := g.IsolateBridge(ctx, "banger-u9", false); err != nil {
+			t.Fatal(err)
+		}
+		if bs, err := g.IsolatedBridges(ctx); err != nil || !reflect.DeepEqual(bs, []string{"banger-u2", "banger0"}) {
+			t.Fatalf("IsolatedBridges = %v, %v; want banger-u2, banger0", bs, err)
+		}
+		if hs, err := g.HostBlocks(ctx); err != nil || !reflect.DeepEqual(hs, want2[:1]) {
+			t.Fatalf("HostBlocks after isolating = %+v, %v; want %+v", hs, err, want2[:1])
+		}
 		if out, err := ns.Exec(ctx, nftPath, "list", "tables"); err != nil || string(out) != "table bridge banger\ntable inet banger\n" {
 			t.Errorf("tables in namespace = %q, %v; want only banger's", out, err)
 		}

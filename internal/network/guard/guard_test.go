@@ -112,6 +112,33 @@ func TestHostAccessScripts(t *testing.T) {
 	}
 }
 
+func TestIsolateScripts(t *testing.T) {
+	f := newFake(t)
+	g := New(f)
+	if err := g.IsolateBridge(ctx, "banger0", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.IsolateBridge(ctx, "banger0", false); err != nil {
+		t.Fatal(err)
+	}
+	on, off := f.scripts[0], f.scripts[1]
+	for _, line := range []string{
+		"add chain inet banger forward { type filter hook forward priority filter; policy accept; }\n",
+		"add rule inet banger forward iifname @bridges oifname @bridges counter drop\n",
+		"add element inet banger bridges { \"banger0\" }\n",
+	} {
+		if !strings.Contains(on, line) || !strings.Contains(off, line) {
+			t.Errorf("isolate scripts lack %q:\n%s\n---\n%s", line, on, off)
+		}
+	}
+	if strings.Contains(on, "delete") || !strings.HasSuffix(off, "delete element inet banger bridges { \"banger0\" }\n") {
+		t.Errorf("isolate on/off scripts:\n%s\n---\n%s", on, off)
+	}
+	if err := g.IsolateBridge(ctx, `x" }`, true); err == nil || len(f.scripts) != 2 {
+		t.Errorf("invalid bridge name accepted: %v", err)
+	}
+}
+
 // TestInvalidInputNeverReachesNft feeds values that would change the
 // meaning of the generated ruleset, or are not what a guest may own.
 func TestInvalidInputNeverReachesNft(t *testing.T) {
@@ -203,6 +230,9 @@ func TestListParsesInstalledRules(t *testing.T) {
 	wantH := []HostBlock{{"banger0", netip.MustParsePrefix("172.30.0.0/24")}}
 	if err != nil || !reflect.DeepEqual(hs, wantH) {
 		t.Fatalf("HostBlocks = %+v, %v; want %+v", hs, err, wantH)
+	}
+	if bs, err := g.IsolatedBridges(ctx); err != nil || !reflect.DeepEqual(bs, []string{"banger0", "banger1"}) {
+		t.Fatalf("IsolatedBridges = %v, %v", bs, err)
 	}
 }
 

@@ -2,6 +2,7 @@ package guard
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"sort"
@@ -55,4 +56,42 @@ func (g *Guard) HostBlocks(ctx context.Context) ([]HostBlock, error) {
 	}
 	sort.Slice(hs, func(i, j int) bool { return hs[i].Bridge < hs[j].Bridge })
 	return hs, nil
+}
+
+// IsolateBridge decides whether the host routes packets between bridge and
+// the other isolated bridges. Guests of different users live on different
+// bridges and subnets; once the host forwards IPv4 (which NAT needs) and
+// its FORWARD policy accepts, a guest could otherwise reach another user's
+// guests through the host, even without --nat. With on, every packet the
+// host would route from one isolated bridge to another (in either
+// direction) is dropped; traffic within a bridge is bridged, not routed,
+// and is unaffected, as is traffic to and from any other interface.
+// Idempotent both ways.
+func (g *Guard) IsolateBridge(ctx context.Context, bridge string, on bool) error {
+	if err := network.ValidateName(bridge); err != nil {
+		return fmt.Errorf("isolate bridge: %w", err)
+	}
+	if err := g.apply(ctx, isolateScript(bridge, on)); err != nil {
+		return fmt.Errorf("isolate bridge %s: %w", bridge, err)
+	}
+	return nil
+}
+
+// IsolatedBridges lists the isolated bridges, sorted, as read back from the
+// kernel.
+func (g *Guard) IsolatedBridges(ctx context.Context) ([]string, error) {
+	rs, err := g.listRuleset(ctx, "inet")
+	if err != nil {
+		return nil, fmt.Errorf("list isolated bridges: %w", err)
+	}
+	var out []string
+	for _, e := range rs.sets[bridgeSet] {
+		var name string
+		if err := json.Unmarshal(e, &name); err != nil {
+			return nil, fmt.Errorf("list isolated bridges: element %s is not a name", e)
+		}
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out, nil
 }

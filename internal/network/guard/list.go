@@ -13,6 +13,7 @@ import (
 // banger's table of that family.
 type ruleset struct {
 	maps  map[string][][2]json.RawMessage // map name -> [key, value] pairs
+	sets  map[string][]json.RawMessage    // set name -> elements
 	rules map[string][]jsonRule           // chain name -> rules in order
 }
 
@@ -33,7 +34,7 @@ func (g *Guard) listRuleset(ctx context.Context, family string) (ruleset, error)
 }
 
 func parseRuleset(out []byte, family string) (ruleset, error) {
-	rs := ruleset{maps: map[string][][2]json.RawMessage{}, rules: map[string][]jsonRule{}}
+	rs := ruleset{maps: map[string][][2]json.RawMessage{}, sets: map[string][]json.RawMessage{}, rules: map[string][]jsonRule{}}
 	if len(strings.TrimSpace(string(out))) == 0 {
 		return rs, nil
 	}
@@ -67,6 +68,18 @@ func parseRuleset(out []byte, family string) (ruleset, error) {
 					return rs, fmt.Errorf("parse element of map %s: %w", m.Name, err)
 				}
 				rs.maps[m.Name] = append(rs.maps[m.Name], pair)
+			}
+		}
+		if raw, ok := obj["set"]; ok {
+			var m struct {
+				owner
+				Elem []json.RawMessage `json:"elem"`
+			}
+			if err := json.Unmarshal(raw, &m); err != nil {
+				return rs, fmt.Errorf("parse nft set: %w", err)
+			}
+			if m.Family == family && m.Table == tableName {
+				rs.sets[m.Name] = append(rs.sets[m.Name], m.Elem...)
 			}
 		}
 		if raw, ok := obj["rule"]; ok {

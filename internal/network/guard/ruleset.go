@@ -11,6 +11,7 @@ const (
 	tableName    = "banger"
 	tapMap       = "taps"      // bridge: ifname -> jump tap-<tap>
 	hostMap      = "hostblock" // inet: ifname -> jump host-<bridge>
+	bridgeSet    = "bridges"   // inet: isolated bridges
 	tapChainPre  = "tap-"
 	hostChainPre = "host-"
 	bridgeTable  = "bridge " + tableName
@@ -75,15 +76,33 @@ func unbindScript(tap string) string {
 	return s.String()
 }
 
-// inetPreamble is bridgePreamble for the host-access table: an input chain
-// that sends packets arriving on a blocked bridge to that bridge's chain.
+// inetPreamble is bridgePreamble for the inet table: an input chain that
+// sends packets arriving on a blocked bridge to that bridge's chain, and a
+// forward chain that drops packets the host would route from one isolated
+// bridge to another.
 func inetPreamble() string {
 	var s strings.Builder
 	fmt.Fprintf(&s, "add table %s\n", inetTable)
 	fmt.Fprintf(&s, "add chain %s input { type filter hook input priority filter; policy accept; }\n", inetTable)
+	fmt.Fprintf(&s, "add chain %s forward { type filter hook forward priority filter; policy accept; }\n", inetTable)
 	fmt.Fprintf(&s, "add map %s %s { type ifname : verdict; }\n", inetTable, hostMap)
+	fmt.Fprintf(&s, "add set %s %s { type ifname; }\n", inetTable, bridgeSet)
 	fmt.Fprintf(&s, "flush chain %s input\n", inetTable)
 	fmt.Fprintf(&s, "add rule %s input iifname vmap @%s\n", inetTable, hostMap)
+	fmt.Fprintf(&s, "flush chain %s forward\n", inetTable)
+	fmt.Fprintf(&s, "add rule %s forward iifname @%s oifname @%s counter drop\n", inetTable, bridgeSet, bridgeSet)
+	return s.String()
+}
+
+// isolateScript adds bridge to the isolated set, or removes it (added
+// first, so removal works whether or not it was there).
+func isolateScript(bridge string, on bool) string {
+	var s strings.Builder
+	s.WriteString(inetPreamble())
+	fmt.Fprintf(&s, "add element %s %s { \"%s\" }\n", inetTable, bridgeSet, bridge)
+	if !on {
+		fmt.Fprintf(&s, "delete element %s %s { \"%s\" }\n", inetTable, bridgeSet, bridge)
+	}
 	return s.String()
 }
 
