@@ -3,6 +3,8 @@ package guard
 import (
 	"context"
 	"net/netip"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,6 +55,14 @@ func TestRouterAdvertDoesNotRouteHost(t *testing.T) {
 						if err := DisableIPv6(ifname); err != nil {
 							t.Fatal(err)
 						}
+						for f, want := range map[string]string{"accept_ra": "0\n", "disable_ipv6": "1\n"} {
+							if got, err := os.ReadFile("/proc/sys/net/ipv6/conf/" + ifname + "/" + f); err != nil || string(got) != want {
+								t.Errorf("%s %s = %q, %v; want %q", ifname, f, got, err, want)
+							}
+						}
+					}
+					if err := DisableIPv6("bgt-absent"); err == nil || !strings.Contains(err.Error(), "bgt-absent") {
+						t.Errorf("DisableIPv6 of a missing interface = %v; want an error naming it", err)
 					}
 				}
 				if rs := defaultRoutes(t); len(rs) != 0 {
