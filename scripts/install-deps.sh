@@ -6,7 +6,7 @@ PKGS=(
   make git ca-certificates           # build
   e2fsprogs e2tools kmod             # disks and guest config (mkfs.ext4, debugfs, resize2fs, e2cp)
   openssh-client                     # banger vm ssh
-  iproute2 iptables procps           # bridge/netns, NAT, tests
+  iproute2 iptables nftables procps  # bridge/netns, NAT, guest isolation, tests
   qemu-system-x86                    # qemu driver (TCG where KVM cannot boot guests)
   mmdebstrap busybox-static cpio zstd xz-utils dpkg-dev debian-archive-keyring util-linux  # runtime bundle build from Debian
   dnsutils python3 curl              # end-to-end tests (dig, http.server)
