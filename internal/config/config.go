@@ -44,20 +44,24 @@ type Config struct {
 	BridgeName          string `toml:"bridge_name"`
 	BridgeCIDR          string `toml:"bridge_cidr"`
 	DNSListen           string `toml:"dns_listen"`
-	DebianMirror        string `toml:"debian_mirror"`
+	// GuestHostAccess lets guests open connections to the host's own
+	// addresses; false drops them (connections the host opens still work).
+	GuestHostAccess bool   `toml:"guest_host_access"`
+	DebianMirror    string `toml:"debian_mirror"`
 }
 
 // Defaults returns the built-in configuration.
 func Defaults() Config {
 	a := allotment.Default(os.Getuid())
 	return Config{
-		BridgeName:   a.Bridge,
-		BridgeCIDR:   a.Subnet.String(),
-		LogLevel:     "info",
-		TapPoolSize:  2,
-		VMM:          "auto",
-		DNSListen:    "127.0.0.1:42069",
-		DefaultImage: "default",
+		BridgeName:      a.Bridge,
+		BridgeCIDR:      a.Subnet.String(),
+		LogLevel:        "info",
+		TapPoolSize:     2,
+		VMM:             "auto",
+		GuestHostAccess: true,
+		DNSListen:       "127.0.0.1:42069",
+		DefaultImage:    "default",
 	}
 }
 
@@ -184,6 +188,12 @@ func (c *Config) loadEnv(env []string) error {
 		switch f.Kind() {
 		case reflect.String:
 			f.SetString(v)
+		case reflect.Bool:
+			b, err := strconv.ParseBool(strings.TrimSpace(v))
+			if err != nil {
+				return &Error{Source: "environment " + name, Key: key, Value: v, Msg: "must be true or false"}
+			}
+			f.SetBool(b)
 		case reflect.Int:
 			n, err := strconv.Atoi(strings.TrimSpace(v))
 			if err != nil {

@@ -11,6 +11,7 @@ import (
 	"banger/internal/api"
 	"banger/internal/daemon/apierr"
 	"banger/internal/daemon/server"
+	"banger/internal/network"
 	"banger/internal/store"
 	"banger/internal/vmm"
 )
@@ -162,7 +163,7 @@ func (c tapCap) attach(ctx context.Context, op *vmOp) error {
 	if err := c.d.host.EnsureNetwork(ctx); err != nil {
 		return apierr.Unavailable("bridge and TAP setup need root or a sudoers rule; `banger doctor` prints the exact line", "prepare network: %w", err)
 	}
-	tap, err := c.d.host.TakeTAP(ctx)
+	tap, err := c.d.host.TakeTAP(ctx, network.MACFromID(op.v.ID), op.v.IP)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -38,7 +39,7 @@ func (h *fakeHost) DriverByName(_ context.Context, name string) (vmm.Driver, err
 	return h.drv, nil
 }
 func (h *fakeHost) EnsureNetwork(context.Context) error { return nil }
-func (h *fakeHost) TakeTAP(context.Context) (string, error) {
+func (h *fakeHost) TakeTAP(context.Context, net.HardwareAddr, netip.Addr) (string, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.nextTAP++

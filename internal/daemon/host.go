@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"net"
 	"net/netip"
 
 	"banger/internal/vmm"
@@ -18,7 +19,8 @@ type Host interface {
 	// EnsureNetwork creates the bridge (lazily: nothing touches host
 	// networking until a VM needs it) and starts the TAP pool.
 	EnsureNetwork(ctx context.Context) error
-	TakeTAP(ctx context.Context) (string, error)
+	// TakeTAP returns a TAP bound to the guest's MAC and address.
+	TakeTAP(ctx context.Context, mac net.HardwareAddr, ip netip.Addr) (string, error)
 	ReleaseTAP(ctx context.Context, name string) error
 	ApplyNAT(ctx context.Context, vmID string, ip netip.Addr, tap string) error
 	RemoveNAT(ctx context.Context, vmID string) error

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"sync"
@@ -203,7 +204,7 @@ func (h *systemHost) EnsureNetwork(ctx context.Context) error {
 		return nil
 	}
 	cfg := h.d.cfg
-	if err := h.ops.EnsureBridge(ctx, cfg.BridgeName, h.d.bridgeGateway(), h.owner); err != nil {
+	if err := h.ops.EnsureBridge(ctx, cfg.BridgeName, h.d.bridgeGateway(), h.owner, cfg.GuestHostAccess); err != nil {
 		return fmt.Errorf("bridge %s: %w", cfg.BridgeName, err)
 	}
 	pool, err := tappool.New(h.poolOptions())
@@ -220,11 +221,23 @@ func (h *systemHost) poolOptions() tappool.Options {
 	return tappool.Options{Ops: h.ops, Size: cfg.TapPoolSize, Owner: h.owner, GID: os.Getgid(), Bridge: cfg.BridgeName, Logger: h.d.log}
 }
 
-func (h *systemHost) TakeTAP(ctx context.Context) (string, error) {
+// TakeTAP takes a TAP from the pool and binds it to the guest's MAC and
+// address (anti-spoofing), so it is never handed out unbound.
+func (h *systemHost) TakeTAP(ctx context.Context, mac net.HardwareAddr, ip netip.Addr) (string, error) {
 	if err := h.EnsureNetwork(ctx); err != nil {
 		return "", err
 	}
-	return h.pool.Take(ctx)
+	tap, err := h.pool.Take(ctx)
+	if err != nil {
+		return "", err
+	}
+	if err := h.ops.BindTAP(ctx, tap, h.owner, mac, ip); err != nil {
+		if rerr := h.pool.Release(context.WithoutCancel(ctx), tap); rerr != nil {
+			h.d.log.Warn("release tap after a failed bind", "tap", tap, "error", rerr)
+		}
+		return "", fmt.Errorf("bind tap %s to %s: %w", tap, ip, err)
+	}
+	return tap, nil
 }
 
 func (h *systemHost) ReleaseTAP(ctx context.Context, name string) error {

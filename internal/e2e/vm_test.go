@@ -305,4 +305,21 @@ func TestSecondInstallationLeavesTheFirstAlone(t *testing.T) {
 	if r := first.ssh(t, "e2e-a", "true"); r.code != 0 {
 		t.Fatalf("the first installation's vm stopped answering ssh:\n%s", r)
 	}
+
+	// Anti-spoofing on the real path: the guest reaches a server on the
+	// host's bridge address from its own address, not from a borrowed one.
+	srv := exec.Command("ip", "netns", "exec", first.netns, "python3", "-m", "http.server", "8099", "--bind", "172.30.0.1", "--directory", t.TempDir())
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	if !eventually(30*time.Second, func() bool {
+		return first.ssh(t, "e2e-a", "curl", "-s", "-o", "/dev/null", "-m", "3", "http://172.30.0.1:8099/").code == 0
+	}) {
+		t.Fatal("the guest cannot reach the host from its own address")
+	}
+	r = first.ssh(t, "e2e-a", "sh", "-c", "ip addr add 172.30.0.99/24 dev eth0 && curl -s -o /dev/null -m 3 --interface 172.30.0.99 http://172.30.0.1:8099/")
+	if r.code == 0 {
+		t.Errorf("a spoofed source address got through:\n%s", r)
+	}
 }

@@ -4,19 +4,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
+	"os"
 	"strings"
 
 	"banger/internal/network"
+	"banger/internal/network/guard"
 	"banger/internal/network/nat"
 )
 
 // backend performs the operations with no policy of its own: the network
 // and nat packages on the real host (system), or memory in tests (Fake).
 type backend interface {
-	EnsureBridge(name string, gateway netip.Prefix, owner network.Owner) error
-	CreateTAP(name string, owner network.Owner, gid int, bridge string) error
-	DeleteTAP(name string) error
+	EnsureBridge(ctx context.Context, name string, gateway netip.Prefix, owner network.Owner, hostAccess bool) error
+	CreateTAP(ctx context.Context, name string, owner network.Owner, gid int, bridge string) error
+	BindTAP(ctx context.Context, b guard.Binding) error
+	LookupBinding(ctx context.Context, tap string) (guard.Binding, bool, error)
+	// DeleteTAP unbinds and deletes the TAP.
+	DeleteTAP(ctx context.Context, name string) error
 	InspectTAP(name string) (network.TAPInfo, error)
 	ApplyNAT(ctx context.Context, rule nat.Rule) error
 	EnableForwarding() error
@@ -55,7 +61,7 @@ func NewLocal() (*Confined, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Confined{Caller: c, be: system{nat: natManager()}}, nil
+	return &Confined{Caller: c, be: newSystem()}, nil
 }
 
 func (c *Confined) checkOwner(op string, owner network.Owner) error {
@@ -85,7 +91,7 @@ func checkTAPName(op, name string) error {
 	return nil
 }
 
-func (c *Confined) EnsureBridge(_ context.Context, name string, gateway netip.Prefix, owner network.Owner) error {
+func (c *Confined) EnsureBridge(ctx context.Context, name string, gateway netip.Prefix, owner network.Owner, hostAccess bool) error {
 	op := "ensure bridge " + name
 	if err := c.checkOwner(op, owner); err != nil {
 		return refusal(err)
@@ -96,10 +102,10 @@ func (c *Confined) EnsureBridge(_ context.Context, name string, gateway netip.Pr
 	if want := c.Caller.Allot.Gateway(); gateway != want {
 		return refuse("%s: address %v is not yours: uid %d may use %s (host address %s)", op, gateway, c.Caller.UID, c.Caller.Allot, want)
 	}
-	return c.be.EnsureBridge(name, gateway, owner)
+	return c.be.EnsureBridge(ctx, name, gateway, owner, hostAccess)
 }
 
-func (c *Confined) CreateTAP(_ context.Context, name string, owner network.Owner, gid int, bridge string) error {
+func (c *Confined) CreateTAP(ctx context.Context, name string, owner network.Owner, gid int, bridge string) error {
 	op := "create tap " + name
 	if err := checkTAPName(op, name); err != nil {
 		return refusal(err)
@@ -113,11 +119,42 @@ func (c *Confined) CreateTAP(_ context.Context, name string, owner network.Owner
 	if err := c.checkBridge(op, bridge); err != nil {
 		return refusal(err)
 	}
-	return c.be.CreateTAP(name, owner, gid, bridge)
+	return c.be.CreateTAP(ctx, name, owner, gid, bridge)
+}
+
+// ownTAP checks that tap is one of owner's TAPs on the caller's bridge.
+func (c *Confined) ownTAP(op, tap string, owner network.Owner) error {
+	if err := checkTAPName(op, tap); err != nil {
+		return err
+	}
+	info, err := c.be.InspectTAP(tap)
+	if err != nil {
+		return refuse("%s: %v", op, err)
+	}
+	if info.UID != c.Caller.UID || !info.Tagged || info.Owner != owner || info.Master != c.Caller.Allot.Bridge {
+		return refuse("%s: tap %s is not one of this installation's taps on %s (owner uid %d, tag %v, bridge %q)", op, tap, c.Caller.Allot.Bridge, info.UID, info.Owner, info.Master)
+	}
+	return nil
+}
+
+// BindTAP binds one of the caller's TAPs to a guest address of the
+// caller's subnet.
+func (c *Confined) BindTAP(ctx context.Context, name string, owner network.Owner, mac net.HardwareAddr, ip netip.Addr) error {
+	op := "bind tap " + name
+	if err := c.checkOwner(op, owner); err != nil {
+		return refusal(err)
+	}
+	if !c.Caller.Allot.GuestAddr(ip) {
+		return refuse("%s: %s is not a guest address of %s", op, ip, c.Caller.Allot)
+	}
+	if err := c.ownTAP(op, name, owner); err != nil {
+		return refusal(err)
+	}
+	return c.be.BindTAP(ctx, guard.Binding{TAP: name, MAC: mac, IP: ip, Tag: owner.Tag()})
 }
 
 // DeleteTAP deletes one of owner's TAPs; a missing one is not an error.
-func (c *Confined) DeleteTAP(_ context.Context, name string, owner network.Owner) error {
+func (c *Confined) DeleteTAP(ctx context.Context, name string, owner network.Owner) error {
 	op := "delete tap " + name
 	if err := checkTAPName(op, name); err != nil {
 		return refusal(err)
@@ -135,7 +172,7 @@ func (c *Confined) DeleteTAP(_ context.Context, name string, owner network.Owner
 	if info.Tagged && info.Owner != owner {
 		return refuse("%s: it belongs to another banger installation (%s)", op, info.Owner)
 	}
-	return c.be.DeleteTAP(name)
+	return c.be.DeleteTAP(ctx, name)
 }
 
 // ApplyNAT adds NAT for one of the caller's guests: the address must be a
@@ -155,15 +192,17 @@ func (c *Confined) ApplyNAT(ctx context.Context, rule nat.Rule) error {
 	if !c.Caller.Allot.GuestAddr(rule.GuestIP) {
 		return refuse("%s: %s is not a guest address of %s", op, rule.GuestIP, c.Caller.Allot)
 	}
-	if err := checkTAPName(op, rule.TAP); err != nil {
+	if err := c.ownTAP(op, rule.TAP, rule.Owner); err != nil {
 		return refusal(err)
 	}
-	info, err := c.be.InspectTAP(rule.TAP)
+	// The rules match the guest's address, which anti-spoofing ties to
+	// this TAP: NAT only for the address the TAP is bound to.
+	b, ok, err := c.be.LookupBinding(ctx, rule.TAP)
 	if err != nil {
-		return refuse("%s: %v", op, err)
+		return fmt.Errorf("%s: %w", op, err)
 	}
-	if info.UID != c.Caller.UID || !info.Tagged || info.Owner != rule.Owner || info.Master != rule.Bridge {
-		return refuse("%s: tap %s is not one of this installation's taps on %s (owner uid %d, tag %v, bridge %q)", op, rule.TAP, rule.Bridge, info.UID, info.Owner, info.Master)
+	if !ok || b.IP != rule.GuestIP {
+		return refuse("%s: tap %s is not bound to %s (bound: %t, to %v)", op, rule.TAP, rule.GuestIP, ok, b.IP)
 	}
 	if err := c.be.ApplyNAT(ctx, rule); err != nil {
 		return err
@@ -207,17 +246,59 @@ func keepSet(keep []string) (map[string]bool, error) {
 	return set, nil
 }
 
-// system is the real host: netlink and iptables, in the calling thread's
-// network namespace.
-type system struct{ nat *nat.Manager }
+// system is the real host: netlink, iptables and nftables, in the calling
+// thread's network namespace.
+type system struct {
+	nat   *nat.Manager
+	guard *guard.Guard
+}
 
-func (system) EnsureBridge(name string, gateway netip.Prefix, owner network.Owner) error {
-	return network.EnsureBridge(name, gateway, owner)
+func newSystem() system {
+	return system{nat: nat.New(nat.NewRunner()), guard: guard.New(guard.NFT{Path: nftPath()})}
 }
-func (system) CreateTAP(name string, owner network.Owner, gid int, bridge string) error {
-	return network.CreateTAP(name, owner, gid, bridge)
+
+// nftPath is nft in a root-owned system directory, never from PATH.
+func nftPath() string {
+	for _, p := range []string{"/usr/sbin/nft", "/sbin/nft"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return "/usr/sbin/nft"
 }
-func (system) DeleteTAP(name string) error                         { return network.DeleteTAP(name) }
+
+func (s system) EnsureBridge(ctx context.Context, name string, gateway netip.Prefix, owner network.Owner, hostAccess bool) error {
+	if err := network.EnsureBridge(name, gateway, owner); err != nil {
+		return err
+	}
+	if err := guard.DisableIPv6(name); err != nil {
+		return err
+	}
+	if err := s.guard.IsolateBridge(ctx, name, true); err != nil {
+		return err
+	}
+	return s.guard.SetHostAccess(ctx, name, gateway.Masked(), hostAccess)
+}
+
+func (system) CreateTAP(_ context.Context, name string, owner network.Owner, gid int, bridge string) error {
+	if err := network.CreateTAP(name, owner, gid, bridge); err != nil {
+		return err
+	}
+	return guard.DisableIPv6(name)
+}
+
+func (s system) BindTAP(ctx context.Context, b guard.Binding) error { return s.guard.Bind(ctx, b) }
+func (s system) LookupBinding(ctx context.Context, tap string) (guard.Binding, bool, error) {
+	return s.guard.Lookup(ctx, tap)
+}
+
+func (s system) DeleteTAP(ctx context.Context, name string) error {
+	if err := s.guard.Unbind(ctx, name); err != nil {
+		return err
+	}
+	return network.DeleteTAP(name)
+}
+
 func (system) InspectTAP(name string) (network.TAPInfo, error)     { return network.InspectTAP(name) }
 func (s system) ApplyNAT(ctx context.Context, rule nat.Rule) error { return s.nat.Apply(ctx, rule) }
 func (s system) EnableForwarding() error                           { return s.nat.EnableForwarding() }
@@ -227,6 +308,3 @@ func (s system) RemoveNAT(ctx context.Context, owner network.Owner, vmID string)
 func (s system) ReconcileNAT(ctx context.Context, owner network.Owner, keep map[string]bool) error {
 	return s.nat.Reconcile(ctx, owner, keep)
 }
-
-// natManager is the host's iptables, for the helper.
-func natManager() *nat.Manager { return nat.New(nat.NewRunner()) }

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"banger/internal/network"
+	"banger/internal/network/guard"
 	"banger/internal/network/nat"
 )
 
@@ -22,6 +23,7 @@ type Fake struct {
 	bridges    map[string]FakeBridge
 	taps       map[string]FakeTAP
 	nat        map[string]nat.Rule // by owner tag + vm id
+	bindings   map[string]guard.Binding
 	forwarding bool
 	calls      []string
 
@@ -32,8 +34,9 @@ type Fake struct {
 
 // FakeBridge is a bridge held by Fake.
 type FakeBridge struct {
-	Gateway netip.Prefix
-	Owner   network.Owner
+	Gateway    netip.Prefix
+	Owner      network.Owner
+	HostAccess bool
 }
 
 // FakeTAP is a TAP device held by Fake.
@@ -45,7 +48,7 @@ type FakeTAP struct {
 
 // NewFake returns an empty Fake: no bridge, no TAPs, no rules.
 func NewFake() *Fake {
-	return &Fake{bridges: map[string]FakeBridge{}, taps: map[string]FakeTAP{}, nat: map[string]nat.Rule{}}
+	return &Fake{bridges: map[string]FakeBridge{}, taps: map[string]FakeTAP{}, nat: map[string]nat.Rule{}, bindings: map[string]guard.Binding{}}
 }
 
 // NewFakeOps returns Ops for caller on top of f, with the same checks as
@@ -67,7 +70,7 @@ func (f *Fake) Calls() []string {
 	return append([]string(nil), f.calls...)
 }
 
-func (f *Fake) EnsureBridge(name string, gateway netip.Prefix, owner network.Owner) error {
+func (f *Fake) EnsureBridge(_ context.Context, name string, gateway netip.Prefix, owner network.Owner, hostAccess bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.begin(opEnsureBridge, name); err != nil {
@@ -85,11 +88,11 @@ func (f *Fake) EnsureBridge(name string, gateway netip.Prefix, owner network.Own
 			}
 		}
 	}
-	f.bridges[name] = FakeBridge{Gateway: gateway, Owner: owner}
+	f.bridges[name] = FakeBridge{Gateway: gateway, Owner: owner, HostAccess: hostAccess}
 	return nil
 }
 
-func (f *Fake) CreateTAP(name string, owner network.Owner, gid int, bridge string) error {
+func (f *Fake) CreateTAP(_ context.Context, name string, owner network.Owner, gid int, bridge string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.begin(opCreateTAP, name); err != nil {
@@ -105,14 +108,35 @@ func (f *Fake) CreateTAP(name string, owner network.Owner, gid int, bridge strin
 	return nil
 }
 
-func (f *Fake) DeleteTAP(name string) error {
+func (f *Fake) DeleteTAP(_ context.Context, name string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.begin(opDeleteTAP, name); err != nil {
 		return err
 	}
 	delete(f.taps, name)
+	delete(f.bindings, name)
 	return nil
+}
+
+func (f *Fake) BindTAP(_ context.Context, b guard.Binding) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.begin(opBindTAP, b.TAP); err != nil {
+		return err
+	}
+	if _, ok := f.taps[b.TAP]; !ok {
+		return fmt.Errorf("bind tap %s: no such device", b.TAP)
+	}
+	f.bindings[b.TAP] = b
+	return nil
+}
+
+func (f *Fake) LookupBinding(_ context.Context, tap string) (guard.Binding, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b, ok := f.bindings[tap]
+	return b, ok, nil
 }
 
 func (f *Fake) InspectTAP(name string) (network.TAPInfo, error) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 )
 
@@ -14,7 +15,7 @@ import (
 // JSON on stdin, and writes one JSON line to stdout. It returns the process
 // exit code: 0 done, 1 the operation failed, 2 the request was refused.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) int {
-	h := helper{euid: os.Geteuid(), egid: os.Getegid(), getenv: os.Getenv, backend: func() backend { return system{nat: natManager()} }}
+	h := helper{euid: os.Geteuid(), egid: os.Getegid(), getenv: os.Getenv, backend: func() backend { return newSystem() }}
 	return h.main(ctx, args, stdin, stdout)
 }
 
@@ -75,7 +76,19 @@ func prepare(c *Confined, op string, stdin io.Reader) (func(context.Context) err
 		if err := decode(stdin, &r); err != nil {
 			return nil, err
 		}
-		return func(ctx context.Context) error { return c.EnsureBridge(ctx, r.Name, r.Gateway, r.Owner.owner()) }, nil
+		return func(ctx context.Context) error {
+			return c.EnsureBridge(ctx, r.Name, r.Gateway, r.Owner.owner(), !r.BlockHostAccess)
+		}, nil
+	case opBindTAP:
+		var r bindRequest
+		if err := decode(stdin, &r); err != nil {
+			return nil, err
+		}
+		mac, err := net.ParseMAC(r.MAC)
+		if err != nil {
+			return nil, fmt.Errorf("bind tap %s: mac %q: %w", r.Name, r.MAC, err)
+		}
+		return func(ctx context.Context) error { return c.BindTAP(ctx, r.Name, r.Owner.owner(), mac, r.IP) }, nil
 	case opCreateTAP:
 		var r tapRequest
 		if err := decode(stdin, &r); err != nil {

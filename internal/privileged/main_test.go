@@ -52,10 +52,12 @@ func TestHelperRunsEachOperation(t *testing.T) {
 		{"create-tap", `{"name":"bgt-0000aaaa",` + o + `,"gid":1000,"bridge":"banger1000"}`},
 		{"create-tap", `{"name":"bgt-0000bbbb",` + o + `,"gid":1000,"bridge":"banger1000"}`},
 		{"delete-tap", `{"name":"bgt-0000bbbb",` + o + `}`},
+		{"create-tap", `{"name":"bgt-0000cccc",` + o + `,"gid":1000,"bridge":"banger1000"}`},
+		{"bind-tap", `{"name":"bgt-0000aaaa","mac":"02:00:00:00:00:02","ip":"172.30.236.2",` + o + `}`},
+		{"bind-tap", `{"name":"bgt-0000cccc","mac":"02:00:00:00:00:04","ip":"172.30.236.4",` + o + `}`},
 		{"apply-nat", `{"vm_id":"aaaa","guest_ip":"172.30.236.2","tap":"bgt-0000aaaa","bridge":"banger1000",` + o + `}`},
-		{"apply-nat", `{"vm_id":"bbbb","guest_ip":"172.30.236.3","tap":"bgt-0000aaaa","bridge":"banger1000",` + o + `}`},
-		{"apply-nat", `{"vm_id":"cccc","guest_ip":"172.30.236.4","tap":"bgt-0000aaaa","bridge":"banger1000",` + o + `}`},
-		{"remove-nat", `{"vm_id":"bbbb",` + o + `}`},
+		{"apply-nat", `{"vm_id":"cccc","guest_ip":"172.30.236.4","tap":"bgt-0000cccc","bridge":"banger1000",` + o + `}`},
+		{"remove-nat", `{"vm_id":"cccc",` + o + `}`},
 		{"reconcile-nat", `{"keep":["aaaa"],` + o + `}`},
 	}
 	for _, s := range steps {
@@ -71,6 +73,9 @@ func TestHelperRunsEachOperation(t *testing.T) {
 	}
 	if _, ok := f.TAP("bgt-0000bbbb"); ok {
 		t.Errorf("deleted tap still exists")
+	}
+	if b, ok, _ := f.LookupBinding(context.Background(), "bgt-0000aaaa"); !ok || b.IP.String() != "172.30.236.2" || b.Tag != aliceOwner.Tag() {
+		t.Errorf("binding = %+v, %v", b, ok)
 	}
 	if rules, fwd := f.NAT(); strings.Join(rules, ",") != "1000/aaaa" || !fwd {
 		t.Errorf("nat = %v forwarding %v; want [1000/aaaa] true", rules, fwd)
@@ -109,6 +114,9 @@ func TestHelperRefusesBadRequests(t *testing.T) {
 		{"nat for the gateway", `{"vm_id":"aaaa","guest_ip":"172.30.236.1","tap":"bgt-1","bridge":"banger1000",` + o + `}`, []string{"apply-nat"}, "is not a guest address"},
 		{"nat on a foreign interface", `{"vm_id":"aaaa","guest_ip":"172.30.236.2","tap":"bgt-1","bridge":"eth0",` + o + `}`, []string{"apply-nat"}, `bridge "eth0" is not yours`},
 		{"nat on a missing tap", `{"vm_id":"aaaa","guest_ip":"172.30.236.2","tap":"bgt-1","bridge":"banger1000",` + o + `}`, []string{"apply-nat"}, "no such device"},
+		{"bind a foreign address", `{"name":"bgt-1","mac":"02:00:00:00:00:02","ip":"172.30.0.2",` + o + `}`, []string{"bind-tap"}, "is not a guest address"},
+		{"bind a bad mac", `{"name":"bgt-1","mac":"nope","ip":"172.30.236.2",` + o + `}`, []string{"bind-tap"}, "mac"},
+		{"bind a missing tap", `{"name":"bgt-1","mac":"02:00:00:00:00:02","ip":"172.30.236.2",` + o + `}`, []string{"bind-tap"}, "no such device"},
 		{"remove with extras", `{"vm_id":"aaaa","bridge":"b",` + o + `}`, []string{"remove-nat"}, "only vm_id"},
 		{"remove another user's", `{"vm_id":"aaaa","owner":{"uid":0,"installation":"0000aaaa"}}`, []string{"remove-nat"}, "is not the caller"},
 		{"reconcile another user's", `{"keep":[],"owner":{"uid":0,"installation":"0000aaaa"}}`, []string{"reconcile-nat"}, "is not the caller"},
@@ -153,10 +161,10 @@ func TestHelperDeletesOnlyTheCallersObjects(t *testing.T) {
 	aliceOther := network.Owner{UID: 1000, Installation: "1111bbbb"}
 	ctx := context.Background()
 	// Objects made by other callers directly on the backend.
-	f.EnsureBridge("banger1000", gatewayFor(aliceOwner), aliceOwner)
-	f.CreateTAP("bgt-0000b0b0", bob, 2000, "banger1000")
-	f.CreateTAP("bgt-0000a0a0", aliceOther, 1000, "banger1000")
-	f.CreateTAP("bgt-0000a1a1", aliceOwner, 1000, "banger1000")
+	f.EnsureBridge(context.Background(), "banger1000", gatewayFor(aliceOwner), aliceOwner, true)
+	f.CreateTAP(context.Background(), "bgt-0000b0b0", bob, 2000, "banger1000")
+	f.CreateTAP(context.Background(), "bgt-0000a0a0", aliceOther, 1000, "banger1000")
+	f.CreateTAP(context.Background(), "bgt-0000a1a1", aliceOwner, 1000, "banger1000")
 	f.ApplyNAT(ctx, natRuleFor(bob, "b0b0"))
 
 	h := fakeHelper(f, asAlice)

@@ -17,6 +17,7 @@ package privileged
 
 import (
 	"context"
+	"net"
 	"net/netip"
 	"os"
 
@@ -31,12 +32,18 @@ const TAPPrefix = "bgt-"
 // Ops is the complete set of privileged operations. Every operation is
 // idempotent, so a retry or a reconcile after a crash is always safe.
 type Ops interface {
-	// EnsureBridge creates the caller's bridge with gateway and claims it
-	// for owner.
-	EnsureBridge(ctx context.Context, name string, gateway netip.Prefix, owner network.Owner) error
+	// EnsureBridge creates the caller's bridge with gateway, claims it for
+	// owner, turns IPv6 off on it, stops the host routing between it and
+	// other banger bridges, and lets its guests reach the host's own
+	// addresses or not (hostAccess).
+	EnsureBridge(ctx context.Context, name string, gateway netip.Prefix, owner network.Owner, hostAccess bool) error
 	CreateTAP(ctx context.Context, name string, owner network.Owner, gid int, bridge string) error
+	// BindTAP lets the guest on the TAP send only from mac and ip; a TAP
+	// that is not bound sends nothing.
+	BindTAP(ctx context.Context, name string, owner network.Owner, mac net.HardwareAddr, ip netip.Addr) error
 	DeleteTAP(ctx context.Context, name string, owner network.Owner) error
-	// ApplyNAT adds the rules of rule and turns on ip forwarding.
+	// ApplyNAT adds the rules of rule and turns on ip forwarding. The TAP
+	// must be bound to the rule's address.
 	ApplyNAT(ctx context.Context, rule nat.Rule) error
 	RemoveNAT(ctx context.Context, owner network.Owner, vmID string) error
 	// ReconcileNAT removes owner's rules of every VM not in keep.

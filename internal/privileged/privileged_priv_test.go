@@ -3,6 +3,8 @@ package privileged
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"strings"
@@ -41,13 +43,20 @@ func TestHelperForRealInNamespace(t *testing.T) {
 			name string
 			call func() error
 		}{
-			{"EnsureBridge", func() error { return ops.EnsureBridge(ctx, "banger0", br, rootOwner) }},
-			{"EnsureBridge again", func() error { return ops.EnsureBridge(ctx, "banger0", br, rootOwner) }},
+			{"EnsureBridge", func() error { return ops.EnsureBridge(ctx, "banger0", br, rootOwner, true) }},
+			{"EnsureBridge again", func() error { return ops.EnsureBridge(ctx, "banger0", br, rootOwner, true) }},
 			{"CreateTAP", func() error { return ops.CreateTAP(ctx, "bgt-0000aaaa", rootOwner, 0, "banger0") }},
 			{"CreateTAP again", func() error { return ops.CreateTAP(ctx, "bgt-0000aaaa", rootOwner, 0, "banger0") }},
 			{"CreateTAP other", func() error { return ops.CreateTAP(ctx, "bgt-0000bbbb", rootOwner, 0, "banger0") }},
 			{"DeleteTAP", func() error { return ops.DeleteTAP(ctx, "bgt-0000bbbb", rootOwner) }},
 			{"DeleteTAP missing", func() error { return ops.DeleteTAP(ctx, "bgt-0000bbbb", rootOwner) }},
+			{"ApplyNAT unbound", func() error {
+				if err := ops.ApplyNAT(ctx, rule); err == nil || !strings.Contains(err.Error(), "is not bound to") {
+					return fmt.Errorf("nat on an unbound tap: %v", err)
+				}
+				return nil
+			}},
+			{"BindTAP", func() error { return ops.BindTAP(ctx, "bgt-0000aaaa", rootOwner, guestMAC, rule.GuestIP) }},
 			{"ApplyNAT", func() error { return ops.ApplyNAT(ctx, rule) }},
 			{"ApplyNAT again", func() error { return ops.ApplyNAT(ctx, rule) }},
 		}
@@ -112,7 +121,7 @@ func TestHelperForRealInNamespace(t *testing.T) {
 		if err := s.Ping(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.EnsureBridge(ctx, "banger0", br, rootOwner); err != nil {
+		if err := s.EnsureBridge(ctx, "banger0", br, rootOwner, true); err != nil {
 			t.Fatal(err)
 		}
 		// sudo sets SUDO_UID=0 for root, so only root-owned TAPs are allowed.
@@ -138,8 +147,9 @@ func TestHelperUnderSudoIsConfined(t *testing.T) {
 	root := &Sudo{Exe: selfExe(t), Prefix: []string{"ip", "netns", "exec", ns.Name}, Env: []string{"BANGER_PRIV_HELPER=real"}}
 	rootRule := nat.Rule{Owner: rootOwner, VMID: "rootvm", GuestIP: netip.MustParseAddr("172.30.0.2"), TAP: "bgt-0000r00t", Bridge: "banger0"}
 	for _, err := range []error{
-		root.EnsureBridge(ctx, "banger0", netip.MustParsePrefix("172.30.0.1/24"), rootOwner),
+		root.EnsureBridge(ctx, "banger0", netip.MustParsePrefix("172.30.0.1/24"), rootOwner, true),
 		root.CreateTAP(ctx, "bgt-0000r00t", rootOwner, 0, "banger0"),
+		root.BindTAP(ctx, "bgt-0000r00t", rootOwner, guestMAC, rootRule.GuestIP),
 		root.ApplyNAT(ctx, rootRule),
 	} {
 		if err != nil {
@@ -153,12 +163,12 @@ func TestHelperUnderSudoIsConfined(t *testing.T) {
 	alice := &Sudo{Exe: selfExe(t), Prefix: []string{"ip", "netns", "exec", ns.Name}, Env: []string{"BANGER_PRIV_HELPER=real", "SUDO_UID=1000", "SUDO_GID=1000"}}
 	gw := netip.MustParsePrefix("172.30.236.1/24")
 	refusals := map[string]func() error{
-		"foreign bridge": func() error { return alice.EnsureBridge(ctx, "docker0", gw, aliceOwner) },
+		"foreign bridge": func() error { return alice.EnsureBridge(ctx, "docker0", gw, aliceOwner, true) },
 		"root's bridge": func() error {
-			return alice.EnsureBridge(ctx, "banger0", netip.MustParsePrefix("172.30.0.1/24"), aliceOwner)
+			return alice.EnsureBridge(ctx, "banger0", netip.MustParsePrefix("172.30.0.1/24"), aliceOwner, true)
 		},
 		"foreign subnet": func() error {
-			return alice.EnsureBridge(ctx, "banger1000", netip.MustParsePrefix("8.8.8.9/30"), aliceOwner)
+			return alice.EnsureBridge(ctx, "banger1000", netip.MustParsePrefix("8.8.8.9/30"), aliceOwner, true)
 		},
 		"tap on a foreign bridge": func() error { return alice.CreateTAP(ctx, "bgt-0000a11c", aliceOwner, 1000, "docker0") },
 		"tap for root":            func() error { return alice.CreateTAP(ctx, "bgt-0000a11c", rootOwner, 0, "banger1000") },
@@ -183,8 +193,9 @@ func TestHelperUnderSudoIsConfined(t *testing.T) {
 	}
 	// Its own allotment works, and its reconcile leaves root's rule alone.
 	for name, err := range map[string]error{
-		"own bridge": alice.EnsureBridge(ctx, "banger1000", gw, aliceOwner),
+		"own bridge": alice.EnsureBridge(ctx, "banger1000", gw, aliceOwner, true),
 		"own tap":    alice.CreateTAP(ctx, "bgt-0000a11c", aliceOwner, 1000, "banger1000"),
+		"own bind":   alice.BindTAP(ctx, "bgt-0000a11c", aliceOwner, guestMAC, netip.MustParseAddr("172.30.236.2")),
 		"own nat":    alice.ApplyNAT(ctx, nat.Rule{Owner: aliceOwner, VMID: "alicevm", GuestIP: netip.MustParseAddr("172.30.236.2"), TAP: "bgt-0000a11c", Bridge: "banger1000"}),
 		"reconcile":  alice.ReconcileNAT(ctx, aliceOwner, nil),
 	} {
@@ -209,6 +220,8 @@ func TestHelperUnderSudoIsConfined(t *testing.T) {
 	}
 }
 
+var guestMAC = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x02}
+
 // TestSecondInstallationOnOneBridge: a second installation of the same
 // user is refused the bridge while the first has a TAP on it, and may take
 // it over once the first's TAPs are gone.
@@ -219,13 +232,13 @@ func TestSecondInstallationOnOneBridge(t *testing.T) {
 	s := &Sudo{Exe: selfExe(t), Prefix: []string{"ip", "netns", "exec", ns.Name}, Env: []string{"BANGER_PRIV_HELPER=real"}}
 	other := network.Owner{UID: 0, Installation: "0000bbbb"}
 	gw := netip.MustParsePrefix("172.30.0.1/24")
-	if err := s.EnsureBridge(ctx, "banger0", gw, rootOwner); err != nil {
+	if err := s.EnsureBridge(ctx, "banger0", gw, rootOwner, true); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.CreateTAP(ctx, "bgt-0000aaaa", rootOwner, 0, "banger0"); err != nil {
 		t.Fatal(err)
 	}
-	err := s.EnsureBridge(ctx, "banger0", gw, other)
+	err := s.EnsureBridge(ctx, "banger0", gw, other, true)
 	if err == nil || !strings.Contains(err.Error(), "in use by another banger installation") || !strings.Contains(err.Error(), "0000aaaa") {
 		t.Fatalf("second installation on a busy bridge: %v", err)
 	}
@@ -235,7 +248,7 @@ func TestSecondInstallationOnOneBridge(t *testing.T) {
 	if err := s.DeleteTAP(ctx, "bgt-0000aaaa", rootOwner); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.EnsureBridge(ctx, "banger0", gw, other); err != nil {
+	if err := s.EnsureBridge(ctx, "banger0", gw, other, true); err != nil {
 		t.Errorf("take over an idle bridge: %v", err)
 	}
 }

@@ -17,6 +17,7 @@ const (
 	opEnsureBridge = "ensure-bridge"
 	opCreateTAP    = "create-tap"
 	opDeleteTAP    = "delete-tap"
+	opBindTAP      = "bind-tap"
 	opApplyNAT     = "apply-nat"
 	opRemoveNAT    = "remove-nat"
 	opReconcileNAT = "reconcile-nat"
@@ -38,9 +39,17 @@ func (o owner) owner() network.Owner {
 }
 
 type bridgeRequest struct {
-	Name    string       `json:"name"`
-	Gateway netip.Prefix `json:"gateway"`
-	Owner   owner        `json:"owner"`
+	Name            string       `json:"name"`
+	Gateway         netip.Prefix `json:"gateway"`
+	Owner           owner        `json:"owner"`
+	BlockHostAccess bool         `json:"block_host_access,omitempty"`
+}
+
+type bindRequest struct {
+	Name  string     `json:"name"`
+	Owner owner      `json:"owner"`
+	MAC   string     `json:"mac"`
+	IP    netip.Addr `json:"ip"`
 }
 
 type tapRequest struct {

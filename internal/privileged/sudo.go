@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"strings"
@@ -39,8 +40,12 @@ type Sudo struct {
 	natMu sync.Mutex
 }
 
-func (s *Sudo) EnsureBridge(ctx context.Context, name string, gateway netip.Prefix, o network.Owner) error {
-	return s.call(ctx, opEnsureBridge, bridgeRequest{Name: name, Gateway: gateway, Owner: wireOwner(o)}, nil)
+func (s *Sudo) EnsureBridge(ctx context.Context, name string, gateway netip.Prefix, o network.Owner, hostAccess bool) error {
+	return s.call(ctx, opEnsureBridge, bridgeRequest{Name: name, Gateway: gateway, Owner: wireOwner(o), BlockHostAccess: !hostAccess}, nil)
+}
+
+func (s *Sudo) BindTAP(ctx context.Context, name string, o network.Owner, mac net.HardwareAddr, ip netip.Addr) error {
+	return s.call(ctx, opBindTAP, bindRequest{Name: name, Owner: wireOwner(o), MAC: mac.String(), IP: ip}, nil)
 }
 
 func (s *Sudo) CreateTAP(ctx context.Context, name string, o network.Owner, gid int, bridge string) error {

@@ -47,7 +47,7 @@ func TestSudoClientTalksToHelperProcess(t *testing.T) {
 	if err := s.Ping(ctx); err != nil {
 		t.Fatalf("Ping: %v", err)
 	}
-	if err := s.EnsureBridge(ctx, "banger0", netip.MustParsePrefix("172.30.0.1/24"), rootOwner); err != nil {
+	if err := s.EnsureBridge(ctx, "banger0", netip.MustParsePrefix("172.30.0.1/24"), rootOwner, true); err != nil {
 		t.Errorf("EnsureBridge: %v", err)
 	}
 	// Each call is a fresh helper process with an empty Fake, so the
@@ -76,7 +76,7 @@ func TestSudoClientTalksToHelperProcess(t *testing.T) {
 func TestSudoRefusalIsRecognised(t *testing.T) {
 	// Stands in for `sudo -n` without a rule: sudo's own message, exit 1.
 	s := &Sudo{Exe: "/usr/local/bin/bangerd", Prefix: []string{"sh", "-c", `echo "sudo: a password is required" >&2; exit 1`, "sudo"}}
-	err := s.EnsureBridge(context.Background(), "banger0", netip.MustParsePrefix("172.30.0.1/24"), rootOwner)
+	err := s.EnsureBridge(context.Background(), "banger0", netip.MustParsePrefix("172.30.0.1/24"), rootOwner, true)
 	if !errors.Is(err, ErrSudoDenied) || !strings.Contains(err.Error(), "privileged ensure-bridge") {
 		t.Errorf("refused sudo = %v, want ErrSudoDenied naming the operation", err)
 	}

@@ -25,7 +25,7 @@ var (
 func newFake(t *testing.T) *privileged.Fake {
 	t.Helper()
 	f := privileged.NewFake()
-	if err := f.EnsureBridge("banger0", netip.MustParsePrefix("172.30.0.1/24"), owner); err != nil {
+	if err := f.EnsureBridge(context.Background(), "banger0", netip.MustParsePrefix("172.30.0.1/24"), owner, true); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -165,7 +165,7 @@ func TestCleanupRemovesOnlyUnreferencedPoolTaps(t *testing.T) {
 	f := newFake(t)
 	ctx := context.Background()
 	for _, n := range []string{"bgt-1111aaaa", "bgt-2222bbbb", "bgt-custom", "vnet0"} {
-		if err := f.CreateTAP(n, owner, 1000, "banger0"); err != nil {
+		if err := f.CreateTAP(context.Background(), n, owner, 1000, "banger0"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -174,7 +174,7 @@ func TestCleanupRemovesOnlyUnreferencedPoolTaps(t *testing.T) {
 		"bgt-3333cccc": {UID: 1000, Installation: "1111bbbb"},
 		"bgt-4444dddd": {UID: 2000, Installation: "2222aaaa"},
 	} {
-		if err := f.CreateTAP(n, o, o.UID, "banger0"); err != nil {
+		if err := f.CreateTAP(context.Background(), n, o, o.UID, "banger0"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -255,7 +255,7 @@ func TestTakeDropsAnIdleTapDeletedBehindItsBack(t *testing.T) {
 	p.Start()
 	eventually(t, "one idle tap", func() bool { return len(p.Idle()) == 1 })
 	dead := p.Idle()[0]
-	if err := f.DeleteTAP(dead); err != nil {
+	if err := f.DeleteTAP(context.Background(), dead); err != nil {
 		t.Fatal(err)
 	}
 	got, err := p.Take(context.Background())
