@@ -318,7 +318,7 @@ func TestSecondInstallationLeavesTheFirstAlone(t *testing.T) {
 	}) {
 		t.Fatal("the guest cannot reach the host from its own address")
 	}
-	r = first.ssh(t, "e2e-a", "sh", "-c", "ip addr add 172.30.0.99/24 dev eth0 && curl -s -o /dev/null -m 3 --interface 172.30.0.99 http://172.30.0.1:8099/")
+	r = first.ssh(t, "e2e-a", "sh", "-c", "dev=$(ip -o -4 addr show | awk '/172\\.30\\./ {print $2; exit}') && ip addr add 172.30.0.99/24 dev $dev && curl -s -o /dev/null -m 3 --interface 172.30.0.99 http://172.30.0.1:8099/")
 	if r.code == 0 {
 		t.Errorf("a spoofed source address got through:\n%s", r)
 	}
