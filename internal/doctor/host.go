@@ -120,11 +120,15 @@ func BundleCheck(dir string, source paths.RuntimeSource) Check {
 	}}
 }
 
-// RuntimeDirCheck notes a missing XDG_RUNTIME_DIR and a too-long socket path.
+// RuntimeDirCheck notes a missing XDG_RUNTIME_DIR, refuses a /tmp fallback
+// that is not the user's own private directory, and a too-long socket path.
 func RuntimeDirCheck(l paths.Layout) Check {
 	return Func{CheckName: "runtime dir", CheckGroup: "daemon", Fn: func(context.Context) (Status, string, string) {
 		if err := paths.CheckSocketPath(l.Socket()); err != nil {
 			return Fail, err.Error(), "set XDG_RUNTIME_DIR to a short path such as /run/user/$(id -u)"
+		}
+		if err := l.CheckRuntimeDir(); err != nil {
+			return Fail, err.Error(), "set XDG_RUNTIME_DIR to a private directory (export XDG_RUNTIME_DIR=/run/user/$(id -u)), or remove " + l.RuntimeDir + " as its owner or root"
 		}
 		if l.RuntimeFallback {
 			return Warn, "XDG_RUNTIME_DIR is unset; using " + l.RuntimeDir, "log in through a session that sets XDG_RUNTIME_DIR (systemd-logind does) or export it"

@@ -84,12 +84,17 @@ func CheckSocketPath(p string) error {
 }
 
 // EnsureDirs creates the config, state, cache and runtime directories. The
-// runtime directory is private (0700) because it holds the API socket.
+// runtime directory is private (0700) because it holds the API socket; the
+// /tmp fallback must also be a real directory owned by the user (see
+// CheckRuntimeDir), or EnsureDirs refuses it.
 func (l Layout) EnsureDirs() error {
 	for _, d := range []string{l.ConfigDir, l.StateDir, l.CacheDir, l.VMsDir()} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("create %s: %w", d, err)
 		}
+	}
+	if l.RuntimeFallback {
+		return ensureFallbackRuntimeDir(l.RuntimeDir)
 	}
 	if err := os.MkdirAll(l.RuntimeDir, 0o700); err != nil {
 		return fmt.Errorf("create %s: %w", l.RuntimeDir, err)
