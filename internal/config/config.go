@@ -16,6 +16,8 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"banger/internal/paths"
 )
 
 // Config is every setting banger reads. Field tags are the config.toml keys;
@@ -42,6 +44,9 @@ type Config struct {
 	BridgeCIDR          string `toml:"bridge_cidr"`
 	DNSListen           string `toml:"dns_listen"`
 	DebianMirror        string `toml:"debian_mirror"`
+	// HelperPath is the root-owned bangerd that a non-root bangerd runs
+	// with `sudo -n` for bridge, TAP and NAT changes.
+	HelperPath string `toml:"helper_path"`
 }
 
 // Defaults returns the built-in configuration.
@@ -54,6 +59,7 @@ func Defaults() Config {
 		BridgeCIDR:   "172.30.0.0/24",
 		DNSListen:    "127.0.0.1:42069",
 		DefaultImage: "default",
+		HelperPath:   paths.DefaultHelper,
 	}
 }
 
@@ -216,6 +222,9 @@ func (c *Config) Validate() error {
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return bad("dns_listen", c.DNSListen, "port must be 0-65535")
+	}
+	if c.HelperPath == "" || !filepath.IsAbs(c.HelperPath) || filepath.Clean(c.HelperPath) != c.HelperPath {
+		return bad("helper_path", c.HelperPath, "must be a clean absolute path to a root-owned bangerd, e.g. "+paths.DefaultHelper+" (`make install-helper` puts it there)")
 	}
 	for key, val := range c.pathKeys() {
 		if *val == "" {

@@ -49,7 +49,7 @@ type dnsServer interface {
 }
 
 func newSystemHost(ctx context.Context, d *Daemon) (*systemHost, error) {
-	h := &systemHost{d: d, ops: privileged.New(d.opts.Exe), drivers: map[string]vmm.Driver{}}
+	h := &systemHost{d: d, ops: privileged.New(d.cfg.HelperPath), drivers: map[string]vmm.Driver{}}
 	h.dns = startDNS(ctx, d)
 	return h, nil
 }

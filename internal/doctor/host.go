@@ -137,19 +137,6 @@ func RuntimeDirCheck(l paths.Layout) Check {
 	}}
 }
 
-// SudoCheck passes as root, or when `sudo -n` works for the privileged helper.
-func SudoCheck(check func(ctx context.Context) error, line string) Check {
-	return Func{CheckName: "privileges", CheckGroup: "network", Fn: func(ctx context.Context) (Status, string, string) {
-		if os.Geteuid() == 0 {
-			return Pass, "running as root: network plumbing runs in-process", ""
-		}
-		if err := check(ctx); err != nil {
-			return Fail, "bridge, TAP and NAT setup need root, and `sudo -n` does not work: " + err.Error(), "add this sudoers line (visudo -f /etc/sudoers.d/banger): " + line
-		}
-		return Pass, "sudo -n works for the privileged helper", ""
-	}}
-}
-
 // DNSListenCheck passes when addr is free or held by a running bangerd.
 func DNSListenCheck(addr string, daemonDNS string, daemonRunning bool) Check {
 	return Func{CheckName: "dns listen address", CheckGroup: "dns", Fn: func(context.Context) (Status, string, string) {

@@ -12,6 +12,13 @@ import (
 	"strconv"
 )
 
+// DefaultHelper is where `make install-helper` puts the root-owned copy of
+// bangerd that non-root bangerd runs through `sudo -n` (config key
+// helper_path). /usr/libexec and every directory above it are root-owned
+// and writable by root alone on every distribution banger supports; that
+// is not true of /usr/local on older Debian (group staff, mode 2775).
+const DefaultHelper = "/usr/libexec/banger/bangerd"
+
 // MaxSocketPath is the longest unix socket path Linux accepts (sun_path is
 // 108 bytes including the terminating NUL).
 const MaxSocketPath = 107
