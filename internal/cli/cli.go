@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"banger/internal/client"
+	"banger/internal/paths"
 	"banger/internal/version"
 )
 
@@ -98,6 +99,9 @@ func printError(w io.Writer, err error) {
 		if apiErr.Body.Hint != "" {
 			fmt.Fprintln(w, "hint:", apiErr.Body.Hint)
 		}
+	case errors.As(err, new(*client.ForeignPeerError)), errors.As(err, new(*paths.UnsafeRuntimeDirError)):
+		fmt.Fprintln(w, "error:", err)
+		fmt.Fprintln(w, "hint: on a shared host another user can claim /tmp/banger-<uid>; log in through a session that sets XDG_RUNTIME_DIR (systemd-logind does) or export XDG_RUNTIME_DIR=/run/user/$(id -u)")
 	case errors.Is(err, client.ErrUnreachable):
 		fmt.Fprintln(w, "error:", err)
 		fmt.Fprintln(w, "hint: is bangerd running? `banger daemon status` starts it; its log is ~/.local/state/banger/bangerd.log")

@@ -19,6 +19,7 @@ import (
 
 	"banger/internal/network"
 	"banger/internal/network/allotment"
+	"banger/internal/paths"
 )
 
 // Config is every setting banger reads. Field tags are the config.toml keys;
@@ -48,6 +49,9 @@ type Config struct {
 	// addresses; false drops them (connections the host opens still work).
 	GuestHostAccess bool   `toml:"guest_host_access"`
 	DebianMirror    string `toml:"debian_mirror"`
+	// HelperPath is the root-owned bangerd that a non-root bangerd runs
+	// with `sudo -n` for bridge, TAP and NAT changes.
+	HelperPath string `toml:"helper_path"`
 }
 
 // Defaults returns the built-in configuration.
@@ -62,6 +66,7 @@ func Defaults() Config {
 		GuestHostAccess: true,
 		DNSListen:       "127.0.0.1:42069",
 		DefaultImage:    "default",
+		HelperPath:      paths.DefaultHelper,
 	}
 }
 
@@ -263,6 +268,9 @@ func (c *Config) Validate() error {
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return bad("dns_listen", c.DNSListen, "port must be 0-65535")
+	}
+	if c.HelperPath == "" || !filepath.IsAbs(c.HelperPath) || filepath.Clean(c.HelperPath) != c.HelperPath {
+		return bad("helper_path", c.HelperPath, "must be a clean absolute path to a root-owned bangerd, e.g. "+paths.DefaultHelper+" (`make install-helper` puts it there)")
 	}
 	for key, val := range c.pathKeys() {
 		if *val == "" {

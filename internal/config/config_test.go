@@ -126,3 +126,20 @@ func TestBridgeDefaultsFollowTheHelperPolicy(t *testing.T) {
 		t.Errorf("an explicit bridge_name wins: %v %v", c.BridgeName, err)
 	}
 }
+
+func TestHelperPath(t *testing.T) {
+	c, err := Load(filepath.Join(t.TempDir(), "nope.toml"), nil)
+	if err != nil || c.HelperPath != "/usr/libexec/banger/bangerd" {
+		t.Fatalf("default helper_path = %q, %v", c.HelperPath, err)
+	}
+	c, err = Load(writeConfig(t, "helper_path = \"/opt/banger/libexec/bangerd\"\n"), nil)
+	if err != nil || c.HelperPath != "/opt/banger/libexec/bangerd" {
+		t.Fatalf("helper_path from the file = %q, %v", c.HelperPath, err)
+	}
+	for _, bad := range []string{"bangerd", "~/bin/bangerd", "/opt/../tmp/bangerd", ""} {
+		_, err := Load(filepath.Join(t.TempDir(), "nope.toml"), []string{"BANGER_HELPER_PATH=" + bad})
+		if err == nil || !strings.Contains(err.Error(), "helper_path") || !strings.Contains(err.Error(), "make install-helper") {
+			t.Errorf("helper_path %q = %v, want a refusal naming the key", bad, err)
+		}
+	}
+}

@@ -61,7 +61,7 @@ func newSystemHost(ctx context.Context, d *Daemon) (*systemHost, error) {
 	if err := network.CheckBridgeFree(d.cfg.BridgeName, owner); err != nil {
 		return nil, err
 	}
-	ops, err := privileged.New(d.opts.Exe)
+	ops, err := privileged.New(d.cfg.HelperPath)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,13 @@ import (
 	"strconv"
 )
 
+// DefaultHelper is where `make install-helper` puts the root-owned copy of
+// bangerd that non-root bangerd runs through `sudo -n` (config key
+// helper_path). /usr/libexec and every directory above it are root-owned
+// and writable by root alone on every distribution banger supports; that
+// is not true of /usr/local on older Debian (group staff, mode 2775).
+const DefaultHelper = "/usr/libexec/banger/bangerd"
+
 // MaxSocketPath is the longest unix socket path Linux accepts (sun_path is
 // 108 bytes including the terminating NUL).
 const MaxSocketPath = 107
@@ -88,12 +95,17 @@ func CheckSocketPath(p string) error {
 }
 
 // EnsureDirs creates the config, state, cache and runtime directories. The
-// runtime directory is private (0700) because it holds the API socket.
+// runtime directory is private (0700) because it holds the API socket; the
+// /tmp fallback must also be a real directory owned by the user (see
+// CheckRuntimeDir), or EnsureDirs refuses it.
 func (l Layout) EnsureDirs() error {
 	for _, d := range []string{l.ConfigDir, l.StateDir, l.CacheDir, l.VMsDir()} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("create %s: %w", d, err)
 		}
+	}
+	if l.RuntimeFallback {
+		return ensureFallbackRuntimeDir(l.RuntimeDir)
 	}
 	if err := os.MkdirAll(l.RuntimeDir, 0o700); err != nil {
 		return fmt.Errorf("create %s: %w", l.RuntimeDir, err)
