@@ -21,9 +21,16 @@ import (
 )
 
 // agentFor is a client of v's guest agent through its vsock-style socket
-// (native on Firecracker, multiplexed over virtio-serial on qemu).
-func (d *Daemon) agentFor(v *store.VM) *agentclient.Client {
-	return agentclient.New(agentclient.VsockDialer(d.vmDir(v.ID).VsockSocket()))
+// (native on Firecracker, multiplexed over virtio-serial on qemu),
+// presenting the VM's agent token. A VM still running since before agent
+// tokens existed has none, and its agent asks for none.
+func (d *Daemon) agentFor(v *store.VM) (*agentclient.Client, error) {
+	dir := d.vmDir(v.ID)
+	tok, _, err := readAgentToken(dir)
+	if err != nil {
+		return nil, fmt.Errorf("vm %s: %w", v.Name, err)
+	}
+	return agentclient.New(agentclient.VsockDialer(dir.VsockSocket()), tok), nil
 }
 
 // agentShutdown asks the guest to reboot, which ends the VMM (reboot=k).
@@ -32,11 +39,19 @@ func (d *Daemon) agentShutdown(ctx context.Context, v *store.VM) error {
 	if _, err := os.Stat(d.vmDir(v.ID).VsockSocket()); err != nil {
 		return fmt.Errorf("agent socket: %w", err)
 	}
-	return d.agentFor(v).Shutdown(ctx, agentproto.ActionReboot)
+	c, err := d.agentFor(v)
+	if err != nil {
+		return err
+	}
+	return c.Shutdown(ctx, agentproto.ActionReboot)
 }
 
 func (d *Daemon) agentStats(ctx context.Context, v *store.VM) (*api.GuestStats, error) {
-	st, err := d.agentFor(v).Stats(ctx)
+	c, err := d.agentFor(v)
+	if err != nil {
+		return nil, err
+	}
+	st, err := c.Stats(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +79,12 @@ func (d *Daemon) VMHealth(ctx context.Context, ref string) (api.GuestHealth, err
 		h.Error = "vm is not running"
 		return h, nil
 	}
-	hl, err := d.agentFor(&v).Health(ctx)
+	c, err := d.agentFor(&v)
+	if err != nil {
+		h.Error = err.Error()
+		return h, nil
+	}
+	hl, err := c.Health(ctx)
 	if err != nil {
 		h.Error = err.Error()
 		return h, nil
@@ -83,8 +103,14 @@ func (d *Daemon) VMPorts(ctx context.Context, ref string) (api.PortsResponse, er
 	if !procOf(&v).Alive() {
 		return api.PortsResponse{}, apierr.Conflict("start it with `banger vm start "+v.Name+"`", "vm %s is not running", v.Name)
 	}
-	listeners, err := d.agentFor(&v).Ports(ctx)
+	c, err := d.agentFor(&v)
+	if err != nil {
+		return api.PortsResponse{}, err
+	}
+	listeners, err := c.Ports(ctx)
 	switch {
+	case errors.Is(err, agentclient.ErrUnauthorized):
+		return api.PortsResponse{}, apierr.Unavailable("restart the vm (`banger vm restart "+v.Name+"`): a start writes the token into the guest again", "guest agent of vm %s refused banger's token: %w", v.Name, err)
 	case errors.Is(err, agentclient.ErrSSMissing):
 		return api.PortsResponse{}, apierr.Unavailable("rebuild the image with a packages.apt that includes iproute2 (`make rootfs`), then recreate the VM", "image %s of vm %s has no `ss`", v.ImageName, v.Name)
 	case err != nil:

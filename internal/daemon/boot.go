@@ -60,6 +60,10 @@ func (d *Daemon) attach(ctx context.Context, v *store.VM, drv vmm.Driver) error 
 	if err != nil {
 		return fmt.Errorf("attach to %s: %w", drv.Name(), err)
 	}
+	if err := restrictVMDir(d.vmDir(v.ID)); err != nil {
+		a.Close()
+		return err
+	}
 	d.attachMu.Lock()
 	if old, ok := d.attached[v.ID]; ok {
 		old.Close()

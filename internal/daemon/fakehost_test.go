@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
+	"os"
 	"os/exec"
 	"sync"
 	"syscall"
 
+	"banger/internal/paths"
 	"banger/internal/vmm"
 )
 
@@ -121,6 +124,13 @@ func (f *fakeDriver) Start(_ context.Context, spec vmm.Spec) (vmm.Process, error
 	f.mu.Unlock()
 	if fail != nil {
 		return vmm.Process{}, fail
+	}
+	// Like a VMM run with a permissive umask, leave a world-writable API
+	// socket in the VM's directory.
+	if ln, err := net.Listen("unix", paths.VMDir(spec.Dir).APISocket()); err == nil {
+		ln.(*net.UnixListener).SetUnlinkOnClose(false)
+		ln.Close()
+		os.Chmod(paths.VMDir(spec.Dir).APISocket(), 0o777)
 	}
 	cmd := exec.Command("sh", "-c", "exec sleep 3600", "fakevmm-"+spec.ID)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
