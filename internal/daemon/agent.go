@@ -1,17 +1,13 @@
 package daemon
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	"banger/internal/agent/agentproto"
 	agentclient "banger/internal/agent/client"
@@ -136,42 +132,10 @@ func (d *Daemon) VMPorts(ctx context.Context, ref string) (api.PortsResponse, er
 		}
 		return out.Ports[i].Proto < out.Ports[j].Proto
 	})
-	var wg sync.WaitGroup
-	for i := range out.Ports {
-		p := &out.Ports[i]
-		if p.Proto != "tcp" {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if probeHTTP(ctx, net.JoinHostPort(v.IP.String(), strconv.Itoa(p.Port)), p.Endpoint) {
-				p.URL = "http://" + p.Endpoint + "/"
-			}
-		}()
-	}
-	wg.Wait()
+	probeURLs(ctx, v.IP.String(), out.Ports)
 	return out, nil
 }
 
 func isLoopback(addr string) bool {
 	return strings.HasPrefix(addr, "127.") || addr == "::1"
-}
-
-// probeHTTP reports whether addr answers a HEAD request with an HTTP status
-// line. It never takes more than about a second.
-func probeHTTP(ctx context.Context, addr, host string) bool {
-	ctx, cancel := context.WithTimeout(ctx, 1200*time.Millisecond)
-	defer cancel()
-	var dl net.Dialer
-	c, err := dl.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return false
-	}
-	defer c.Close()
-	deadline, _ := ctx.Deadline()
-	c.SetDeadline(deadline)
-	fmt.Fprintf(c, "HEAD / HTTP/1.0\r\nHost: %s\r\nUser-Agent: banger-ports-probe\r\n\r\n", host)
-	line, err := bufio.NewReader(c).ReadString('\n')
-	return err == nil && strings.HasPrefix(line, "HTTP/")
 }

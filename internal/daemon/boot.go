@@ -1,10 +1,10 @@
 package daemon
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -136,7 +136,13 @@ func sshBanner(ctx context.Context, addr string) bool {
 	}
 	defer c.Close()
 	c.SetReadDeadline(time.Now().Add(2 * time.Second))
-	line, err := bufio.NewReader(c).ReadString('\n')
+	return sendsSSHBanner(c)
+}
+
+// sendsSSHBanner reports whether the first line from r is an SSH
+// identification line, reading at most maxSSHBannerLine bytes.
+func sendsSSHBanner(r io.Reader) bool {
+	line, err := readLine(r, maxSSHBannerLine)
 	return err == nil && strings.HasPrefix(line, "SSH-")
 }
 
