@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"banger/internal/client"
+	"banger/internal/termtext"
 	"banger/internal/version"
 )
 
@@ -72,7 +73,7 @@ func Run(ctx context.Context, args []string, stdio IO) int {
 	var ee exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintln(stdio.ErrOut, "error:", ee.err)
+			fmt.Fprintln(stdio.ErrOut, "error:", termtext.EscapeLines(ee.err.Error()))
 		}
 		return ee.code
 	}
@@ -81,7 +82,7 @@ func Run(ctx context.Context, args []string, stdio IO) int {
 		ue = usageError{err}
 	}
 	if ue.err != nil || errors.As(err, &ue) {
-		fmt.Fprintln(stdio.ErrOut, "error:", ue.err)
+		fmt.Fprintln(stdio.ErrOut, "error:", termtext.EscapeLines(ue.err.Error()))
 		fmt.Fprintln(stdio.ErrOut, "run with --help for usage")
 		return ExitUsage
 	}
@@ -89,20 +90,22 @@ func Run(ctx context.Context, args []string, stdio IO) int {
 	return ExitFailure
 }
 
-// printError prints err with a hint of what to do next.
+// printError prints err with a hint of what to do next. Errors may quote
+// the guest (agent errors, console lines), so control characters are
+// escaped.
 func printError(w io.Writer, err error) {
 	var apiErr *client.APIError
 	switch {
 	case errors.As(err, &apiErr):
-		fmt.Fprintln(w, "error:", apiErr.Body.Message)
+		fmt.Fprintln(w, "error:", termtext.EscapeLines(apiErr.Body.Message))
 		if apiErr.Body.Hint != "" {
-			fmt.Fprintln(w, "hint:", apiErr.Body.Hint)
+			fmt.Fprintln(w, "hint:", termtext.EscapeLines(apiErr.Body.Hint))
 		}
 	case errors.Is(err, client.ErrUnreachable):
-		fmt.Fprintln(w, "error:", err)
+		fmt.Fprintln(w, "error:", termtext.EscapeLines(err.Error()))
 		fmt.Fprintln(w, "hint: is bangerd running? `banger daemon status` starts it; its log is ~/.local/state/banger/bangerd.log")
 	default:
-		fmt.Fprintln(w, "error:", err)
+		fmt.Fprintln(w, "error:", termtext.EscapeLines(err.Error()))
 	}
 }
 
