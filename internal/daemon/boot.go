@@ -1,10 +1,10 @@
 package daemon
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -59,6 +59,10 @@ func (d *Daemon) attach(ctx context.Context, v *store.VM, drv vmm.Driver) error 
 	a, err := drv.Attach(ctx, d.vmSpec(v), vmm.Process{PID: v.PID, StartTime: v.PIDStart})
 	if err != nil {
 		return fmt.Errorf("attach to %s: %w", drv.Name(), err)
+	}
+	if err := restrictVMDir(d.vmDir(v.ID)); err != nil {
+		a.Close()
+		return err
 	}
 	d.attachMu.Lock()
 	if old, ok := d.attached[v.ID]; ok {
@@ -140,7 +144,13 @@ func sshBanner(ctx context.Context, addr string) bool {
 	}
 	defer c.Close()
 	c.SetReadDeadline(time.Now().Add(2 * time.Second))
-	line, err := bufio.NewReader(c).ReadString('\n')
+	return sendsSSHBanner(c)
+}
+
+// sendsSSHBanner reports whether the first line from r is an SSH
+// identification line, reading at most maxSSHBannerLine bytes.
+func sendsSSHBanner(r io.Reader) bool {
+	line, err := readLine(r, maxSSHBannerLine)
 	return err == nil && strings.HasPrefix(line, "SSH-")
 }
 

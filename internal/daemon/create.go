@@ -154,8 +154,9 @@ func (d *Daemon) CreateVM(ctx context.Context, req api.CreateVMRequest, p server
 	return d.toAPIVM(*v), nil
 }
 
-// prepareDisks writes the overlay (with the rendered guest config) and the
-// work disk. It returns the guest's public host key.
+// prepareDisks writes the overlay (with the rendered guest config and a new
+// agent token, whose host copy goes into the VM's directory) and the work
+// disk. It returns the guest's public host key.
 func (d *Daemon) prepareDisks(ctx context.Context, v *store.VM, img store.Image) (string, error) {
 	dir := d.vmDir(v.ID)
 	pub, err := installationPublicKey(d.layout)
@@ -166,11 +167,15 @@ func (d *Daemon) prepareDisks(ctx context.Context, v *store.VM, img store.Image)
 	if err != nil {
 		return "", err
 	}
+	token, err := newAgentToken(dir)
+	if err != nil {
+		return "", err
+	}
 	gw := d.bridgeGateway()
 	files, err := guestconfig.Render(guestconfig.Config{
 		Hostname: v.Name, MAC: network.MACFromID(v.ID),
 		Address: netip.PrefixFrom(v.IP, gw.Bits()), Gateway: gw.Addr(), DNS: hostResolvers(),
-		AuthorizedKeys: []string{pub}, HostKey: hostKey, HostKeyPub: hostPub,
+		AuthorizedKeys: []string{pub}, HostKey: hostKey, HostKeyPub: hostPub, AgentToken: token,
 	})
 	if err != nil {
 		return "", fmt.Errorf("render guest config: %w", err)

@@ -135,6 +135,17 @@ func (d VMDir) SerialSocket() string { return filepath.Join(string(d), "agent-se
 func (d VMDir) Console() string      { return filepath.Join(string(d), "console.log") }
 func (d VMDir) HostKey() string      { return filepath.Join(string(d), "ssh_host_ed25519_key") }
 
+// AgentToken is the host's copy of the VM's agent token (0600); the guest
+// has the other at agentproto.TokenPath.
+func (d VMDir) AgentToken() string { return filepath.Join(string(d), "agent-token") }
+
+// Sockets are the unix sockets a VM's directory may hold while it runs:
+// the VMM's API (Firecracker) or QMP (qemu) socket, the hybrid vsock
+// socket, and qemu's virtio-serial agent port.
+func (d VMDir) Sockets() []string {
+	return []string{d.APISocket(), d.VsockSocket(), d.SerialSocket()}
+}
+
 // VMMLog is the raw VMM output: firecracker.log or qemu.log.
 func (d VMDir) VMMLog(vmm string) string {
 	return filepath.Join(string(d), vmm+".log")
