@@ -17,6 +17,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"banger/internal/image/artifacts"
 	"banger/internal/network"
 	"banger/internal/network/allotment"
 )
@@ -48,6 +49,9 @@ type Config struct {
 	// addresses; false drops them (connections the host opens still work).
 	GuestHostAccess bool   `toml:"guest_host_access"`
 	DebianMirror    string `toml:"debian_mirror"`
+	// ArtifactMirror is tried before any origin for the image build's
+	// pinned artifacts: a directory, a file:// or an http(s):// URL.
+	ArtifactMirror string `toml:"artifact_mirror"`
 }
 
 // Defaults returns the built-in configuration.
@@ -263,6 +267,16 @@ func (c *Config) Validate() error {
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return bad("dns_listen", c.DNSListen, "port must be 0-65535")
+	}
+	if c.ArtifactMirror != "" {
+		v := c.ArtifactMirror
+		if !strings.Contains(v, "://") {
+			v, _ = expandHome(v)
+		}
+		if _, err := artifacts.ParseMirror(v); err != nil {
+			return bad("artifact_mirror", c.ArtifactMirror, err.Error())
+		}
+		c.ArtifactMirror = v
 	}
 	for key, val := range c.pathKeys() {
 		if *val == "" {
