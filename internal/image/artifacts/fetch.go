@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -280,13 +281,18 @@ func (f *Fetcher) download(ctx context.Context, a Artifact, url, dest string) (e
 }
 
 // get copies the body of a 200 response to w, refusing more than maxSize.
-func (f *Fetcher) get(ctx context.Context, url string, w io.Writer) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+func (f *Fetcher) get(ctx context.Context, u string, w io.Writer) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return err
 	}
 	resp, err := f.client().Do(req)
 	if err != nil {
+		// The URL is already named by the caller; keep only the cause.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			return ue.Err
+		}
 		return err
 	}
 	defer resp.Body.Close()
