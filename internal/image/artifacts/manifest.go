@@ -1,9 +1,12 @@
 // Package artifacts owns the third-party files an image build puts into an
 // image, pinned by version and hash, and fetching them onto the host before
-// the build starts: from artifact_mirror, then banger's cache, then the
-// artifact's origin. Every copy is verified against its pin before it is
-// used or cached, so the build itself has nothing to download and nothing
-// to trust. It does not build images or talk to bangerd.
+// the build starts. artifact_mirror is tried before any origin: a mirror
+// directory is read in place, before the cache; a mirror URL is tried after
+// the cache, so a warm cache never touches the network; the origin (the npm
+// registry) comes last, and git artifacts have no origin banger downloads
+// from. Every copy is verified against its pin before it is used or cached,
+// so the build itself has nothing to download and nothing to trust. It does
+// not build images, run in the guest or talk to bangerd.
 //
 // # Mirror layout
 //
@@ -63,11 +66,12 @@ type Artifact struct {
 //     package of opencode-ai: use the version `npm view opencode-ai
 //     optionalDependencies` names for it, so both agree.
 //   - git: take the tag's commit from upstream (`git ls-remote REPO
-//     'refs/tags/TAG^{}'`, or `git -C clone rev-parse TAG^{commit}` on a
-//     clone of a bundle you trust), and put a matching `<name>-<tag>.bundle`
+//     'refs/tags/TAG^{}'`, or `git -C DIR rev-parse TAG^{commit}` in a
+//     clone DIR of a bundle you trust), and put a matching `<name>-<tag>.bundle`
 //     in the mirror, because banger never fetches from GitHub.
 //
-// Then run `banger image fetch` to download and verify the new pins; a
+// Update the expected file names in manifest_test.go to match. Then run
+// `banger image fetch` to download and verify the new pins; a
 // wrong integrity or commit fails there, naming expected and got.
 func Pinned() []Artifact {
 	return []Artifact{
