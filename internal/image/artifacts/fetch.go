@@ -172,6 +172,10 @@ func (f *Fetcher) Fetch(ctx context.Context, a Artifact) (Result, error) {
 	switch _, err := os.Stat(cached); {
 	case err == nil:
 		if err := f.verifyFile(ctx, a, cached, cached); err != nil {
+			var mm *MismatchError
+			if !errors.As(err, &mm) || ctx.Err() != nil {
+				return Result{}, err
+			}
 			// A damaged cache entry is not the user's doing: drop it and
 			// fetch again rather than fail.
 			f.log().Warn("cached artifact failed verification; removed", "artifact", a.Name, "path", cached, "error", err)
