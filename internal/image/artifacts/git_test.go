@@ -178,3 +178,23 @@ func repoRoot(t *testing.T) string {
 		dir = parent
 	}
 }
+
+// A cache entry that cannot be checked (here: no git) is an error and is
+// kept; only an entry that fails to match is dropped.
+func TestFetchKeepsCacheEntryItCannotCheck(t *testing.T) {
+	bundle, commit := gitRepo(t, "v1.0.0", "x\n")
+	a := gitArtifact(commit)
+	cache := t.TempDir()
+	copyFile(t, bundle, filepath.Join(cache, a.FileName()))
+	_, err := (&Fetcher{CacheDir: cache, GitBin: "/nonexistent/git"}).Fetch(context.Background(), a)
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent/git") {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(cache, a.FileName())); err != nil {
+		t.Fatalf("cache entry removed: %v", err)
+	}
+	r, err := (&Fetcher{CacheDir: cache}).Fetch(context.Background(), a)
+	if err != nil || r.Source != SourceCache {
+		t.Fatalf("%+v %v", r, err)
+	}
+}
