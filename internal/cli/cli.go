@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"banger/internal/client"
+	"banger/internal/image/artifacts"
 	"banger/internal/paths"
 	"banger/internal/termtext"
 	"banger/internal/version"
@@ -102,6 +103,12 @@ func printError(w io.Writer, err error) {
 		if apiErr.Body.Hint != "" {
 			fmt.Fprintln(w, "hint:", termtext.EscapeLines(apiErr.Body.Hint))
 		}
+	case errors.As(err, new(*artifacts.UnavailableError)):
+		fmt.Fprintln(w, "error:", err)
+		fmt.Fprintln(w, "hint: on a host that reaches the npm registry, run `banger image fetch --mirror DIR` (with artifact_mirror pointing at the git bundles), copy DIR here and set artifact_mirror = \"DIR\" in ~/.config/banger/config.toml or BANGER_ARTIFACT_MIRROR=DIR")
+	case errors.As(err, new(*artifacts.MismatchError)):
+		fmt.Fprintln(w, "error:", err)
+		fmt.Fprintln(w, "hint: nothing was cached; replace or remove the file it came from, or, if the pin is out of date, update it in internal/image/artifacts")
 	case errors.As(err, new(*client.ForeignPeerError)), errors.As(err, new(*paths.UnsafeRuntimeDirError)):
 		fmt.Fprintln(w, "error:", err)
 		fmt.Fprintln(w, "hint: on a shared host another user can claim /tmp/banger-<uid>; log in through a session that sets XDG_RUNTIME_DIR (systemd-logind does) or export XDG_RUNTIME_DIR=/run/user/$(id -u)")

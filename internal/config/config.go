@@ -17,6 +17,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"banger/internal/image/artifacts"
 	"banger/internal/network"
 	"banger/internal/network/allotment"
 	"banger/internal/paths"
@@ -52,6 +53,9 @@ type Config struct {
 	// HelperPath is the root-owned bangerd that a non-root bangerd runs
 	// with `sudo -n` for bridge, TAP and NAT changes.
 	HelperPath string `toml:"helper_path"`
+	// ArtifactMirror is tried before any origin for the image build's
+	// pinned artifacts: a directory, a file:// or an http(s):// URL.
+	ArtifactMirror string `toml:"artifact_mirror"`
 }
 
 // Defaults returns the built-in configuration.
@@ -271,6 +275,16 @@ func (c *Config) Validate() error {
 	}
 	if c.HelperPath == "" || !filepath.IsAbs(c.HelperPath) || filepath.Clean(c.HelperPath) != c.HelperPath {
 		return bad("helper_path", c.HelperPath, "must be a clean absolute path to a root-owned bangerd, e.g. "+paths.DefaultHelper+" (`make install-helper` puts it there)")
+	}
+	if c.ArtifactMirror != "" {
+		v := c.ArtifactMirror
+		if !strings.Contains(v, "://") {
+			v, _ = expandHome(v)
+		}
+		if _, err := artifacts.ParseMirror(v); err != nil {
+			return bad("artifact_mirror", c.ArtifactMirror, err.Error())
+		}
+		c.ArtifactMirror = v
 	}
 	for key, val := range c.pathKeys() {
 		if *val == "" {

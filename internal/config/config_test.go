@@ -143,3 +143,28 @@ func TestHelperPath(t *testing.T) {
 		}
 	}
 }
+
+func TestArtifactMirror(t *testing.T) {
+	t.Setenv("HOME", "/home/tester")
+	for in, want := range map[string]string{
+		"~/mirror":                 "/home/tester/mirror",
+		"/srv/mirror":              "/srv/mirror",
+		"file:///srv/mirror":       "file:///srv/mirror",
+		"https://mirror.example/b": "https://mirror.example/b",
+	} {
+		c, err := Load(writeConfig(t, "artifact_mirror = \""+in+"\"\n"), nil)
+		if err != nil || c.ArtifactMirror != want {
+			t.Errorf("%q: got %q %v, want %q", in, c.ArtifactMirror, err, want)
+		}
+	}
+	c, err := Load(writeConfig(t, `artifact_mirror = "/srv/a"`), []string{"BANGER_ARTIFACT_MIRROR=/srv/b"})
+	if err != nil || c.ArtifactMirror != "/srv/b" {
+		t.Errorf("environment: got %q %v", c.ArtifactMirror, err)
+	}
+	for _, bad := range []string{"mirror", "ftp://host/x"} {
+		_, err := Load(writeConfig(t, ""), []string{"BANGER_ARTIFACT_MIRROR=" + bad})
+		if err == nil || !strings.Contains(err.Error(), `artifact_mirror = "`+bad+`"`) || !strings.Contains(err.Error(), "http(s)://") {
+			t.Errorf("%q: got %v", bad, err)
+		}
+	}
+}

@@ -83,6 +83,10 @@ func (l Layout) SSHKey() string         { return filepath.Join(l.SSHDir(), "id_e
 func (l Layout) KnownHosts() string     { return filepath.Join(l.SSHDir(), "known_hosts") }
 func (l Layout) ProbeCacheFile() string { return filepath.Join(l.CacheDir, "kvm-probe.json") }
 
+// ArtifactCacheDir holds the image build's verified pinned artifacts, laid
+// out like an artifact_mirror (see internal/image/artifacts).
+func (l Layout) ArtifactCacheDir() string { return filepath.Join(l.CacheDir, "artifacts") }
+
 // VM returns the directory of one VM.
 func (l Layout) VM(id string) VMDir { return VMDir(filepath.Join(l.VMsDir(), id)) }
 
