@@ -178,7 +178,7 @@ func TestNAT(t *testing.T) {
 		t.Fatal("guest with --nat cannot reach the outside host")
 	}
 	rules, _ := e.nsExec(t, "iptables-save")
-	if !strings.Contains(rules, "banger:vm:") || !strings.Contains(rules, "MASQUERADE") {
+	if !strings.Contains(rules, ":vm:") || !strings.Contains(rules, "MASQUERADE") {
 		t.Errorf("no tagged NAT rules:\n%s", rules)
 	}
 	e.must("vm", "set", "e2e-b", "--no-nat")
@@ -190,11 +190,11 @@ func TestNAT(t *testing.T) {
 	if !eventually(10*time.Second, reach) {
 		t.Error("--nat applied live does not work")
 	}
-	if before, after := rules, mustRules(t, e); strings.Count(after, "banger:vm:") != strings.Count(before, "banger:vm:") {
+	if before, after := rules, mustRules(t, e); strings.Count(after, ":vm:") != strings.Count(before, ":vm:") {
 		t.Errorf("re-applying NAT changed the rule count:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 	e.must("vm", "delete", "--force", "e2e-b")
-	if after := mustRules(t, e); strings.Contains(after, "banger:vm:") {
+	if after := mustRules(t, e); strings.Contains(after, ":vm:") {
 		t.Errorf("NAT rules left after delete:\n%s", after)
 	}
 }
