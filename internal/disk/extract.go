@@ -106,6 +106,9 @@ func walkImageDir(ctx context.Context, image, dir string) (top imgEntry, entries
 			}
 			names := map[string]bool{}
 			for _, e := range sec {
+				if e.ino == 0 && e.name == "" {
+					continue // an unused slot (lost+found is preallocated with them)
+				}
 				if names[e.name] {
 					return imgEntry{}, nil, false, fmt.Errorf("%s%s in %s holds the name %q twice", dir, pd.rel, image, e.name)
 				}

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -180,4 +181,56 @@ func TestMakeWorkCopiesSymlinksWithoutFollowing(t *testing.T) {
 	if out, err := exec.Command(tool(t, "debugfs"), "-R", "cat /long", work).Output(); err != nil || string(out) != long {
 		t.Errorf("/long points to %q (%v), want %q", out, err, long)
 	}
+}
+
+// TestExtractDirAsTheBundleBuildDoes: ExtractDir (the bundle build's copy
+// of a user's base rootfs, run as root) refuses the crafted image rdump
+// wrote through, and copies a sane one with owners, modes and setuid bits.
+func TestExtractDirAsTheBundleBuildDoes(t *testing.T) {
+	requireE2fsprogs(t)
+	dir := tempDir(t)
+	o := newOutside(t)
+	payload := filepath.Join(dir, "payload")
+	if err := os.WriteFile(payload, []byte("pwned\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	crafted := craftedRootfs(t, dir, []string{"mkdir /etc", "cd /etc", "symlink evil " + o.file, "write " + payload + " evix"}, map[string]string{"evix": "evil"})
+	if err := ExtractDir(ctx, crafted, "/", filepath.Join(dir, "tree")); err == nil || !strings.Contains(err.Error(), "twice") {
+		t.Errorf("ExtractDir of a crafted image = %v, want a refusal", err)
+	}
+	o.assertUntouched(t)
+
+	sane := filepath.Join(t.TempDir(), "sane")
+	os.Mkdir(sane, 0o755)
+	img := craftedRootfs(t, sane, []string{
+		"mkdir /home", "mkdir /home/u", "sif /home/u uid 1234", "sif /home/u gid 1234", "sif /home/u mode 040700",
+		"mkdir /usr", "mkdir /usr/bin", "cd /usr/bin", "write " + payload + " passwd",
+		"sif passwd mode 0104755", "symlink link passwd",
+	}, nil)
+	tree := filepath.Join(sane, "tree")
+	if err := ExtractDir(ctx, img, "/", tree); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(filepath.Join(tree, "usr/bin/passwd"))
+	if err != nil || st.Mode()&os.ModeSetuid == 0 || st.Mode().Perm() != 0o755 {
+		t.Errorf("passwd: %v %v, want setuid 0755", st.Mode(), err)
+	}
+	if l, err := os.Readlink(filepath.Join(tree, "usr/bin/link")); err != nil || l != "passwd" {
+		t.Errorf("symlink: %q %v", l, err)
+	}
+	if os.Geteuid() == 0 {
+		if st, err := os.Stat(filepath.Join(tree, "home/u")); err != nil || statUID(st) != 1234 || st.Mode().Perm() != 0o700 {
+			t.Errorf("home/u: owner %d mode %v %v, want 1234 0700", statUID(st), st.Mode(), err)
+		}
+	}
+}
+
+func statUID(st os.FileInfo) int {
+	if st == nil {
+		return -1
+	}
+	if s, ok := st.Sys().(*syscall.Stat_t); ok {
+		return int(s.Uid)
+	}
+	return -1
 }
