@@ -77,6 +77,8 @@ func runDoctor(ctx context.Context, e *env) ([]doctor.Result, error) {
 			}
 		}
 		checks = append(checks, doctor.DNSListenCheck(cfg.DNSListen, daemonDNS, daemonDNSErr, running))
+		a, aerr := config.Allotted(os.Environ())
+		checks = append(checks, doctor.AllotmentCheck(cfg.BridgeName, cfg.BridgeCIDR, a, aerr))
 	}
 	checks = append(checks, doctor.BundleCheck(runtimeDir, source))
 	checks = append(checks, doctor.ToolChecks(doctor.CoreTools)...)
