@@ -55,12 +55,12 @@ func TestRealFirecrackerBoot(t *testing.T) {
 		BootArgs: "console=ttyS0 reboot=k panic=1",
 		VCPUs:    2, MemoryMiB: 512,
 		AgentSocket: vd.VsockSocket(),
-		LogPath:     vd.VMMLog("firecracker"),
+		LogPath:     vd.BootLog("firecracker", 1),
 		PIDFile:     vd.PIDFile(),
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	drv := New(Options{Binary: bin})
+	drv := New(Options{Binary: bin, LogPump: testPump(t)})
 	p, err := drv.Start(ctx, spec)
 	if err != nil {
 		t.Fatal(err)
