@@ -2,6 +2,7 @@ package firecracker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
@@ -17,6 +18,10 @@ import (
 // Debian's cloud kernel has no command-line virtio-mmio devices, so an
 // older Firecracker boots a guest that finds no disks and reboots.
 var MinVersion = Version{1, 8, 0}
+
+// ErrTooOld is wrapped by the errors that refuse a Firecracker older than
+// MinVersion.
+var ErrTooOld = errors.New("too old")
 
 // KVMDevice is the device Firecracker opens read-write.
 const KVMDevice = "/dev/kvm"
@@ -62,7 +67,7 @@ func checkVersion(s, from string) (Version, error) {
 		return Version{}, fmt.Errorf("firecracker version from %s: %w", from, err)
 	}
 	if v.Less(MinVersion) {
-		return v, fmt.Errorf("firecracker %s is too old: banger needs firecracker %s or newer (before 1.8 guests get no ACPI and find no disks)", v, MinVersion)
+		return v, fmt.Errorf("firecracker %s is %w: banger needs firecracker %s or newer (before 1.8 guests get no ACPI and find no disks)", v, ErrTooOld, MinVersion)
 	}
 	return v, nil
 }
