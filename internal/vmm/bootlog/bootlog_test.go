@@ -290,3 +290,26 @@ func dupFile(f *os.File) (*os.File, error) {
 	}
 	return os.NewFile(uintptr(fd), f.Name()), nil
 }
+
+// BenchmarkPumpStart is what the pump adds to a VM start: two pipes and a
+// detached pump process (then its exit at EOF, off the start path).
+func BenchmarkPumpStart(b *testing.B) {
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	pump := Pump{Argv: []string{exe, Subcommand}}
+	dir := b.TempDir()
+	for b.Loop() {
+		pipes, err := pump.Open(filepath.Join(dir, "qemu.1.log"), filepath.Join(dir, "console.1.log"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := pipes.Start(nil); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		pipes.Drain(time.Minute)
+		b.StartTimer()
+	}
+}
