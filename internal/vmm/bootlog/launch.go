@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"banger/internal/execx"
 	"banger/internal/vmm"
 )
@@ -18,6 +20,10 @@ type Pump struct {
 	// MaxBytes caps each stream of each boot; 0 means DefaultMaxBytes.
 	MaxBytes int64
 }
+
+// pipeSize is the buffer asked for each log pipe; unprivileged users may
+// go up to /proc/sys/fs/pipe-max-size (1 MiB by default).
+const pipeSize = 256 << 10
 
 // Pipes is the log plumbing of one VMM launch: one pipe per output file.
 // Use: Open, give VMMFiles to the VMM, Start the pump once the VMM runs,
@@ -45,6 +51,11 @@ func (p Pump) Open(paths ...string) (*Pipes, error) {
 			s.Close()
 			return nil, fmt.Errorf("log pipe for %s: %w", path, err)
 		}
+		// A full pipe makes the VMM's console write wait for the pump (the
+		// guest's vCPU stalls meanwhile); a larger buffer absorbs a burst
+		// while the pump is not scheduled on a busy host. Best effort: the
+		// default 64 KiB works too.
+		_, _ = unix.FcntlInt(w.Fd(), unix.F_SETPIPE_SZ, pipeSize)
 		s.r, s.w = append(s.r, r), append(s.w, w)
 	}
 	return s, nil
