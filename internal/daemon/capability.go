@@ -224,9 +224,12 @@ func (c vmmCap) attach(ctx context.Context, op *vmOp) error {
 	d, v, drv := c.d, op.v, op.drv
 	progressf(op.p, v.Name, "boot", "starting %s (%s)", drv.Name(), drv.Accel())
 	v.VMM, v.Accel = drv.Name(), drv.Accel()
-	d.markBootLog(v.ID, d.vmDir(v.ID).VMMLog(v.VMM))
 	start := time.Now()
-	proc, err := drv.Start(ctx, d.vmSpec(v))
+	spec, err := d.bootSpec(v)
+	if err != nil {
+		return fmt.Errorf("start %s: %w", drv.Name(), err)
+	}
+	proc, err := drv.Start(ctx, spec)
 	if err != nil {
 		return fmt.Errorf("start %s: %w", drv.Name(), err)
 	}

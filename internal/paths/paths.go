@@ -136,7 +136,6 @@ func (d VMDir) PIDFile() string      { return filepath.Join(string(d), "vmm.pid"
 func (d VMDir) APISocket() string    { return filepath.Join(string(d), "api.sock") }
 func (d VMDir) VsockSocket() string  { return filepath.Join(string(d), "vsock.sock") }
 func (d VMDir) SerialSocket() string { return filepath.Join(string(d), "agent-serial.sock") }
-func (d VMDir) Console() string      { return filepath.Join(string(d), "console.log") }
 func (d VMDir) HostKey() string      { return filepath.Join(string(d), "ssh_host_ed25519_key") }
 
 // AgentToken is the host's copy of the VM's agent token (0600); the guest
@@ -150,7 +149,10 @@ func (d VMDir) Sockets() []string {
 	return []string{d.APISocket(), d.VsockSocket(), d.SerialSocket()}
 }
 
-// VMMLog is the raw VMM output: firecracker.log or qemu.log.
-func (d VMDir) VMMLog(vmm string) string {
-	return filepath.Join(string(d), vmm+".log")
+// BootLog is one boot's log of one stream: stream is "console" (the guest
+// serial console, when the VMM separates it) or the VMM's name
+// ("firecracker", "qemu": the VMM's own output). Boots are numbered from 1
+// per VM; internal/vmm/bootlog decides the number and how many are kept.
+func (d VMDir) BootLog(stream string, boot int) string {
+	return filepath.Join(string(d), stream+"."+strconv.Itoa(boot)+".log")
 }
