@@ -76,18 +76,19 @@ func checkPrivateDir(dir string, uid int) error {
 	switch {
 	case st.Mode()&os.ModeSymlink != 0:
 		target, _ := os.Readlink(dir)
-		return bad("is a symlink (to %s) owned by %s, not a directory", target, ownerName(sys.Uid))
+		return bad("is a symlink (to %s) owned by %s, not a directory", target, OwnerName(sys.Uid))
 	case !st.IsDir():
-		return bad("is not a directory (it is a %v owned by %s)", st.Mode().Type(), ownerName(sys.Uid))
+		return bad("is not a directory (it is a %v owned by %s)", st.Mode().Type(), OwnerName(sys.Uid))
 	case int(sys.Uid) != uid:
-		return bad("is owned by %s, not by you (uid %d)", ownerName(sys.Uid), uid)
+		return bad("is owned by %s, not by you (uid %d)", OwnerName(sys.Uid), uid)
 	case st.Mode().Perm() != 0o700 || st.Mode()&(os.ModeSetuid|os.ModeSetgid|os.ModeSticky) != 0:
-		return bad("has mode %04o, not 0700 (others may have put files in it)", unixPermBits(st.Mode()))
+		return bad("has mode %04o, not 0700 (others may have put files in it)", PermBits(st.Mode()))
 	}
 	return nil
 }
 
-func ownerName(uid uint32) string {
+// OwnerName describes a file owner for messages: "alice (uid 1000)".
+func OwnerName(uid uint32) string {
 	id := strconv.FormatUint(uint64(uid), 10)
 	if u, err := user.LookupId(id); err == nil {
 		return u.Username + " (uid " + id + ")"
@@ -95,7 +96,9 @@ func ownerName(uid uint32) string {
 	return "uid " + id
 }
 
-func unixPermBits(m os.FileMode) uint32 {
+// PermBits is m's permission bits as chmod(1) writes them, with setuid,
+// setgid and sticky as 04000, 02000 and 01000.
+func PermBits(m os.FileMode) uint32 {
 	b := uint32(m.Perm())
 	if m&os.ModeSetuid != 0 {
 		b |= 0o4000

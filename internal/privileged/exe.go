@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"banger/internal/execx"
+	"banger/internal/paths"
 )
 
 // ErrHelperNotInstalled means there is no file at the helper path.
@@ -64,9 +65,9 @@ func CheckExe(exe string) error {
 	case !ok:
 		return unsafe("no owner information for %s", real)
 	case sys.Uid != 0:
-		return unsafe("%s is owned by %s, not root", real, userName(sys.Uid))
+		return unsafe("%s is owned by %s, not root", real, paths.OwnerName(sys.Uid))
 	case st.Mode().Perm()&0o022 != 0:
-		return unsafe("%s is writable by %s (mode %04o)", real, writers(st, sys), permBits(st.Mode()))
+		return unsafe("%s is writable by %s (mode %04o)", real, writers(st, sys), paths.PermBits(st.Mode()))
 	}
 	return nil
 }
@@ -88,11 +89,11 @@ func checkDirs(p string, unsafe func(string, ...any) error) error {
 		isLink := st.Mode()&fs.ModeSymlink != 0
 		switch {
 		case sys.Uid != 0:
-			return unsafe("%s is owned by %s, not root", dir, userName(sys.Uid))
+			return unsafe("%s is owned by %s, not root", dir, paths.OwnerName(sys.Uid))
 		case !isLink && st.Mode().Perm()&0o022 != 0:
 			// A sticky directory (/tmp) still lets others create and
 			// replace their own entries, so it is refused too.
-			return unsafe("%s is writable by %s (mode %04o)", dir, writers(st, sys), permBits(st.Mode()))
+			return unsafe("%s is writable by %s (mode %04o)", dir, writers(st, sys), paths.PermBits(st.Mode()))
 		}
 		if dir == "/" {
 			return nil
@@ -107,34 +108,12 @@ func writers(st os.FileInfo, sys *syscall.Stat_t) string {
 	return "group " + groupName(sys.Gid)
 }
 
-func userName(uid uint32) string {
-	id := strconv.FormatUint(uint64(uid), 10)
-	if u, err := user.LookupId(id); err == nil {
-		return u.Username + " (uid " + id + ")"
-	}
-	return "uid " + id
-}
-
 func groupName(gid uint32) string {
 	id := strconv.FormatUint(uint64(gid), 10)
 	if g, err := user.LookupGroupId(id); err == nil {
 		return g.Name + " (gid " + id + ")"
 	}
 	return "gid " + id
-}
-
-func permBits(m os.FileMode) uint32 {
-	b := uint32(m.Perm())
-	if m&os.ModeSetuid != 0 {
-		b |= 0o4000
-	}
-	if m&os.ModeSetgid != 0 {
-		b |= 0o2000
-	}
-	if m&os.ModeSticky != 0 {
-		b |= 0o1000
-	}
-	return b
 }
 
 // HelperVersion runs `helper --version` as the calling user (no sudo) and

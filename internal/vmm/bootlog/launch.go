@@ -122,3 +122,30 @@ func closeAll(fs []*os.File) {
 		f.Close()
 	}
 }
+
+// AbortStart undoes a VMM start that failed part-way: it kills child (when
+// it was spawned) and waits a little for it, lets the log pump drain what
+// the VMM wrote so the failure can be quoted, and removes files (sockets,
+// the pidfile) once a child existed to create them. Either argument may be
+// nil.
+func AbortStart(child *execx.Child, pipes *Pipes, files ...string) {
+	if child != nil {
+		_ = child.Kill()
+		select {
+		case <-child.Done():
+		case <-time.After(5 * time.Second):
+		}
+	}
+	if pipes != nil {
+		pipes.Close()
+		pipes.Drain(2 * time.Second)
+	}
+	if child == nil {
+		return
+	}
+	for _, p := range files {
+		if p != "" {
+			_ = os.Remove(p)
+		}
+	}
+}

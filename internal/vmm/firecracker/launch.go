@@ -187,27 +187,7 @@ func (l *launch) waitAPISocket(ctx context.Context, timeout time.Duration) error
 // abort kills the child, waits for the log pump to drain what it wrote,
 // and removes what it and Start created. It runs once.
 func (l *launch) abort() {
-	l.abortMu.Do(func() {
-		if l.child != nil {
-			_ = l.child.Kill()
-			select {
-			case <-l.child.Done():
-			case <-time.After(5 * time.Second):
-			}
-		}
-		if l.pipes != nil {
-			l.pipes.Close()
-			l.pipes.Drain(2 * time.Second)
-		}
-		if l.child == nil {
-			return
-		}
-		for _, p := range []string{l.apiSock, l.spec.AgentSocket, l.spec.PIDFile} {
-			if p != "" {
-				_ = os.Remove(p)
-			}
-		}
-	})
+	l.abortMu.Do(func() { bootlog.AbortStart(l.child, l.pipes, l.apiSock, l.spec.AgentSocket, l.spec.PIDFile) })
 }
 
 // logHint names this boot's log and quotes its end; before the launch

@@ -179,27 +179,7 @@ func queryStatusOnce(ctx context.Context, sock string) (qmpStatus, error) {
 // abort kills the child, waits for the log pump to drain what it wrote,
 // and removes what it and Start created. It runs once.
 func (l *launch) abort() {
-	l.abortMu.Do(func() {
-		if l.child != nil {
-			_ = l.child.Kill()
-			select {
-			case <-l.child.Done():
-			case <-time.After(5 * time.Second):
-			}
-		}
-		if l.pipes != nil {
-			l.pipes.Close()
-			l.pipes.Drain(2 * time.Second)
-		}
-		if l.child == nil {
-			return
-		}
-		for _, p := range []string{l.cfg.QMPSocket, l.cfg.SerialSocket, l.spec.PIDFile} {
-			if p != "" {
-				_ = os.Remove(p)
-			}
-		}
-	})
+	l.abortMu.Do(func() { bootlog.AbortStart(l.child, l.pipes, l.cfg.QMPSocket, l.cfg.SerialSocket, l.spec.PIDFile) })
 }
 
 // logHint names this boot's log and quotes its end; before the launch
