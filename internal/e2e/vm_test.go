@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"banger/internal/testenv"
 	"context"
 	"encoding/json"
 	"os"
@@ -33,13 +34,7 @@ func requireVMHost(t *testing.T) string {
 	} else if _, err := os.Stat(filepath.Join(bundle, "bundle.json")); err != nil {
 		missing = append(missing, "a bundle.json in BANGER_TEST_BUNDLE="+bundle)
 	}
-	if len(missing) > 0 {
-		msg := "VM end-to-end test needs: " + strings.Join(missing, ", ")
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	testenv.RequireOrSkip(t, strings.Join(missing, ", ")+" (VM end-to-end test)", len(missing) == 0)
 	return bundle
 }
 

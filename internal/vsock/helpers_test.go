@@ -4,7 +4,6 @@ import (
 	"net"
 	"os"
 	"runtime"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -60,12 +59,4 @@ func shortSock(t testing.TB) string {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	return dir + "/v.sock"
-}
-
-func requireCIOrSkip(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if strings.EqualFold(os.Getenv("CI"), "true") {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
 }

@@ -15,6 +15,7 @@ import (
 
 	"banger/internal/bundle"
 	"banger/internal/execx"
+	"banger/internal/testenv"
 )
 
 // Network of the boot test, entirely inside a namespace the test creates.
@@ -23,19 +24,6 @@ const (
 	bootGuestIP  = "172.31.0.2"
 	bootGuestMAC = "52:54:00:ba:00:02"
 )
-
-// requirePrereq skips a test whose prerequisite is missing, or fails it
-// when CI=true (CI must run it).
-func requirePrereq(t *testing.T, ok bool, format string, args ...any) {
-	t.Helper()
-	if ok {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("CI=true and a prerequisite is missing: "+format, args...)
-	}
-	t.Skipf("skipping: "+format, args...)
-}
 
 func mustRun(t *testing.T, argv ...string) string {
 	t.Helper()
@@ -50,11 +38,11 @@ func mustRun(t *testing.T, argv ...string) string {
 func bootEnv(t *testing.T) (dir string, m *bundle.Meta) {
 	t.Helper()
 	dir = os.Getenv("BANGER_TEST_BUNDLE")
-	requirePrereq(t, dir != "", "BANGER_TEST_BUNDLE is not set (run scripts/test-bundle.sh and export its output)")
-	requirePrereq(t, os.Geteuid() == 0, "needs root (network namespace, TAP)")
+	testenv.RequireOrSkip(t, "BANGER_TEST_BUNDLE (run scripts/test-bundle.sh and export its output)", dir != "")
+	testenv.RequireOrSkip(t, "root (network namespace, TAP)", os.Geteuid() == 0)
 	for _, tool := range []string{"qemu-system-x86_64", "ip", "mkfs.ext4", "debugfs", "ssh", "ssh-keygen"} {
 		_, err := execx.LookPath(tool)
-		requirePrereq(t, err == nil, "%s is not installed", tool)
+		testenv.RequireOrSkip(t, tool+" (not installed)", err == nil)
 	}
 	if ps := bundle.Verify(dir); len(ps) > 0 {
 		t.Fatalf("BANGER_TEST_BUNDLE=%s is not a usable bundle: %v", dir, ps)
