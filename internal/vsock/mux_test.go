@@ -28,6 +28,9 @@ type harness struct {
 	dials atomic.Int32
 	mux   io.Closer
 	ln    *serialListener
+
+	linksMu sync.Mutex
+	links   []net.Conn // host ends of every serial link dialed
 }
 
 func newHarness(t *testing.T) *harness {
@@ -50,8 +53,21 @@ func newHarness(t *testing.T) *harness {
 func (h *harness) dialSerial(ctx context.Context) (net.Conn, error) {
 	a, b := socketPair(h.t)
 	h.dials.Add(1)
+	h.linksMu.Lock()
+	h.links = append(h.links, a)
+	h.linksMu.Unlock()
 	h.ends <- b
 	return a, nil
+}
+
+// dropLink cuts the serial link under the mux, as a guest reboot or a qemu
+// chardev hiccup would.
+func (h *harness) dropLink() {
+	h.linksMu.Lock()
+	defer h.linksMu.Unlock()
+	for _, c := range h.links {
+		c.Close()
+	}
 }
 
 func (h *harness) startHost() {
