@@ -119,7 +119,7 @@ func TestVMLifecycleOnQemu(t *testing.T) {
 	// overlay disk's ext4, not the overlayfs root). No registry is
 	// reachable, so the container image is imported from guest files.
 	var docker result
-	if !eventually(90*time.Second, func() bool {
+	if !eventually(5*time.Minute, func() bool {
 		docker = e.ssh(t, "e2e-a", "docker info --format '{{.Driver}}' && tar -C / -chf - usr/bin/echo lib64/ld-linux-x86-64.so.2 lib/x86_64-linux-gnu/libc.so.6 2>/dev/null | docker import - tiny >/dev/null && docker run --rm tiny /usr/bin/echo container-ok")
 		return docker.code == 0
 	}) || !strings.Contains(docker.stdout, "overlay2") || !strings.Contains(docker.stdout, "container-ok") {
@@ -308,7 +308,7 @@ func TestSecondInstallationLeavesTheFirstAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
-	if !eventually(30*time.Second, func() bool {
+	if !eventually(2*time.Minute, func() bool {
 		return first.ssh(t, "e2e-a", "curl", "-s", "-o", "/dev/null", "-m", "3", "http://172.30.0.1:8099/").code == 0
 	}) {
 		t.Fatal("the guest cannot reach the host from its own address")

@@ -224,7 +224,7 @@ func TestHostSurvivesGarbageBeforeHelloAndDropsLinkOnReset(t *testing.T) {
 	}
 	select {
 	case <-done:
-	case <-time.After(3 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatal("host kept the link after the guest's RESET")
 	}
 
@@ -258,7 +258,7 @@ func TestHostSurvivesGarbageBeforeHelloAndDropsLinkOnReset(t *testing.T) {
 		if err != io.EOF {
 			t.Fatalf("scripted guest: got %v, want EOF from the host dropping the link", err)
 		}
-	case <-time.After(3 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatal("host kept a link that carried garbage")
 	}
 	if d := dials.Load(); d != 2 {
@@ -306,7 +306,7 @@ func TestHostDropsLinkWhenOpenIsNotAnswered(t *testing.T) {
 	}
 	select {
 	case <-closed:
-	case <-time.After(3 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatal("host kept a link whose guest does not answer OPEN")
 	}
 }
