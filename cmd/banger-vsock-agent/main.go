@@ -1,6 +1,7 @@
 // Command banger-vsock-agent is the guest agent: systemd starts it with no
 // flags (agent.Unit) and it serves the agent API on vsock and on the
-// banger.agent virtio-serial port, whichever exist.
+// banger.agent virtio-serial port, whichever exist, to callers that present
+// the VM's token (agentproto.TokenPath).
 package main
 
 import (
@@ -14,6 +15,7 @@ import (
 	"syscall"
 
 	"banger/internal/agent"
+	"banger/internal/agent/agentproto"
 )
 
 // version is set at build time: -ldflags "-X main.version=...".
@@ -28,6 +30,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// Hidden: serve on a unix socket or TCP address instead of the VM
 	// transports, to run and measure the agent outside a VM.
 	listen := fs.String("listen", "", "")
+	// Hidden: where the VM's agent token is, for the same purpose.
+	tokenFile := fs.String("token-file", agentproto.TokenPath, "")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: banger-vsock-agent [--version]")
 		fmt.Fprintln(stderr, "Serves the banger guest agent on vsock and the banger.agent virtio-serial port.")
@@ -53,7 +57,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	srv := agent.NewServer(agent.Options{Version: version, Log: log})
+	// Without its token the agent still serves, refusing every request
+	// with an answer that says why, rather than restarting in a loop.
+	token, err := agent.LoadToken(*tokenFile)
+	if err != nil {
+		log.Error("no agent token; every request will be refused", "err", err)
+	}
+	srv := agent.NewServer(agent.Options{Version: version, Log: log, Token: token})
 	if *listen == "" {
 		log.Info("banger-vsock-agent starting", "version", version)
 		srv.ServeTransports(ctx, agent.GuestTransports(log))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"debug/elf"
+	"errors"
 	"net"
 	"os"
 	"os/exec"
@@ -32,8 +33,8 @@ func TestFlags(t *testing.T) {
 	}
 	errb.Reset()
 	run([]string{"--help"}, &out, &errb)
-	if strings.Contains(errb.String(), "listen") {
-		t.Fatalf("--help shows the hidden flag: %q", errb.String())
+	if strings.Contains(errb.String(), "listen") || strings.Contains(errb.String(), "token-file") {
+		t.Fatalf("--help shows a hidden flag: %q", errb.String())
 	}
 }
 
@@ -72,7 +73,12 @@ func TestStaticBinary(t *testing.T) {
 	}
 
 	sock := filepath.Join(dir, "a.sock")
-	cmd := exec.Command(bin, "--listen", "unix:"+sock)
+	const token = "feedfacefeedfacefeedfacefeedfacefeedfacefeedfacefeedfacefeedface"
+	tokenFile := filepath.Join(dir, "agent-token")
+	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--listen", "unix:"+sock, "--token-file", tokenFile)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -85,7 +91,7 @@ func TestStaticBinary(t *testing.T) {
 		<-exited
 	}()
 
-	c := client.New(func(ctx context.Context) (net.Conn, error) {
+	dial := func(ctx context.Context) (net.Conn, error) {
 		for {
 			conn, err := (&net.Dialer{}).DialContext(ctx, "unix", sock)
 			if err == nil || ctx.Err() != nil {
@@ -93,10 +99,15 @@ func TestStaticBinary(t *testing.T) {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
-	})
+	}
+	c := client.New(dial, token)
 	h, err := c.Health(context.Background())
 	if err != nil || h.Version != "test-1" {
 		t.Fatalf("health: %+v, %v\n%s", h, err, stderr.String())
+	}
+	// Only the token in the file opens the agent.
+	if _, err := client.New(dial, token[:len(token)-1]+"0").Health(context.Background()); !errors.Is(err, client.ErrUnauthorized) {
+		t.Fatalf("wrong token: %v", err)
 	}
 	idle := rssKiB(t, cmd.Process.Pid)
 	for range 200 {

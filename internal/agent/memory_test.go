@@ -40,7 +40,8 @@ func BenchmarkAgentMemory(b *testing.B) {
 		os.MkdirAll(filepath.Dir(filepath.Join(proc, name)), 0o755)
 		os.WriteFile(filepath.Join(proc, name), []byte(content), 0o644)
 	}
-	srv := agent.NewServer(agent.Options{Version: "bench", ProcRoot: proc, DiskPaths: []string{b.TempDir()}})
+	const token = "0123456789abcdef0123456789abcdef"
+	srv := agent.NewServer(agent.Options{Version: "bench", Token: token, ProcRoot: proc, DiskPaths: []string{b.TempDir()}})
 	// A unix socket rather than net.Pipe: like vsock, its deadlines live in
 	// the runtime poller, so the figures are not skewed by pipe timers.
 	sock := filepath.Join(b.TempDir(), "agent.sock")
@@ -55,7 +56,7 @@ func BenchmarkAgentMemory(b *testing.B) {
 
 	c := client.New(func(ctx context.Context) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
-	})
+	}, token)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := c.Health(ctx); err != nil {

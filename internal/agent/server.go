@@ -10,11 +10,15 @@ package agent
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"strings"
 	"time"
 
 	"banger/internal/agent/agentproto"
@@ -28,7 +32,12 @@ type Runner func(ctx context.Context, argv ...string) ([]byte, error)
 // Options configures a Server. Zero values mean the real guest.
 type Options struct {
 	Version string
-	Log     *slog.Logger
+	// Token is the VM's agent token (agentproto.TokenPath). Every request
+	// must carry it as "Authorization: Bearer <token>". An empty Token
+	// refuses every request: an agent that could not read its token fails
+	// closed.
+	Token string
+	Log   *slog.Logger
 	// Run runs ss and systemctl; default execx.Run.
 	Run Runner
 	// ProcRoot is where procfs is mounted; default "/proc".
@@ -86,6 +95,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rt, ok := routes[r.URL.Path]
 	switch {
+	case !s.authorized(r):
+		w.Header().Set("WWW-Authenticate", "Bearer")
+		msg := "missing or wrong agent token"
+		if s.opts.Token == "" {
+			msg = "the agent has no token (" + agentproto.TokenPath + " was unreadable when it started); it refuses every request"
+		}
+		writeError(w, http.StatusUnauthorized, agentproto.CodeUnauthorized, msg)
 	case !ok:
 		writeError(w, http.StatusNotFound, agentproto.CodeNotFound, "no endpoint "+r.URL.Path)
 	case r.Method != rt.method:
@@ -95,6 +111,34 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rt.handler(w, r)
 	}
 }
+
+// authorized reports whether r carries the VM's token. The comparison is
+// constant-time; neither the header nor the token is ever logged.
+func (s *Server) authorized(r *http.Request) bool {
+	if s.opts.Token == "" {
+		return false
+	}
+	got := r.Header.Get("Authorization")
+	return subtle.ConstantTimeCompare([]byte(got), []byte("Bearer "+s.opts.Token)) == 1
+}
+
+// LoadToken reads the agent token from path (agentproto.TokenPath in a
+// VM). The file holds the token on one line.
+func LoadToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read agent token: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if len(tok) < minTokenLen {
+		return "", fmt.Errorf("agent token in %s is %d characters long; want at least %d", path, len(tok), minTokenLen)
+	}
+	return tok, nil
+}
+
+// minTokenLen refuses a truncated token file: banger writes 64 hex
+// characters (32 random bytes).
+const minTokenLen = 32
 
 // Serve answers requests on ln until ctx ends or ln fails. It returns nil
 // when ctx ended.

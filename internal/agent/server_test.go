@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -55,10 +56,14 @@ func fakeProc(t *testing.T) string {
 	return proc
 }
 
+// testToken is the VM token the test servers expect.
+const testToken = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
 func testServer(t *testing.T) (*Server, *fakeRunner) {
 	fr := newFakeRunner()
 	s := NewServer(Options{
 		Version:       "1.2.3",
+		Token:         testToken,
 		Run:           fr.run,
 		ProcRoot:      fakeProc(t),
 		DiskPaths:     []string{t.TempDir(), "/nonexistent/banger"},
@@ -69,7 +74,16 @@ func testServer(t *testing.T) (*Server, *fakeRunner) {
 
 func do(t *testing.T, s *Server, method, path, body string) (*httptest.ResponseRecorder, agentproto.Error) {
 	t.Helper()
+	return doAuth(t, s, method, path, body, "Bearer "+testToken)
+}
+
+// doAuth sends a request with the given Authorization header ("" for none).
+func doAuth(t *testing.T, s *Server, method, path, body, auth string) (*httptest.ResponseRecorder, agentproto.Error) {
+	t.Helper()
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
 	rec := httptest.NewRecorder()
 	s.ServeHTTP(rec, req)
 	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
@@ -114,7 +128,7 @@ func TestStats(t *testing.T) {
 }
 
 func TestStatsBrokenProc(t *testing.T) {
-	s := NewServer(Options{ProcRoot: t.TempDir()})
+	s := NewServer(Options{ProcRoot: t.TempDir(), Token: testToken})
 	rec, e := do(t, s, "GET", "/v1/stats", "")
 	if rec.Code != 500 || e.Code != agentproto.CodeInternal || !strings.Contains(e.Message, "uptime") {
 		t.Fatalf("got %d %+v", rec.Code, e)
@@ -213,5 +227,65 @@ func TestRouting(t *testing.T) {
 	rec, _ = do(t, s, "POST", "/v1/health", "")
 	if rec.Code != 405 {
 		t.Errorf("POST health: %d", rec.Code)
+	}
+}
+
+func TestEveryRequestNeedsTheToken(t *testing.T) {
+	s, fr := testServer(t)
+	for _, auth := range []string{
+		"",
+		"Bearer ",
+		"Bearer " + testToken[:63],
+		"Bearer " + testToken + "0",
+		"Bearer " + strings.ToUpper(testToken),
+		"bearer " + testToken,
+		"Basic " + testToken,
+		testToken,
+	} {
+		for _, r := range []struct{ method, path string }{
+			{"GET", "/v1/health"}, {"GET", "/v1/ports"}, {"GET", "/v1/stats"},
+			{"POST", "/v1/shutdown"}, {"GET", "/nope"}, {"DELETE", "/v1/health"},
+		} {
+			rec, e := doAuth(t, s, r.method, r.path, `{"action":"reboot"}`, auth)
+			if rec.Code != 401 || e.Code != agentproto.CodeUnauthorized || rec.Header().Get("WWW-Authenticate") != "Bearer" {
+				t.Errorf("%s %s with Authorization %q: %d %+v, want 401 unauthorized", r.method, r.path, auth, rec.Code, e)
+			}
+			if strings.Contains(rec.Body.String(), testToken[:16]) {
+				t.Errorf("the answer quotes the token: %q", rec.Body)
+			}
+		}
+	}
+	if n := len(fr.calls); n != 0 {
+		t.Errorf("refused requests ran %d commands, first %v", n, <-fr.calls)
+	}
+	if rec, _ := do(t, s, "GET", "/v1/health", ""); rec.Code != 200 {
+		t.Errorf("right token: %d %q", rec.Code, rec.Body)
+	}
+}
+
+func TestNoTokenRefusesEverything(t *testing.T) {
+	s := NewServer(Options{ProcRoot: t.TempDir()})
+	for _, auth := range []string{"", "Bearer ", "Bearer " + testToken} {
+		rec, e := doAuth(t, s, "GET", "/v1/health", "", auth)
+		if rec.Code != 401 || !strings.Contains(e.Message, agentproto.TokenPath) {
+			t.Errorf("token-less agent with %q: %d %+v", auth, rec.Code, e)
+		}
+	}
+}
+
+func TestLoadToken(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good")
+	writeFile(t, good, testToken+"\n")
+	if tok, err := LoadToken(good); err != nil || tok != testToken {
+		t.Fatalf("LoadToken = %q, %v", tok, err)
+	}
+	short := filepath.Join(dir, "short")
+	writeFile(t, short, "abc\n")
+	if _, err := LoadToken(short); err == nil || !strings.Contains(err.Error(), short) {
+		t.Fatalf("short token: %v", err)
+	}
+	if _, err := LoadToken(filepath.Join(dir, "missing")); err == nil {
+		t.Fatal("missing token file accepted")
 	}
 }

@@ -78,7 +78,9 @@ func TestServeTransportsRetriesMissingDevice(t *testing.T) {
 			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 				return (&net.Dialer{}).DialContext(ctx, "unix", path)
 			}}}
-		resp, err := c.Get("http://agent/v1/health")
+		req, _ := http.NewRequest("GET", "http://agent/v1/health", nil)
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		resp, err := c.Do(req)
 		if err != nil {
 			return err
 		}

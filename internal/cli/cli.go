@@ -16,6 +16,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"banger/internal/client"
+	"banger/internal/image/artifacts"
+	"banger/internal/paths"
+	"banger/internal/termtext"
 	"banger/internal/version"
 )
 
@@ -72,7 +75,7 @@ func Run(ctx context.Context, args []string, stdio IO) int {
 	var ee exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintln(stdio.ErrOut, "error:", ee.err)
+			fmt.Fprintln(stdio.ErrOut, "error:", termtext.EscapeLines(ee.err.Error()))
 		}
 		return ee.code
 	}
@@ -81,7 +84,7 @@ func Run(ctx context.Context, args []string, stdio IO) int {
 		ue = usageError{err}
 	}
 	if ue.err != nil || errors.As(err, &ue) {
-		fmt.Fprintln(stdio.ErrOut, "error:", ue.err)
+		fmt.Fprintln(stdio.ErrOut, "error:", termtext.EscapeLines(ue.err.Error()))
 		fmt.Fprintln(stdio.ErrOut, "run with --help for usage")
 		return ExitUsage
 	}
@@ -89,20 +92,31 @@ func Run(ctx context.Context, args []string, stdio IO) int {
 	return ExitFailure
 }
 
-// printError prints err with a hint of what to do next.
+// printError prints err with a hint of what to do next. Errors may quote
+// the guest (agent errors, console lines), so control characters are
+// escaped.
 func printError(w io.Writer, err error) {
 	var apiErr *client.APIError
 	switch {
 	case errors.As(err, &apiErr):
-		fmt.Fprintln(w, "error:", apiErr.Body.Message)
+		fmt.Fprintln(w, "error:", termtext.EscapeLines(apiErr.Body.Message))
 		if apiErr.Body.Hint != "" {
-			fmt.Fprintln(w, "hint:", apiErr.Body.Hint)
+			fmt.Fprintln(w, "hint:", termtext.EscapeLines(apiErr.Body.Hint))
 		}
-	case errors.Is(err, client.ErrUnreachable):
+	case errors.As(err, new(*artifacts.UnavailableError)):
 		fmt.Fprintln(w, "error:", err)
+		fmt.Fprintln(w, "hint: on a host that reaches the npm registry, run `banger image fetch --mirror DIR` (with artifact_mirror pointing at the git bundles), copy DIR here and set artifact_mirror = \"DIR\" in ~/.config/banger/config.toml or BANGER_ARTIFACT_MIRROR=DIR")
+	case errors.As(err, new(*artifacts.MismatchError)):
+		fmt.Fprintln(w, "error:", err)
+		fmt.Fprintln(w, "hint: nothing was cached; replace or remove the file it came from, or, if the pin is out of date, update it in internal/image/artifacts")
+	case errors.As(err, new(*client.ForeignPeerError)), errors.As(err, new(*paths.UnsafeRuntimeDirError)):
+		fmt.Fprintln(w, "error:", err)
+		fmt.Fprintln(w, "hint: on a shared host another user can claim /tmp/banger-<uid>; log in through a session that sets XDG_RUNTIME_DIR (systemd-logind does) or export XDG_RUNTIME_DIR=/run/user/$(id -u)")
+	case errors.Is(err, client.ErrUnreachable):
+		fmt.Fprintln(w, "error:", termtext.EscapeLines(err.Error()))
 		fmt.Fprintln(w, "hint: is bangerd running? `banger daemon status` starts it; its log is ~/.local/state/banger/bangerd.log")
 	default:
-		fmt.Fprintln(w, "error:", err)
+		fmt.Fprintln(w, "error:", termtext.EscapeLines(err.Error()))
 	}
 }
 

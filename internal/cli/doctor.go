@@ -5,12 +5,16 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"banger/internal/config"
 	"banger/internal/doctor"
 	"banger/internal/paths"
 	"banger/internal/privileged"
+	"banger/internal/version"
 )
 
 func newDoctorCmd(e *env) *cobra.Command {
@@ -59,7 +63,7 @@ func runDoctor(ctx context.Context, e *env) ([]doctor.Result, error) {
 	if derr != nil {
 		daemonExe = "bangerd"
 	}
-	username := "USER"
+	username := "#" + strconv.Itoa(os.Getuid()) // sudoers accepts #uid for a user without a name
 	if u, err := user.Current(); err == nil {
 		username = u.Username
 	}
@@ -73,16 +77,41 @@ func runDoctor(ctx context.Context, e *env) ([]doctor.Result, error) {
 			}
 		}
 		checks = append(checks, doctor.DNSListenCheck(cfg.DNSListen, daemonDNS, daemonDNSErr, running))
+		a, aerr := config.Allotted(os.Environ())
+		checks = append(checks, doctor.AllotmentCheck(cfg.BridgeName, cfg.BridgeCIDR, a, aerr))
 	}
 	checks = append(checks, doctor.BundleCheck(runtimeDir, source))
 	checks = append(checks, doctor.ToolChecks(doctor.CoreTools)...)
 	checks = append(checks, doctor.VMMToolCheck(cfg.FirecrackerBin))
 	checks = append(checks, doctor.DeviceChecks()...)
-	checks = append(checks, doctor.SudoCheck(func(ctx context.Context) error {
-		return privileged.CheckSudo(ctx, daemonExe)
-	}, privileged.SudoersLine(username, daemonExe)))
+	checks = append(checks, helperCheck(ctx, cfg, cfgErr, daemonExe, username))
 	checks = append(checks, vmmCheck(cfg, l, runtimeDir), natCheck(), dnsRoutingCheck(cfg))
 	return doctor.Run(ctx, checks), nil
+}
+
+// helperCheck wires the privileged helper's check to the real helper,
+// sudo and sudoers rule.
+func helperCheck(ctx context.Context, cfg config.Config, cfgErr error, daemonExe, username string) doctor.Check {
+	helper := cfg.HelperPath
+	if cfgErr != nil || helper == "" {
+		helper = paths.DefaultHelper
+	}
+	daemonVersion, err := privileged.HelperVersion(ctx, daemonExe)
+	if err != nil {
+		daemonVersion = version.Version
+	}
+	return doctor.HelperCheck(doctor.HelperProbe{
+		Path:          helper,
+		User:          username,
+		Source:        daemonExe,
+		DaemonVersion: daemonVersion,
+		Root:          os.Geteuid() == 0,
+		CheckExe:      privileged.CheckExe,
+		NotInstalled:  privileged.ErrHelperNotInstalled,
+		Version:       privileged.HelperVersion,
+		Sudo:          func(ctx context.Context) error { return privileged.CheckSudo(ctx, helper) },
+		Rule:          privileged.SudoersRule,
+	})
 }
 
 func printDoctor(e *env, results []doctor.Result) {
@@ -102,7 +131,9 @@ func printDoctor(e *env, results []doctor.Result) {
 			mark := map[doctor.Status]string{doctor.Pass: "ok  ", doctor.Warn: "warn", doctor.Fail: "FAIL"}[r.Status]
 			fmt.Fprintf(e.io.Out, "  [%s] %s: %s\n", mark, r.Name, r.Message)
 			if r.Fix != "" && r.Status != doctor.Pass {
-				fmt.Fprintf(e.io.Out, "         fix: %s\n", r.Fix)
+				// A multi-line fix (a sudoers rule) is printed as is,
+				// indented, so it can be copied line by line.
+				fmt.Fprintf(e.io.Out, "         fix: %s\n", strings.ReplaceAll(r.Fix, "\n", "\n              "))
 			}
 		}
 	}

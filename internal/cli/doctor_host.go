@@ -2,7 +2,9 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -12,6 +14,7 @@ import (
 	"banger/internal/execx"
 	"banger/internal/network/nat"
 	"banger/internal/paths"
+	"banger/internal/vmm/firecracker"
 	"banger/internal/vmm/qemu"
 )
 
@@ -37,22 +40,48 @@ func vmmCheck(cfg config.Config, l paths.Layout, runtimeDir string) doctor.Check
 		} else {
 			probe = qemu.ProbeResult{Accel: "tcg", Reason: "KVM not probed (needs qemu and a bundle kernel)"}
 		}
+		// The same host check bangerd makes before choosing Firecracker:
+		// version >= 1.8 and /dev/kvm open read-write.
+		var fcVersion firecracker.Version
+		fcErr := errors.New("no firecracker binary")
+		if fc != "" {
+			fcVersion, fcErr = firecracker.HostCheck{Binary: fc}.Check(ctx)
+		}
+		wantFC := cfg.VMM == "firecracker" || cfg.VMM == "auto"
 		switch {
 		case cfg.VMM == "firecracker" && fc == "":
 			return doctor.Fail, "vmm = firecracker but no firecracker binary was found", "set firecracker_bin or put firecracker on PATH, or set vmm = \"auto\""
-		case (cfg.VMM == "firecracker" || cfg.VMM == "auto") && fc != "" && probe.Usable:
-			return doctor.Pass, "firecracker on KVM (" + fc + ")", ""
+		case cfg.VMM == "firecracker" && fcErr != nil:
+			return doctor.Fail, "vmm = firecracker but " + fcErr.Error(), firecrackerFix(fcErr)
+		case wantFC && fcErr == nil && (probe.Usable || qerr != nil):
+			return doctor.Pass, "firecracker " + fcVersion.String() + " on KVM (" + fc + ")", ""
 		case qerr != nil:
 			return doctor.Fail, "no usable VMM: qemu-system-x86_64 is missing and firecracker cannot be used", "apt-get install qemu-system-x86"
 		case probe.Usable:
 			return doctor.Pass, "qemu with KVM (" + probe.Reason + ")", ""
 		}
 		why := probe.Reason
-		if fc != "" {
+		switch {
+		case fc != "" && fcErr != nil:
+			why += "; firecracker is not used: " + fcErr.Error()
+		case fc != "":
 			why += "; firecracker needs a KVM that can boot guests, so qemu is used"
 		}
 		return doctor.Warn, "qemu with TCG emulation, about 10x slower than KVM: " + why, "run banger on a host whose KVM can boot guests (bare metal or nested virtualisation enabled)"
 	}}
+}
+
+// firecrackerFix is the hint for a failed firecracker.HostCheck.
+func firecrackerFix(err error) string {
+	switch {
+	case errors.Is(err, firecracker.ErrTooOld):
+		return "install Firecracker " + firecracker.MinVersion.String() + " or newer and point firecracker_bin at it, or set vmm = \"qemu\""
+	case errors.Is(err, fs.ErrPermission):
+		return "add yourself to the kvm group (sudo usermod -aG kvm $USER) and log in again"
+	case errors.Is(err, fs.ErrNotExist):
+		return "load the kvm module (modprobe kvm_intel or kvm_amd) or run on a host with virtualisation enabled, or set vmm = \"qemu\""
+	}
+	return "set vmm = \"qemu\" to use qemu instead"
 }
 
 func qemuBin(cfg config.Config) string {

@@ -71,8 +71,15 @@ func (e *env) Client(ctx context.Context) (*client.Client, error) {
 	if err := paths.CheckSocketPath(l.Socket()); err != nil {
 		return nil, err
 	}
+	if err := l.CheckRuntimeDir(); err != nil {
+		return nil, err
+	}
 	c := client.New(l.Socket())
-	if alive(ctx, c) {
+	ok, err := answers(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
 		e.c = c
 		return c, nil
 	}
@@ -89,15 +96,30 @@ func (e *env) ExistingClient(ctx context.Context) (*client.Client, bool) {
 	if err != nil {
 		return nil, false
 	}
+	if l.CheckRuntimeDir() != nil {
+		return nil, false
+	}
 	c := client.New(l.Socket())
 	return c, alive(ctx, c)
 }
 
 func alive(ctx context.Context, c *client.Client) bool {
+	ok, _ := answers(ctx, c)
+	return ok
+}
+
+// answers reports whether a daemon answers on c's socket. A socket served
+// by another user is an error, not "nothing answers": starting our own
+// daemon would only fail on the same socket.
+func answers(ctx context.Context, c *client.Client) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	_, err := c.Status(ctx)
-	return err == nil
+	var fp *client.ForeignPeerError
+	if errors.As(err, &fp) {
+		return false, err
+	}
+	return err == nil, nil
 }
 
 // daemonBinary finds bangerd: BANGER_DAEMON_BIN, beside this executable,

@@ -124,7 +124,7 @@ func newImageCmd(e *env) *cobra.Command {
 	rf.StringVar(&reg.Packages, "packages", "", "package manifest")
 	rf.BoolVar(&asJSON, "json", false, "print JSON")
 
-	cmd.AddCommand(list, show, del, register)
+	cmd.AddCommand(list, show, del, register, newImageFetchCmd(e))
 	return cmd
 }
 

@@ -13,6 +13,7 @@ import (
 	"banger/internal/api"
 	"banger/internal/client"
 	"banger/internal/disk"
+	"banger/internal/termtext"
 )
 
 func newVMCmd(e *env) *cobra.Command {
@@ -75,9 +76,9 @@ func forEachRef(ctx context.Context, e *env, refs []string, asJSON bool, op func
 				fmt.Fprintf(e.io.Out, "%s: %s\n", r.Ref, done(r.VM))
 				continue
 			}
-			fmt.Fprintf(e.io.Out, "%s: error: %s\n", r.Ref, r.Error)
+			fmt.Fprintf(e.io.Out, "%s: error: %s\n", r.Ref, termtext.EscapeLines(r.Error))
 			if r.Hint != "" {
-				fmt.Fprintf(e.io.Out, "%s: hint: %s\n", r.Ref, r.Hint)
+				fmt.Fprintf(e.io.Out, "%s: hint: %s\n", r.Ref, termtext.EscapeLines(r.Hint))
 			}
 		}
 	}
@@ -106,7 +107,7 @@ func progressPrinter(e *env, prefix bool) func(api.Event) {
 		if prefix && ev.VM != "" {
 			fmt.Fprintf(e.io.ErrOut, "%s: ", ev.VM)
 		}
-		fmt.Fprintf(e.io.ErrOut, "==> %s\n", ev.Message)
+		fmt.Fprintf(e.io.ErrOut, "==> %s\n", termtext.EscapeLines(ev.Message))
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"banger/internal/api"
 	"banger/internal/humanize"
+	"banger/internal/termtext"
 )
 
 func newVMListCmd(e *env) *cobra.Command {
@@ -104,7 +105,7 @@ func newVMShowCmd(e *env) *cobra.Command {
 				}
 				fmt.Fprintf(t, "dir:\t%s\n", v.Dir)
 				if v.LastError != "" {
-					fmt.Fprintf(t, "last error:\t%s\n", v.LastError)
+					fmt.Fprintf(t, "last error:\t%s\n", termtext.Escape(v.LastError))
 				}
 				t.Flush()
 			}
@@ -158,10 +159,10 @@ func newVMStatsCmd(e *env) *cobra.Command {
 					fmt.Fprintf(t, "guest memory:\t%s available of %s\n", humanize.Bytes(g.MemAvailableBytes), humanize.Bytes(g.MemTotalBytes))
 					fmt.Fprintf(t, "guest load:\t%.2f %.2f %.2f\n", g.Load1, g.Load5, g.Load15)
 					for _, fs := range g.Disks {
-						fmt.Fprintf(t, "guest %s:\t%s used of %s\n", fs.Mount, humanize.Bytes(fs.UsedBytes), humanize.Bytes(fs.TotalBytes))
+						fmt.Fprintf(t, "guest %s:\t%s used of %s\n", termtext.Escape(fs.Mount), humanize.Bytes(fs.UsedBytes), humanize.Bytes(fs.TotalBytes))
 					}
 				} else if st.GuestError != "" && st.State == api.StateRunning {
-					fmt.Fprintf(t, "guest:\tno figures (%s)\n", st.GuestError)
+					fmt.Fprintf(t, "guest:\tno figures (%s)\n", termtext.Escape(st.GuestError))
 				}
 				t.Flush()
 			}

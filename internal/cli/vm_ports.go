@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"banger/internal/api"
+	"banger/internal/termtext"
 )
 
 func newVMPortsCmd(e *env) *cobra.Command {
@@ -53,7 +54,7 @@ func newVMPortsCmd(e *env) *cobra.Command {
 				fmt.Fprintln(t, "ENDPOINT\tPROTO\tPROCESS\tURL")
 				for _, r := range results {
 					if r.Error != "" {
-						fmt.Fprintf(t, "%s\terror\t%s\t\n", r.Ref, r.Error)
+						fmt.Fprintf(t, "%s\terror\t%s\t\n", termtext.Escape(r.Ref), termtext.Escape(r.Error))
 						continue
 					}
 					for _, p := range r.Ports {
@@ -64,7 +65,8 @@ func newVMPortsCmd(e *env) *cobra.Command {
 						if p.PID != 0 {
 							proc = fmt.Sprintf("%s (pid %d)", proc, p.PID)
 						}
-						fmt.Fprintf(t, "%s\t%s\t%s\t%s\n", p.Endpoint, p.Proto, proc, p.URL)
+						// Process names and command lines are the guest's.
+						fmt.Fprintf(t, "%s\t%s\t%s\t%s\n", p.Endpoint, termtext.Escape(p.Proto), termtext.Escape(proc), p.URL)
 					}
 				}
 				t.Flush()

@@ -1,6 +1,7 @@
 // Package client talks to bangerd over its unix socket. It turns transport
-// failures into ErrUnreachable and API error bodies into *APIError; hints for
-// the user are added by the CLI, not here.
+// failures into ErrUnreachable and API error bodies into *APIError, and
+// refuses (*ForeignPeerError) a socket served by another user's process;
+// hints for the user are added by the CLI, not here.
 package client
 
 import (
@@ -39,8 +40,7 @@ type Client struct {
 func New(socket string) *Client {
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", socket)
+			return dialOwn(ctx, socket)
 		},
 		MaxIdleConns:    16,
 		IdleConnTimeout: 30 * time.Second,
@@ -72,6 +72,12 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		if req.Context().Err() != nil {
 			return nil, req.Context().Err()
+		}
+		// Someone else's daemon answered: that is not "unreachable" (the
+		// CLI would start its own daemon and fail on the same socket).
+		var fp *ForeignPeerError
+		if errors.As(err, &fp) {
+			return nil, fp
 		}
 		return nil, fmt.Errorf("%w at %s: %v", ErrUnreachable, c.Socket, err)
 	}

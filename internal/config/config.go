@@ -17,8 +17,10 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"banger/internal/image/artifacts"
 	"banger/internal/network"
 	"banger/internal/network/allotment"
+	"banger/internal/paths"
 )
 
 // Config is every setting banger reads. Field tags are the config.toml keys;
@@ -48,6 +50,12 @@ type Config struct {
 	// addresses; false drops them (connections the host opens still work).
 	GuestHostAccess bool   `toml:"guest_host_access"`
 	DebianMirror    string `toml:"debian_mirror"`
+	// HelperPath is the root-owned bangerd that a non-root bangerd runs
+	// with `sudo -n` for bridge, TAP and NAT changes.
+	HelperPath string `toml:"helper_path"`
+	// ArtifactMirror is tried before any origin for the image build's
+	// pinned artifacts: a directory, a file:// or an http(s):// URL.
+	ArtifactMirror string `toml:"artifact_mirror"`
 }
 
 // Defaults returns the built-in configuration.
@@ -62,6 +70,7 @@ func Defaults() Config {
 		GuestHostAccess: true,
 		DNSListen:       "127.0.0.1:42069",
 		DefaultImage:    "default",
+		HelperPath:      paths.DefaultHelper,
 	}
 }
 
@@ -263,6 +272,19 @@ func (c *Config) Validate() error {
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return bad("dns_listen", c.DNSListen, "port must be 0-65535")
+	}
+	if c.HelperPath == "" || !filepath.IsAbs(c.HelperPath) || filepath.Clean(c.HelperPath) != c.HelperPath {
+		return bad("helper_path", c.HelperPath, "must be a clean absolute path to a root-owned bangerd, e.g. "+paths.DefaultHelper+" (`make install-helper` puts it there)")
+	}
+	if c.ArtifactMirror != "" {
+		v := c.ArtifactMirror
+		if !strings.Contains(v, "://") {
+			v, _ = expandHome(v)
+		}
+		if _, err := artifacts.ParseMirror(v); err != nil {
+			return bad("artifact_mirror", c.ArtifactMirror, err.Error())
+		}
+		c.ArtifactMirror = v
 	}
 	for key, val := range c.pathKeys() {
 		if *val == "" {

@@ -126,3 +126,45 @@ func TestBridgeDefaultsFollowTheHelperPolicy(t *testing.T) {
 		t.Errorf("an explicit bridge_name wins: %v %v", c.BridgeName, err)
 	}
 }
+
+func TestHelperPath(t *testing.T) {
+	c, err := Load(filepath.Join(t.TempDir(), "nope.toml"), nil)
+	if err != nil || c.HelperPath != "/usr/libexec/banger/bangerd" {
+		t.Fatalf("default helper_path = %q, %v", c.HelperPath, err)
+	}
+	c, err = Load(writeConfig(t, "helper_path = \"/opt/banger/libexec/bangerd\"\n"), nil)
+	if err != nil || c.HelperPath != "/opt/banger/libexec/bangerd" {
+		t.Fatalf("helper_path from the file = %q, %v", c.HelperPath, err)
+	}
+	for _, bad := range []string{"bangerd", "~/bin/bangerd", "/opt/../tmp/bangerd", ""} {
+		_, err := Load(filepath.Join(t.TempDir(), "nope.toml"), []string{"BANGER_HELPER_PATH=" + bad})
+		if err == nil || !strings.Contains(err.Error(), "helper_path") || !strings.Contains(err.Error(), "make install-helper") {
+			t.Errorf("helper_path %q = %v, want a refusal naming the key", bad, err)
+		}
+	}
+}
+
+func TestArtifactMirror(t *testing.T) {
+	t.Setenv("HOME", "/home/tester")
+	for in, want := range map[string]string{
+		"~/mirror":                 "/home/tester/mirror",
+		"/srv/mirror":              "/srv/mirror",
+		"file:///srv/mirror":       "file:///srv/mirror",
+		"https://mirror.example/b": "https://mirror.example/b",
+	} {
+		c, err := Load(writeConfig(t, "artifact_mirror = \""+in+"\"\n"), nil)
+		if err != nil || c.ArtifactMirror != want {
+			t.Errorf("%q: got %q %v, want %q", in, c.ArtifactMirror, err, want)
+		}
+	}
+	c, err := Load(writeConfig(t, `artifact_mirror = "/srv/a"`), []string{"BANGER_ARTIFACT_MIRROR=/srv/b"})
+	if err != nil || c.ArtifactMirror != "/srv/b" {
+		t.Errorf("environment: got %q %v", c.ArtifactMirror, err)
+	}
+	for _, bad := range []string{"mirror", "ftp://host/x"} {
+		_, err := Load(writeConfig(t, ""), []string{"BANGER_ARTIFACT_MIRROR=" + bad})
+		if err == nil || !strings.Contains(err.Error(), `artifact_mirror = "`+bad+`"`) || !strings.Contains(err.Error(), "http(s)://") {
+			t.Errorf("%q: got %v", bad, err)
+		}
+	}
+}

@@ -1,17 +1,13 @@
 package daemon
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	"banger/internal/agent/agentproto"
 	agentclient "banger/internal/agent/client"
@@ -21,9 +17,16 @@ import (
 )
 
 // agentFor is a client of v's guest agent through its vsock-style socket
-// (native on Firecracker, multiplexed over virtio-serial on qemu).
-func (d *Daemon) agentFor(v *store.VM) *agentclient.Client {
-	return agentclient.New(agentclient.VsockDialer(d.vmDir(v.ID).VsockSocket()))
+// (native on Firecracker, multiplexed over virtio-serial on qemu),
+// presenting the VM's agent token. A VM still running since before agent
+// tokens existed has none, and its agent asks for none.
+func (d *Daemon) agentFor(v *store.VM) (*agentclient.Client, error) {
+	dir := d.vmDir(v.ID)
+	tok, _, err := readAgentToken(dir)
+	if err != nil {
+		return nil, fmt.Errorf("vm %s: %w", v.Name, err)
+	}
+	return agentclient.New(agentclient.VsockDialer(dir.VsockSocket()), tok), nil
 }
 
 // agentShutdown asks the guest to reboot, which ends the VMM (reboot=k).
@@ -32,11 +35,19 @@ func (d *Daemon) agentShutdown(ctx context.Context, v *store.VM) error {
 	if _, err := os.Stat(d.vmDir(v.ID).VsockSocket()); err != nil {
 		return fmt.Errorf("agent socket: %w", err)
 	}
-	return d.agentFor(v).Shutdown(ctx, agentproto.ActionReboot)
+	c, err := d.agentFor(v)
+	if err != nil {
+		return err
+	}
+	return c.Shutdown(ctx, agentproto.ActionReboot)
 }
 
 func (d *Daemon) agentStats(ctx context.Context, v *store.VM) (*api.GuestStats, error) {
-	st, err := d.agentFor(v).Stats(ctx)
+	c, err := d.agentFor(v)
+	if err != nil {
+		return nil, err
+	}
+	st, err := c.Stats(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +75,12 @@ func (d *Daemon) VMHealth(ctx context.Context, ref string) (api.GuestHealth, err
 		h.Error = "vm is not running"
 		return h, nil
 	}
-	hl, err := d.agentFor(&v).Health(ctx)
+	c, err := d.agentFor(&v)
+	if err != nil {
+		h.Error = err.Error()
+		return h, nil
+	}
+	hl, err := c.Health(ctx)
 	if err != nil {
 		h.Error = err.Error()
 		return h, nil
@@ -83,8 +99,14 @@ func (d *Daemon) VMPorts(ctx context.Context, ref string) (api.PortsResponse, er
 	if !procOf(&v).Alive() {
 		return api.PortsResponse{}, apierr.Conflict("start it with `banger vm start "+v.Name+"`", "vm %s is not running", v.Name)
 	}
-	listeners, err := d.agentFor(&v).Ports(ctx)
+	c, err := d.agentFor(&v)
+	if err != nil {
+		return api.PortsResponse{}, err
+	}
+	listeners, err := c.Ports(ctx)
 	switch {
+	case errors.Is(err, agentclient.ErrUnauthorized):
+		return api.PortsResponse{}, apierr.Unavailable("restart the vm (`banger vm restart "+v.Name+"`): a start writes the token into the guest again", "guest agent of vm %s refused banger's token: %w", v.Name, err)
 	case errors.Is(err, agentclient.ErrSSMissing):
 		return api.PortsResponse{}, apierr.Unavailable("rebuild the image with a packages.apt that includes iproute2 (`make rootfs`), then recreate the VM", "image %s of vm %s has no `ss`", v.ImageName, v.Name)
 	case err != nil:
@@ -110,42 +132,10 @@ func (d *Daemon) VMPorts(ctx context.Context, ref string) (api.PortsResponse, er
 		}
 		return out.Ports[i].Proto < out.Ports[j].Proto
 	})
-	var wg sync.WaitGroup
-	for i := range out.Ports {
-		p := &out.Ports[i]
-		if p.Proto != "tcp" {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if probeHTTP(ctx, net.JoinHostPort(v.IP.String(), strconv.Itoa(p.Port)), p.Endpoint) {
-				p.URL = "http://" + p.Endpoint + "/"
-			}
-		}()
-	}
-	wg.Wait()
+	probeURLs(ctx, v.IP.String(), out.Ports)
 	return out, nil
 }
 
 func isLoopback(addr string) bool {
 	return strings.HasPrefix(addr, "127.") || addr == "::1"
-}
-
-// probeHTTP reports whether addr answers a HEAD request with an HTTP status
-// line. It never takes more than about a second.
-func probeHTTP(ctx context.Context, addr, host string) bool {
-	ctx, cancel := context.WithTimeout(ctx, 1200*time.Millisecond)
-	defer cancel()
-	var dl net.Dialer
-	c, err := dl.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return false
-	}
-	defer c.Close()
-	deadline, _ := ctx.Deadline()
-	c.SetDeadline(deadline)
-	fmt.Fprintf(c, "HEAD / HTTP/1.0\r\nHost: %s\r\nUser-Agent: banger-ports-probe\r\n\r\n", host)
-	line, err := bufio.NewReader(c).ReadString('\n')
-	return err == nil && strings.HasPrefix(line, "HTTP/")
 }

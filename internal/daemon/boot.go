@@ -1,10 +1,10 @@
 package daemon
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -15,21 +15,34 @@ import (
 	"banger/internal/paths"
 	"banger/internal/store"
 	"banger/internal/vmm"
+	"banger/internal/vmm/bootlog"
 )
 
 // bootArgs is the guest kernel command line. reboot=k makes a guest reboot
 // end the VMM process, which is how a clean stop finishes; panic=-1 reboots
-// (and so exits) at once on a panic instead of hanging.
-const bootArgs = "console=ttyS0 reboot=k panic=-1 quiet loglevel=3 systemd.show_status=false i8042.noaux i8042.nomux i8042.nopnp"
+// (and so exits) at once on a panic instead of hanging. loglevel=3 still
+// lets the kernel's emergency-level "reboot: Power down" reach the
+// console, which is how a guest poweroff ends Firecracker.
+const bootArgs = "console=ttyS0 reboot=k panic=-1 quiet loglevel=3 systemd.show_status=false i8042.noaux i8042.nomux"
 
-// kernelArgs is bootArgs plus BANGER_KERNEL_ARGS, a debugging aid (for
-// example "loglevel=7 systemd.show_status=true" to see a boot on the
-// console log).
-func kernelArgs() string {
-	if extra := strings.TrimSpace(os.Getenv("BANGER_KERNEL_ARGS")); extra != "" {
-		return bootArgs + " " + extra
+// kernelArgs is bootArgs for the VMM vmmName plus BANGER_KERNEL_ARGS, a
+// debugging aid (for example "loglevel=7 systemd.show_status=true" to see
+// a boot on the console log).
+//
+// i8042.nopnp is for qemu only. Firecracker 1.8 and newer describe their
+// i8042 only through ACPI (PNP0303): with nopnp the guest binds no keyboard
+// controller and ignores SendCtrlAltDel, so `vm stop` would wait out its
+// whole timeout (Firecracker CHANGELOG 1.12.0 dropped the flag from its own
+// tests for this reason). qemu's microvm has no i8042 to find.
+func kernelArgs(vmmName string) string {
+	args := bootArgs
+	if vmmName != "firecracker" {
+		args += " i8042.nopnp"
 	}
-	return bootArgs
+	if extra := strings.TrimSpace(os.Getenv("BANGER_KERNEL_ARGS")); extra != "" {
+		args += " " + extra
+	}
+	return args
 }
 
 // progressf reports one step of a long operation.
@@ -39,19 +52,36 @@ func progressf(p server.Progress, vm, step, format string, args ...any) {
 	}
 }
 
+// vmSpec is v's VMM spec; its log paths are those of the current boot
+// (bootSpec starts a new one).
 func (d *Daemon) vmSpec(v *store.VM) vmm.Spec {
 	dir := d.layout.VM(v.ID)
+	boot := bootlog.Current(dir)
 	return vmm.Spec{
-		ID: v.ID, Name: v.Name, Dir: dir.String(), Kernel: v.Kernel, Initrd: v.Initrd, BootArgs: kernelArgs(),
+		ID: v.ID, Name: v.Name, Dir: dir.String(), Kernel: v.Kernel, Initrd: v.Initrd, BootArgs: kernelArgs(v.VMM),
 		VCPUs: v.VCPUs, MemoryMiB: v.MemoryMiB,
 		Disks: []vmm.Disk{
 			{ID: "rootfs", Path: v.Rootfs, ReadOnly: true},
 			{ID: "overlay", Path: dir.Overlay()},
 			{ID: "work", Path: dir.WorkDisk()},
 		},
-		TAP: v.TAP, MAC: v.MAC, AgentSocket: dir.VsockSocket(), LogPath: dir.VMMLog(v.VMM),
-		ConsolePath: dir.Console(), PIDFile: dir.PIDFile(),
+		TAP: v.TAP, MAC: v.MAC, AgentSocket: dir.VsockSocket(), LogPath: dir.BootLog(v.VMM, boot),
+		ConsolePath: dir.BootLog(bootlog.Console, boot), PIDFile: dir.PIDFile(),
 	}
+}
+
+// bootSpec is v's VMM spec for a new boot: it numbers the boot, drops the
+// logs of boots older than bootlog.Keep, and points the spec's logs at
+// this boot's files.
+func (d *Daemon) bootSpec(v *store.VM) (vmm.Spec, error) {
+	dir := d.layout.VM(v.ID)
+	boot, err := bootlog.Begin(dir)
+	if err != nil {
+		return vmm.Spec{}, err
+	}
+	spec := d.vmSpec(v)
+	spec.LogPath, spec.ConsolePath = dir.BootLog(v.VMM, boot), dir.BootLog(bootlog.Console, boot)
+	return spec, nil
 }
 
 // attach (re)connects the driver's host-side helpers for a running VM.
@@ -59,6 +89,10 @@ func (d *Daemon) attach(ctx context.Context, v *store.VM, drv vmm.Driver) error 
 	a, err := drv.Attach(ctx, d.vmSpec(v), vmm.Process{PID: v.PID, StartTime: v.PIDStart})
 	if err != nil {
 		return fmt.Errorf("attach to %s: %w", drv.Name(), err)
+	}
+	if err := restrictVMDir(d.vmDir(v.ID)); err != nil {
+		a.Close()
+		return err
 	}
 	d.attachMu.Lock()
 	if old, ok := d.attached[v.ID]; ok {
@@ -104,8 +138,8 @@ func (d *Daemon) waitSSH(ctx context.Context, v *store.VM, p server.Progress) er
 	if ready == nil {
 		ready = sshBanner
 	}
-	vmmLog := d.layout.VM(v.ID).VMMLog(v.VMM)
-	logFrom := d.bootLogOffset(v.ID)
+	dir := d.layout.VM(v.ID)
+	vmmLog := dir.BootLog(v.VMM, bootlog.Current(dir)) // this boot's own file
 	for {
 		if ready(ctx, addr) {
 			return nil
@@ -116,7 +150,7 @@ func (d *Daemon) waitSSH(ctx context.Context, v *store.VM, p server.Progress) er
 		// A VMM that cannot use its TAP keeps running with a guest that
 		// will never answer: fail now rather than after the timeout. The
 		// TAP is deleted with the rest of the failed start.
-		if line := vmm.NetworkFailure(vmm.LogTail(vmmLog, logFrom, 50)); line != "" {
+		if line := vmm.NetworkFailure(vmm.LogTail(vmmLog, 0, 50)); line != "" {
 			return fmt.Errorf("the %s process cannot use tap %s (%q): %s", v.VMM, v.TAP, line, d.logTail(v))
 		}
 		select {
@@ -140,16 +174,28 @@ func sshBanner(ctx context.Context, addr string) bool {
 	}
 	defer c.Close()
 	c.SetReadDeadline(time.Now().Add(2 * time.Second))
-	line, err := bufio.NewReader(c).ReadString('\n')
+	return sendsSSHBanner(c)
+}
+
+// sendsSSHBanner reports whether the first line from r is an SSH
+// identification line, reading at most maxSSHBannerLine bytes.
+func sendsSSHBanner(r io.Reader) bool {
+	line, err := readLine(r, maxSSHBannerLine)
 	return err == nil && strings.HasPrefix(line, "SSH-")
 }
 
-// logTail names the VM's logs and quotes the last console lines.
+// logTail names the current boot's logs that exist for the VM's VMM (under
+// Firecracker the console is inside firecracker.N.log; there is no console
+// file) and quotes their last lines.
 func (d *Daemon) logTail(v *store.VM) string {
 	dir := d.layout.VM(v.ID)
+	files := bootlog.Files(dir, v.VMM, bootlog.Current(dir))
+	if len(files) == 0 {
+		return "the vmm wrote no log in " + dir.String()
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "see %s and %s", dir.Console(), dir.VMMLog(v.VMM))
-	for _, f := range []string{dir.Console(), dir.VMMLog(v.VMM)} {
+	fmt.Fprintf(&b, "see %s", strings.Join(files, " and "))
+	for _, f := range files {
 		if tail := vmm.LogTail(f, 0, 5); tail != "" {
 			fmt.Fprintf(&b, "\n--- last lines of %s ---\n%s", f, tail)
 		}
@@ -159,21 +205,3 @@ func (d *Daemon) logTail(v *store.VM) string {
 
 // vmDir is a VM's directory.
 func (d *Daemon) vmDir(id string) paths.VMDir { return d.layout.VM(id) }
-
-// markBootLog remembers where a VM's VMM log ends before its VMM starts, so
-// the boot's own lines can be told from earlier boots' (the log appends).
-func (d *Daemon) markBootLog(id, log string) {
-	var size int64
-	if st, err := os.Stat(log); err == nil {
-		size = st.Size()
-	}
-	d.bootLogMu.Lock()
-	d.bootLog[id] = size
-	d.bootLogMu.Unlock()
-}
-
-func (d *Daemon) bootLogOffset(id string) int64 {
-	d.bootLogMu.Lock()
-	defer d.bootLogMu.Unlock()
-	return d.bootLog[id]
-}

@@ -105,8 +105,8 @@ func (d *Daemon) destroyAll(ctx context.Context, v *store.VM) error {
 	return errors.Join(errs...)
 }
 
-// diskCap: the overlay with the rendered guest config, the work disk, and
-// the VM's host key in banger's known_hosts.
+// diskCap: the overlay with the rendered guest config, the work disk, the
+// VM's host key in banger's known_hosts and its agent token.
 type diskCap struct{ base }
 
 func (diskCap) name() string { return "disks" }
@@ -115,7 +115,7 @@ func (c diskCap) prepare(ctx context.Context, op *vmOp) error {
 	d := c.d
 	progressf(op.p, op.v.Name, "disks", "writing overlay and work disk")
 	start := time.Now()
-	if err := os.MkdirAll(d.vmDir(op.v.ID).String(), 0o755); err != nil {
+	if err := os.MkdirAll(d.vmDir(op.v.ID).String(), 0o700); err != nil {
 		return fmt.Errorf("create vm dir: %w", err)
 	}
 	hostPub, err := d.prepareDisks(ctx, op.v, op.img)
@@ -129,6 +129,18 @@ func (c diskCap) prepare(ctx context.Context, op *vmOp) error {
 		return err
 	}
 	return nil
+}
+
+// attach keeps the VM's directory private and, on a start, writes the
+// agent token into the overlay again (create has just written it).
+func (c diskCap) attach(ctx context.Context, op *vmOp) error {
+	if err := restrictVMDir(c.d.vmDir(op.v.ID)); err != nil {
+		return err
+	}
+	if op.img.ID != "" {
+		return nil
+	}
+	return c.d.syncAgentToken(ctx, op.v)
 }
 
 func (c diskCap) destroy(_ context.Context, op *vmOp) error {
@@ -212,15 +224,18 @@ func (c vmmCap) attach(ctx context.Context, op *vmOp) error {
 	d, v, drv := c.d, op.v, op.drv
 	progressf(op.p, v.Name, "boot", "starting %s (%s)", drv.Name(), drv.Accel())
 	v.VMM, v.Accel = drv.Name(), drv.Accel()
-	d.markBootLog(v.ID, d.vmDir(v.ID).VMMLog(v.VMM))
 	start := time.Now()
-	proc, err := drv.Start(ctx, d.vmSpec(v))
+	spec, err := d.bootSpec(v)
+	if err != nil {
+		return fmt.Errorf("start %s: %w", drv.Name(), err)
+	}
+	proc, err := drv.Start(ctx, spec)
 	if err != nil {
 		return fmt.Errorf("start %s: %w", drv.Name(), err)
 	}
 	d.log.Info("vmm started", "vm", v.Name, "pid", proc.PID, "ms", time.Since(start).Milliseconds())
 	v.PID, v.PIDStart = proc.PID, proc.StartTime
-	return nil
+	return restrictVMDir(d.vmDir(v.ID))
 }
 
 // detach makes sure the VMM is gone (a clean stop has already waited for

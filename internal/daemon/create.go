@@ -3,8 +3,10 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"banger/internal/names"
 	"banger/internal/network"
 	"banger/internal/store"
+	"banger/internal/vmm/bootlog"
 )
 
 // Defaults for vm create.
@@ -154,8 +157,9 @@ func (d *Daemon) CreateVM(ctx context.Context, req api.CreateVMRequest, p server
 	return d.toAPIVM(*v), nil
 }
 
-// prepareDisks writes the overlay (with the rendered guest config) and the
-// work disk. It returns the guest's public host key.
+// prepareDisks writes the overlay (with the rendered guest config and a new
+// agent token, whose host copy goes into the VM's directory) and the work
+// disk. It returns the guest's public host key.
 func (d *Daemon) prepareDisks(ctx context.Context, v *store.VM, img store.Image) (string, error) {
 	dir := d.vmDir(v.ID)
 	pub, err := installationPublicKey(d.layout)
@@ -166,11 +170,15 @@ func (d *Daemon) prepareDisks(ctx context.Context, v *store.VM, img store.Image)
 	if err != nil {
 		return "", err
 	}
+	token, err := newAgentToken(dir)
+	if err != nil {
+		return "", err
+	}
 	gw := d.bridgeGateway()
 	files, err := guestconfig.Render(guestconfig.Config{
 		Hostname: v.Name, MAC: network.MACFromID(v.ID),
 		Address: netip.PrefixFrom(v.IP, gw.Bits()), Gateway: gw.Addr(), DNS: hostResolvers(),
-		AuthorizedKeys: []string{pub}, HostKey: hostKey, HostKeyPub: hostPub,
+		AuthorizedKeys: []string{pub}, HostKey: hostKey, HostKeyPub: hostPub, AgentToken: token,
 	})
 	if err != nil {
 		return "", fmt.Errorf("render guest config: %w", err)
@@ -193,16 +201,17 @@ func (d *Daemon) prepareDisks(ctx context.Context, v *store.VM, img store.Image)
 	return hostPub, nil
 }
 
-// keepFailureLog copies a failed VM's console and VMM log next to the
-// daemon log before the VM dir is removed, and returns where, so the error
-// can point at it.
+// keepFailureLog copies the failed boot's logs (those that exist for the
+// VM's VMM) next to the daemon log before the VM dir is removed, and
+// returns where, so the error can point at it. Each log is already capped
+// by the log pump; the copy keeps at most the last failureLogMax bytes of
+// each all the same.
 func (d *Daemon) keepFailureLog(v *store.VM) string {
 	dir := d.vmDir(v.ID)
-	out := d.layout.StateDir + "/failed-" + v.Name + "-" + v.ID + ".log"
+	out := filepath.Join(d.layout.StateDir, "failed-"+v.Name+"-"+v.ID+".log")
 	var b strings.Builder
-	for _, f := range []string{dir.Console(), dir.VMMLog(v.VMM)} {
-		data, _ := os.ReadFile(f)
-		fmt.Fprintf(&b, "=== %s ===\n%s\n", f, data)
+	for _, f := range bootlog.Files(dir, v.VMM, bootlog.Current(dir)) {
+		fmt.Fprintf(&b, "=== %s ===\n%s\n", f, readTail(f, failureLogMax))
 	}
 	if err := os.WriteFile(out, []byte(b.String()), 0o644); err != nil {
 		d.log.Error("keep failure log", "error", err)
@@ -268,3 +277,22 @@ func hostResolvers() []netip.Addr {
 }
 
 func newID() string { return names.NewID() }
+
+// failureLogMax bounds each log copied into a failed-<name>-<id>.log.
+const failureLogMax = 256 << 10
+
+// readTail returns at most the last limit bytes of path.
+func readTail(path string, limit int64) []byte {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil
+	}
+	start := max(0, st.Size()-limit)
+	b, _ := io.ReadAll(io.NewSectionReader(f, start, st.Size()-start))
+	return b
+}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"syscall"
 
+	"banger/internal/paths"
 	"banger/internal/vmm"
 )
 
@@ -129,6 +130,13 @@ func (f *fakeDriver) Start(_ context.Context, spec vmm.Spec) (vmm.Process, error
 		if err := os.WriteFile(spec.LogPath, []byte(f.logLine+"\n"), 0o644); err != nil {
 			return vmm.Process{}, err
 		}
+	}
+	// Like a VMM run with a permissive umask, leave a world-writable API
+	// socket in the VM's directory.
+	if ln, err := net.Listen("unix", paths.VMDir(spec.Dir).APISocket()); err == nil {
+		ln.(*net.UnixListener).SetUnlinkOnClose(false)
+		ln.Close()
+		os.Chmod(paths.VMDir(spec.Dir).APISocket(), 0o777)
 	}
 	cmd := exec.Command("sh", "-c", "exec sleep 3600", "fakevmm-"+spec.ID)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

@@ -16,6 +16,7 @@ import (
 	"banger/internal/network/tappool"
 	"banger/internal/privileged"
 	"banger/internal/vmm"
+	"banger/internal/vmm/bootlog"
 	"banger/internal/vmm/firecracker"
 	"banger/internal/vmm/qemu"
 )
@@ -39,6 +40,9 @@ type systemHost struct {
 	drvMu   sync.Mutex
 	drivers map[string]vmm.Driver
 	probe   *qemu.ProbeResult
+	// kvmDevice is what the Firecracker host check opens; empty means
+	// /dev/kvm (tests point it elsewhere).
+	kvmDevice string
 }
 
 // dnsServer is the part of the DNS server the daemon uses.
@@ -61,7 +65,7 @@ func newSystemHost(ctx context.Context, d *Daemon) (*systemHost, error) {
 	if err := network.CheckBridgeFree(d.cfg.BridgeName, owner); err != nil {
 		return nil, err
 	}
-	ops, err := privileged.New(d.opts.Exe)
+	ops, err := privileged.New(d.cfg.HelperPath)
 	if err != nil {
 		return nil, err
 	}
@@ -135,23 +139,31 @@ func (h *systemHost) Driver(ctx context.Context) (vmm.Driver, error) {
 	return drv, nil
 }
 
-// choose applies `vmm`: auto prefers Firecracker when its binary exists and
-// KVM can really boot guests, else qemu (KVM or TCG per the probe).
+// choose applies `vmm`: auto prefers Firecracker when its binary exists,
+// is new enough and /dev/kvm opens read-write (firecracker.HostCheck), and,
+// where qemu exists to probe with, KVM really boots guests; else qemu (KVM
+// or TCG per the probe). An explicit `vmm = firecracker` fails here, with
+// the reason, rather than at every InstanceStart.
 func (h *systemHost) choose(ctx context.Context) (string, error) {
 	switch h.d.cfg.VMM {
 	case "firecracker":
-		if h.firecrackerBinary() == "" {
+		fc := h.firecrackerBinary()
+		if fc == "" {
 			return "", errors.New("vmm = firecracker but no firecracker binary (set firecracker_bin or put it on PATH)")
+		}
+		if _, err := (firecracker.HostCheck{Binary: fc, KVMDevice: h.kvmDevice}).Check(ctx); err != nil {
+			return "", fmt.Errorf("vmm = firecracker but %w", err)
 		}
 		return "firecracker", nil
 	case "qemu":
 		return "qemu", nil
 	}
 	if fc := h.firecrackerBinary(); fc != "" {
-		if _, err := execx.LookPath(qemuBinary(h.d.cfg.QemuBin)); err != nil {
-			return "firecracker", nil // no qemu to probe with; trust /dev/kvm
-		}
-		if h.kvmProbe(ctx).Usable {
+		if v, err := (firecracker.HostCheck{Binary: fc, KVMDevice: h.kvmDevice}).Check(ctx); err != nil {
+			h.d.log.Warn("firecracker cannot be used, trying qemu", "binary", fc, "version", v.String(), "error", err)
+		} else if _, err := execx.LookPath(qemuBinary(h.d.cfg.QemuBin)); err != nil {
+			return "firecracker", nil // no qemu to probe with; /dev/kvm opened
+		} else if h.kvmProbe(ctx).Usable {
 			return "firecracker", nil
 		}
 	}
@@ -186,14 +198,23 @@ func (h *systemHost) driverLocked(ctx context.Context, name string) (vmm.Driver,
 		if bin == "" {
 			return nil, errors.New("no firecracker binary")
 		}
-		drv = firecracker.New(firecracker.Options{Binary: bin, Logger: h.d.log})
+		drv = firecracker.New(firecracker.Options{Binary: bin, Logger: h.d.log, LogPump: h.logPump()})
 	case "qemu":
-		drv = qemu.New(qemu.Options{Binary: h.d.cfg.QemuBin, Accel: h.kvmProbe(ctx).Accel, Logger: h.d.log, HaveVhostVsock: qemu.DetectVhostVsock()})
+		drv = qemu.New(qemu.Options{Binary: h.d.cfg.QemuBin, Accel: h.kvmProbe(ctx).Accel, Logger: h.d.log, HaveVhostVsock: qemu.DetectVhostVsock(), LogPump: h.logPump()})
 	default:
 		return nil, fmt.Errorf("unknown vmm %q", name)
 	}
 	h.drivers[name] = drv
 	return drv, nil
+}
+
+// logPump runs the per-boot log pump from bangerd's own binary; without a
+// known binary the drivers refuse to start VMs rather than log unbounded.
+func (h *systemHost) logPump() bootlog.Pump {
+	if h.d.opts.Exe == "" {
+		return bootlog.Pump{}
+	}
+	return bootlog.Pump{Argv: []string{h.d.opts.Exe, bootlog.Subcommand}}
 }
 
 // EnsureNetwork creates the bridge and starts the TAP pool, once.

@@ -38,9 +38,6 @@ type Daemon struct {
 	attachMu sync.Mutex
 	attached map[string]attachment // vm id → host-side VMM helpers
 
-	bootLogMu sync.Mutex
-	bootLog   map[string]int64 // vm id → size of its VMM log when this boot began
-
 	events *hub
 	wg     sync.WaitGroup
 }
@@ -55,7 +52,7 @@ func New(ctx context.Context, opts Options, log *slog.Logger, cancel context.Can
 	d := &Daemon{
 		opts: opts, layout: opts.Layout, cfg: opts.Config, log: log, store: st,
 		started: time.Now(), stop: cancel, bgCtx: ctx,
-		locks: map[string]*sync.Mutex{}, attached: map[string]attachment{}, bootLog: map[string]int64{},
+		locks: map[string]*sync.Mutex{}, attached: map[string]attachment{},
 		events: newHub(),
 	}
 	d.runtimeDir, d.runtimeSource = paths.ResolveRuntimeDir(opts.Exe, opts.Config.RuntimeDir)

@@ -40,6 +40,7 @@ func guestFiles(tb testing.TB) []guestconfig.File {
 		AuthorizedKeys: []string{string(ssh.MarshalAuthorizedKey(userPub))},
 		HostKey:        priv,
 		HostKeyPub:     pub,
+		AgentToken:     strings.Repeat("ab", 32),
 	})
 	if err != nil {
 		tb.Fatal(err)

@@ -30,6 +30,7 @@ var CoreTools = []Tool{
 	{"ssh", "openssh-client", "`banger vm ssh`", false},
 	{"cp", "coreutils", "clone work seeds (reflink/sparse)", false},
 	{"iptables", "iptables", "NAT for `--nat` VMs", true},
+	{"nft", "nftables", "per-VM anti-spoofing and guest isolation (every VM needs it)", false},
 }
 
 // ToolChecks returns one check per tool.
@@ -120,29 +121,20 @@ func BundleCheck(dir string, source paths.RuntimeSource) Check {
 	}}
 }
 
-// RuntimeDirCheck notes a missing XDG_RUNTIME_DIR and a too-long socket path.
+// RuntimeDirCheck notes a missing XDG_RUNTIME_DIR, refuses a /tmp fallback
+// that is not the user's own private directory, and a too-long socket path.
 func RuntimeDirCheck(l paths.Layout) Check {
 	return Func{CheckName: "runtime dir", CheckGroup: "daemon", Fn: func(context.Context) (Status, string, string) {
 		if err := paths.CheckSocketPath(l.Socket()); err != nil {
 			return Fail, err.Error(), "set XDG_RUNTIME_DIR to a short path such as /run/user/$(id -u)"
 		}
+		if err := l.CheckRuntimeDir(); err != nil {
+			return Fail, err.Error(), "set XDG_RUNTIME_DIR to a private directory (export XDG_RUNTIME_DIR=/run/user/$(id -u)), or remove " + l.RuntimeDir + " as its owner or root"
+		}
 		if l.RuntimeFallback {
 			return Warn, "XDG_RUNTIME_DIR is unset; using " + l.RuntimeDir, "log in through a session that sets XDG_RUNTIME_DIR (systemd-logind does) or export it"
 		}
 		return Pass, l.RuntimeDir, ""
-	}}
-}
-
-// SudoCheck passes as root, or when `sudo -n` works for the privileged helper.
-func SudoCheck(check func(ctx context.Context) error, line string) Check {
-	return Func{CheckName: "privileges", CheckGroup: "network", Fn: func(ctx context.Context) (Status, string, string) {
-		if os.Geteuid() == 0 {
-			return Pass, "running as root: network plumbing runs in-process", ""
-		}
-		if err := check(ctx); err != nil {
-			return Fail, "bridge, TAP and NAT setup need root, and `sudo -n` does not work: " + err.Error(), "add this sudoers line (visudo -f /etc/sudoers.d/banger): " + line
-		}
-		return Pass, "sudo -n works for the privileged helper", ""
 	}}
 }
 

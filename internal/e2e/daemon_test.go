@@ -283,7 +283,7 @@ func TestDoctorJSON(t *testing.T) {
 	if byName["runtime bundle"] != "fail" || r.code != 1 {
 		t.Errorf("missing bundle not reported as failure (exit %d): %v", r.code, byName)
 	}
-	for _, name := range []string{"config", "/dev/kvm", "/dev/net/tun", "tool mkfs.ext4", "dns listen address"} {
+	for _, name := range []string{"config", "/dev/kvm", "/dev/net/tun", "tool mkfs.ext4", "dns listen address", "privileged helper", "runtime dir"} {
 		if _, ok := byName[name]; !ok {
 			t.Errorf("doctor lacks check %q", name)
 		}

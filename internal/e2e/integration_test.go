@@ -1,13 +1,18 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	agentclient "banger/internal/agent/client"
+	"banger/internal/paths"
 )
 
 func (e *env) nsExec(t *testing.T, args ...string) (string, error) {
@@ -70,6 +75,30 @@ func TestPortsDNSReminderAndAgentStop(t *testing.T) {
 	}
 	human := e.must("vm", "ports", "e2e-a")
 	contains(t, human, "e2e-a.vm:8000", "http://e2e-a.vm:8000/", "e2e-a.vm:22")
+
+	// A guest process whose argv retitles the terminal and writes the
+	// clipboard is listed escaped; --json keeps it exact.
+	r = e.ssh(t, "e2e-a", "sh", "-c", `cd /tmp && nohup bash -c 'exec -a "$(printf "\033]0;pwned\007\033]52;c;eA==\007")py" python3 -m http.server 8001' </dev/null >/dev/null 2>&1 &`)
+	if r.code != 0 {
+		t.Fatalf("start the hostile server: %s", r)
+	}
+	const rawArgv = "\x1b]0;pwned\x07\x1b]52;c;eA==\x07py -m http.server 8001"
+	ok = eventually(60*time.Second, func() bool {
+		r := e.run("vm", "ports", "--json", "e2e-a")
+		return r.code == 0 && strings.Contains(r.stdout, `\u001b]0;pwned\u0007\u001b]52;c;eA==\u0007py -m http.server 8001`)
+	})
+	if !ok {
+		t.Fatalf("vm ports --json never listed the exact hostile argv %q: %s", rawArgv, e.run("vm", "ports", "--json", "e2e-a"))
+	}
+	human = e.must("vm", "ports", "e2e-a")
+	contains(t, human, `\x1b]0;pwned\x07\x1b]52;c;eA==\x07py -m http.server 8001`)
+	if strings.ContainsAny(human.stdout, "\x1b\x07") {
+		t.Errorf("vm ports printed raw control characters: %q", human.stdout)
+	}
+
+	// The agent answers only the VM's token, which the guest holds
+	// root-only and the host in a private directory.
+	checkAgentToken(t, e, v.ID)
 
 	// The .vm DNS server answers the guest's address (inside the namespace).
 	out, err := e.nsExec(t, "dig", "+short", "@127.0.0.1", "-p", "42069", "e2e-a.vm")
@@ -149,7 +178,7 @@ func TestNAT(t *testing.T) {
 		t.Fatal("guest with --nat cannot reach the outside host")
 	}
 	rules, _ := e.nsExec(t, "iptables-save")
-	if !strings.Contains(rules, "banger:vm:") || !strings.Contains(rules, "MASQUERADE") {
+	if !strings.Contains(rules, ":vm:") || !strings.Contains(rules, "MASQUERADE") {
 		t.Errorf("no tagged NAT rules:\n%s", rules)
 	}
 	e.must("vm", "set", "e2e-b", "--no-nat")
@@ -161,11 +190,11 @@ func TestNAT(t *testing.T) {
 	if !eventually(2*time.Minute, reach) {
 		t.Error("--nat applied live does not work")
 	}
-	if before, after := rules, mustRules(t, e); strings.Count(after, "banger:vm:") != strings.Count(before, "banger:vm:") {
+	if before, after := rules, mustRules(t, e); strings.Count(after, ":vm:") != strings.Count(before, ":vm:") {
 		t.Errorf("re-applying NAT changed the rule count:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 	e.must("vm", "delete", "--force", "e2e-b")
-	if after := mustRules(t, e); strings.Contains(after, "banger:vm:") {
+	if after := mustRules(t, e); strings.Contains(after, ":vm:") {
 		t.Errorf("NAT rules left after delete:\n%s", after)
 	}
 }
@@ -177,4 +206,42 @@ func mustRules(t *testing.T, e *env) string {
 		t.Fatalf("iptables-save: %v", err)
 	}
 	return out
+}
+
+// checkAgentToken checks a running VM's agent token on both sides, and
+// that the agent refuses a caller without it.
+func checkAgentToken(t *testing.T, e *env, id string) {
+	t.Helper()
+	dir := paths.VMDir(filepath.Join(e.stateDir(), "vms", id))
+	if st, err := os.Stat(dir.String()); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("vm dir %s: %v, mode %v, want 0700", dir, err, st.Mode().Perm())
+	}
+	for _, s := range dir.Sockets() {
+		if st, err := os.Stat(s); err == nil && st.Mode().Perm() != 0o600 {
+			t.Errorf("socket %s has mode %v, want 0600", s, st.Mode().Perm())
+		}
+	}
+	st, err := os.Stat(dir.AgentToken())
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("host agent token: %v, mode %v", err, st.Mode().Perm())
+	}
+	b, _ := os.ReadFile(dir.AgentToken())
+	token := strings.TrimSpace(string(b))
+	r := e.ssh(t, "e2e-a", "sh", "-c", "stat -c '%a %U %G' /etc/banger/agent-token && cat /etc/banger/agent-token")
+	if r.code != 0 || r.stdout != "600 root root\n"+token+"\n" {
+		t.Errorf("guest token file: %s, want mode 600 root root holding the host's token", r)
+	}
+	ctx := context.Background()
+	dial := agentclient.VsockDialer(dir.VsockSocket())
+	for _, bad := range []string{"", strings.Repeat("0", 64)} {
+		if _, err := agentclient.New(dial, bad).Health(ctx); !errors.Is(err, agentclient.ErrUnauthorized) {
+			t.Errorf("agent with token %q: %v, want it refused", bad, err)
+		}
+		if err := agentclient.New(dial, bad).Shutdown(ctx, "reboot"); !errors.Is(err, agentclient.ErrUnauthorized) {
+			t.Errorf("agent shutdown with token %q: %v, want it refused", bad, err)
+		}
+	}
+	if _, err := agentclient.New(dial, token).Health(ctx); err != nil {
+		t.Errorf("agent with the vm's token: %v", err)
+	}
 }

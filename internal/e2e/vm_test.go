@@ -42,14 +42,20 @@ func requireVMHost(t *testing.T) string {
 // fresh network namespace, deleted with everything in it at cleanup.
 func newVMEnv(t *testing.T) *env {
 	t.Helper()
-	bundle := requireVMHost(t)
+	return newNetnsEnv(t, requireVMHost(t), "BANGER_VMM=qemu")
+}
+
+// newNetnsEnv is newVMEnv for any VMM: extra sets BANGER_VMM and friends.
+// newEnv already put the env in a network namespace of its own.
+func newNetnsEnv(t *testing.T, bundle string, extra ...string) *env {
+	t.Helper()
 	e := newEnv(t)
 	e.extra = append(e.extra,
 		"BANGER_RUNTIME_DIR="+bundle,
-		"BANGER_VMM=qemu",
 		"BANGER_TAP_POOL_SIZE=1",
 		"BANGER_DNS_LISTEN=127.0.0.1:42069",
 	)
+	e.extra = append(e.extra, extra...)
 	t.Cleanup(func() {
 		// Cleanups run last-in first-out: this runs before newEnv's, so
 		// VMs go first, then the daemon, then the namespace.

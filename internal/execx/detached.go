@@ -21,6 +21,11 @@ type Detached struct {
 	Dir  string
 	// LogPath receives stdout and stderr, appended (created 0644 if absent).
 	LogPath string
+	// Output, when set, receives stdout and stderr instead of LogPath: the
+	// write end of a log pipe (internal/vmm/bootlog), or /dev/null.
+	Output *os.File
+	// ExtraFiles become the child's descriptors 3, 4, ... in order.
+	ExtraFiles []*os.File
 }
 
 // Child is a started Detached command. While the parent lives, a goroutine
@@ -41,15 +46,19 @@ func (d Detached) Start() (*Child, error) {
 	if len(d.Argv) == 0 {
 		return nil, errors.New("execx: empty argv")
 	}
-	if d.LogPath == "" {
-		return nil, fmt.Errorf("%s: no log path", strings.Join(d.Argv, " "))
+	log := d.Output
+	if log == nil {
+		if d.LogPath == "" {
+			return nil, fmt.Errorf("%s: no log path", strings.Join(d.Argv, " "))
+		}
+		f, err := os.OpenFile(d.LogPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("open log for %s: %w", d.Argv[0], err)
+		}
+		// The child holds its own descriptor; ours is only needed until Start.
+		defer f.Close()
+		log = f
 	}
-	log, err := os.OpenFile(d.LogPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("open log for %s: %w", d.Argv[0], err)
-	}
-	// The child holds its own descriptor; ours is only needed until Start.
-	defer log.Close()
 
 	cmd := exec.Command(d.Argv[0], d.Argv[1:]...)
 	cmd.Env = append(append(os.Environ(), "LC_ALL=C"), d.Env...)
@@ -57,6 +66,7 @@ func (d Detached) Start() (*Child, error) {
 	cmd.Stdin = nil // /dev/null
 	cmd.Stdout = log
 	cmd.Stderr = log
+	cmd.ExtraFiles = d.ExtraFiles
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		return nil, &Error{Argv: d.Argv, ExitCode: -1, Err: err}

@@ -2,6 +2,7 @@ package execx
 
 import (
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -68,5 +69,30 @@ func TestDetachedMissingBinary(t *testing.T) {
 	_, err := Detached{Argv: []string{"/nonexistent/vmm"}, LogPath: filepath.Join(t.TempDir(), "log")}.Start()
 	if err == nil || !strings.Contains(err.Error(), "/nonexistent/vmm") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+func TestDetachedOutputAndExtraFiles(t *testing.T) {
+	out, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Detached{Argv: []string{"sh", "-c", "echo to-output; echo to-fd3 >&3"}, Output: out, ExtraFiles: []*os.File{w}}.Start()
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, c)
+	got, _ := io.ReadAll(r)
+	if string(got) != "to-fd3\n" {
+		t.Fatalf("fd 3 got %q", got)
+	}
+	if b, _ := os.ReadFile(out.Name()); string(b) != "to-output\n" {
+		t.Fatalf("output got %q", b)
 	}
 }

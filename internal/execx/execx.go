@@ -38,6 +38,10 @@ type Cmd struct {
 	Env   []string // extra KEY=VALUE entries on top of the current environment
 	Dir   string
 	Stdin []byte
+	// SystemEnv runs the command with only LC_ALL=C, PATH=SystemPATH and
+	// Env, instead of the current environment on top: for tools the
+	// privileged helper runs as root, whose environment came from the caller.
+	SystemEnv bool
 }
 
 // Run runs argv and returns its stdout.
@@ -59,7 +63,11 @@ func (c Cmd) Output(ctx context.Context) (stdout, stderr []byte, err error) {
 		return nil, nil, errors.New("execx: empty argv")
 	}
 	cmd := exec.CommandContext(ctx, c.Argv[0], c.Argv[1:]...)
-	cmd.Env = append(append(os.Environ(), "LC_ALL=C"), c.Env...)
+	base := os.Environ()
+	if c.SystemEnv {
+		base = []string{"PATH=" + SystemPATH}
+	}
+	cmd.Env = append(append(base, "LC_ALL=C"), c.Env...)
 	cmd.Dir = c.Dir
 	if c.Stdin != nil {
 		cmd.Stdin = bytes.NewReader(c.Stdin)

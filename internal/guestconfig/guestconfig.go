@@ -1,7 +1,7 @@
 // Package guestconfig renders the per-VM files banger places in a guest's
 // root before boot: hostname, hosts, the systemd-networkd static address,
-// resolver, sshd drop-in, host key, authorized keys and the mount unit for
-// the work disk at /root. It owns what those files say; it does not write
+// resolver, sshd drop-in, host key, authorized keys, the agent token and the
+// mount unit for the work disk at /root. It owns what those files say; it does not write
 // them anywhere (internal/disk puts them into the overlay image) and it never
 // touches the shared base image.
 package guestconfig
@@ -48,6 +48,9 @@ type Config struct {
 	// WorkDiskLabel is the label of the disk mounted at /root;
 	// empty means DefaultWorkDiskLabel.
 	WorkDiskLabel string
+	// AgentToken is the secret the guest agent requires on every request
+	// (see NewAgentToken); written root-only to AgentTokenPath.
+	AgentToken string
 }
 
 // File is one entry to create in the guest root. Exactly one of Dir,
@@ -97,6 +100,7 @@ func Render(c Config) ([]File, error) {
 		regular(DockerMountPath, 0o644, dockerMount),
 		File{Path: "/etc/systemd/system/local-fs.target.wants/var-lib-docker.mount", Symlink: "../var-lib-docker.mount"},
 	)
+	files = append(files, agentTokenFiles(c.AgentToken)...)
 	return files, nil
 }
 

@@ -39,6 +39,7 @@ func testConfig(t *testing.T) Config {
 		AuthorizedKeys: []string{userKey(1) + " dev@laptop", userKey(2)},
 		HostKey:        priv,
 		HostKeyPub:     string(pub),
+		AgentToken:     "5eed" + strings.Repeat("0123456789abcdef", 3) + "0123456789ab",
 	}
 }
 
@@ -125,6 +126,9 @@ func TestRenderStructure(t *testing.T) {
 	if m := seen[HostKeyPath].Mode; m != 0o600 {
 		t.Errorf("host key mode = %v, want 0600", m)
 	}
+	if tok := seen[AgentTokenPath]; tok.Mode != 0o600 || string(tok.Content) != testConfig(t).AgentToken+"\n" {
+		t.Errorf("agent token entry = %+v, want the token, mode 0600", tok)
+	}
 	if s := seen["/etc/systemd/system/local-fs.target.wants/root.mount"].Symlink; s != "../root.mount" {
 		t.Errorf("root.mount wants symlink = %q", s)
 	}
@@ -196,6 +200,10 @@ func TestRenderRejects(t *testing.T) {
 		{"bad host pub", func(c *Config) { c.HostKeyPub = "x" }, "host public key"},
 		{"bad label", func(c *Config) { c.WorkDiskLabel = "a b" }, `label "a b" is invalid`},
 		{"long label", func(c *Config) { c.WorkDiskLabel = strings.Repeat("w", 17) }, "16 bytes"},
+		{"no agent token", func(c *Config) { c.AgentToken = "" }, "agent token is 0 characters long"},
+		{"short agent token", func(c *Config) { c.AgentToken = c.AgentToken[:63] }, "63 characters"},
+		{"upper-case agent token", func(c *Config) { c.AgentToken = strings.ToUpper(c.AgentToken) }, "other than 0-9 and a-f"},
+		{"agent token with a newline", func(c *Config) { c.AgentToken = c.AgentToken[:63] + "\n" }, "other than 0-9 and a-f"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := testConfig(t)
@@ -225,5 +233,23 @@ func TestKnownHostsLine(t *testing.T) {
 	}
 	if len(hosts) != 3 || strings.TrimSpace(string(ssh.MarshalAuthorizedKey(key))) != pub {
 		t.Fatalf("parsed hosts %v key %v", hosts, key)
+	}
+}
+
+func TestNewAgentToken(t *testing.T) {
+	a, err := NewAgentToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := NewAgentToken()
+	if err := ValidateAgentToken(a); err != nil || a == b {
+		t.Fatalf("tokens %q and %q: %v", a, b, err)
+	}
+	files, err := AgentTokenFiles(a)
+	if err != nil || len(files) != 2 || files[1].Path != AgentTokenPath || files[1].Mode != 0o600 || !files[0].Dir {
+		t.Fatalf("AgentTokenFiles = %+v, %v", files, err)
+	}
+	if _, err := AgentTokenFiles("x"); err == nil {
+		t.Fatal("AgentTokenFiles accepted a bad token")
 	}
 }

@@ -98,7 +98,7 @@ func (c Config) validate() error {
 			return err
 		}
 	}
-	return nil
+	return ValidateAgentToken(c.AgentToken)
 }
 
 // oneKeyLine accepts exactly one authorized_keys line: an embedded newline

@@ -12,6 +12,13 @@ import (
 	"strconv"
 )
 
+// DefaultHelper is where `make install-helper` puts the root-owned copy of
+// bangerd that non-root bangerd runs through `sudo -n` (config key
+// helper_path). /usr/libexec and every directory above it are root-owned
+// and writable by root alone on every distribution banger supports; that
+// is not true of /usr/local on older Debian (group staff, mode 2775).
+const DefaultHelper = "/usr/libexec/banger/bangerd"
+
 // MaxSocketPath is the longest unix socket path Linux accepts (sun_path is
 // 108 bytes including the terminating NUL).
 const MaxSocketPath = 107
@@ -76,6 +83,10 @@ func (l Layout) SSHKey() string         { return filepath.Join(l.SSHDir(), "id_e
 func (l Layout) KnownHosts() string     { return filepath.Join(l.SSHDir(), "known_hosts") }
 func (l Layout) ProbeCacheFile() string { return filepath.Join(l.CacheDir, "kvm-probe.json") }
 
+// ArtifactCacheDir holds the image build's verified pinned artifacts, laid
+// out like an artifact_mirror (see internal/image/artifacts).
+func (l Layout) ArtifactCacheDir() string { return filepath.Join(l.CacheDir, "artifacts") }
+
 // VM returns the directory of one VM.
 func (l Layout) VM(id string) VMDir { return VMDir(filepath.Join(l.VMsDir(), id)) }
 
@@ -88,12 +99,17 @@ func CheckSocketPath(p string) error {
 }
 
 // EnsureDirs creates the config, state, cache and runtime directories. The
-// runtime directory is private (0700) because it holds the API socket.
+// runtime directory is private (0700) because it holds the API socket; the
+// /tmp fallback must also be a real directory owned by the user (see
+// CheckRuntimeDir), or EnsureDirs refuses it.
 func (l Layout) EnsureDirs() error {
 	for _, d := range []string{l.ConfigDir, l.StateDir, l.CacheDir, l.VMsDir()} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("create %s: %w", d, err)
 		}
+	}
+	if l.RuntimeFallback {
+		return ensureFallbackRuntimeDir(l.RuntimeDir)
 	}
 	if err := os.MkdirAll(l.RuntimeDir, 0o700); err != nil {
 		return fmt.Errorf("create %s: %w", l.RuntimeDir, err)
@@ -120,10 +136,23 @@ func (d VMDir) PIDFile() string      { return filepath.Join(string(d), "vmm.pid"
 func (d VMDir) APISocket() string    { return filepath.Join(string(d), "api.sock") }
 func (d VMDir) VsockSocket() string  { return filepath.Join(string(d), "vsock.sock") }
 func (d VMDir) SerialSocket() string { return filepath.Join(string(d), "agent-serial.sock") }
-func (d VMDir) Console() string      { return filepath.Join(string(d), "console.log") }
 func (d VMDir) HostKey() string      { return filepath.Join(string(d), "ssh_host_ed25519_key") }
 
-// VMMLog is the raw VMM output: firecracker.log or qemu.log.
-func (d VMDir) VMMLog(vmm string) string {
-	return filepath.Join(string(d), vmm+".log")
+// AgentToken is the host's copy of the VM's agent token (0600); the guest
+// has the other at agentproto.TokenPath.
+func (d VMDir) AgentToken() string { return filepath.Join(string(d), "agent-token") }
+
+// Sockets are the unix sockets a VM's directory may hold while it runs:
+// the VMM's API (Firecracker) or QMP (qemu) socket, the hybrid vsock
+// socket, and qemu's virtio-serial agent port.
+func (d VMDir) Sockets() []string {
+	return []string{d.APISocket(), d.VsockSocket(), d.SerialSocket()}
+}
+
+// BootLog is one boot's log of one stream: stream is "console" (the guest
+// serial console, when the VMM separates it) or the VMM's name
+// ("firecracker", "qemu": the VMM's own output). Boots are numbered from 1
+// per VM; internal/vmm/bootlog decides the number and how many are kept.
+func (d VMDir) BootLog(stream string, boot int) string {
+	return filepath.Join(string(d), stream+"."+strconv.Itoa(boot)+".log")
 }

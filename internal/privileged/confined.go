@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"strings"
 
+	"banger/internal/execx"
 	"banger/internal/network"
 	"banger/internal/network/guard"
 	"banger/internal/network/nat"
@@ -257,12 +257,11 @@ func newSystem() system {
 	return system{nat: nat.New(nat.NewRunner()), guard: guard.New(guard.NFT{Path: nftPath()})}
 }
 
-// nftPath is nft in a root-owned system directory, never from PATH.
+// nftPath is nft in a root-owned system directory, never from PATH; when
+// there is none, guard.NFT reports ErrNotFound on use.
 func nftPath() string {
-	for _, p := range []string{"/usr/sbin/nft", "/sbin/nft"} {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
+	if p, err := execx.SystemTool("nft"); err == nil {
+		return p
 	}
 	return "/usr/sbin/nft"
 }

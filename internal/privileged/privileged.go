@@ -1,8 +1,9 @@
 // Package privileged is the one place banger performs operations that need
 // root: the bridge, TAP devices, NAT rules and net.ipv4.ip_forward. They form
 // a small typed set (Ops). When bangerd runs as root, Local performs them in
-// process; otherwise Sudo runs this same binary's hidden privileged
-// subcommand through `sudo -n`, which lands in Main.
+// process; otherwise Sudo runs the hidden privileged subcommand of a
+// root-owned copy of bangerd (helper_path) through `sudo -n`, which lands
+// in Main.
 //
 // Main runs as root on input from an unprivileged process, so it trusts
 // nothing the caller says beyond which VM and which installation: the
@@ -51,13 +52,13 @@ type Ops interface {
 }
 
 // New returns Local when the process is root and otherwise Sudo running
-// selfExe (the absolute path of the bangerd binary, which must dispatch
-// `priv <op>` to Main).
-func New(selfExe string) (Ops, error) {
+// helper (the helper_path config key: a root-owned bangerd, installed by
+// `make install-helper`, which dispatches `priv <op>` to Main).
+func New(helper string) (Ops, error) {
 	if os.Geteuid() == 0 {
 		return NewLocal()
 	}
-	return &Sudo{Exe: selfExe}, nil
+	return &Sudo{Exe: helper}, nil
 }
 
 var (

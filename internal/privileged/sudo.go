@@ -25,11 +25,13 @@ var ErrSudoDenied = errors.New("sudo -n refused to run the privileged helper (no
 // JSON on stdin. -n makes sudo fail instead of prompting: bangerd has no
 // terminal.
 type Sudo struct {
-	// Exe is the absolute path of the binary whose `priv` subcommand calls
+	// Exe is the absolute path of the root-owned helper binary (bangerd
+	// installed by `make install-helper`) whose `priv` subcommand calls
 	// Main; it must match the path in the sudoers rule.
 	Exe string
 	// Prefix replaces {"sudo", "-n"} (tests run the helper through
-	// `ip netns exec <ns>` instead).
+	// `ip netns exec <ns>` instead). With the default prefix Exe must pass
+	// CheckExe before it is run.
 	Prefix []string
 	// Env is added to the helper's environment.
 	Env []string
@@ -97,7 +99,16 @@ func (s *Sudo) call(ctx context.Context, op string, req any, out *response) erro
 	}
 	prefix := s.Prefix
 	if prefix == nil {
-		prefix = []string{"sudo", "-n"}
+		// Refuse to run a helper anyone but root could have replaced, even
+		// if some sudoers rule allows it.
+		if err := CheckExe(s.Exe); err != nil {
+			return fmt.Errorf("privileged %s: %w", op, err)
+		}
+		sudo, err := execx.SystemTool("sudo")
+		if err != nil {
+			return fmt.Errorf("privileged %s: %w", op, err)
+		}
+		prefix = []string{sudo, "-n"}
 	}
 	argv := append(append([]string(nil), prefix...), s.Exe, "priv", op)
 	stdout, runErr := execx.Cmd{Argv: argv, Stdin: body, Env: s.Env}.Run(ctx)
@@ -150,19 +161,33 @@ func lastLine(b []byte) []byte {
 	return nil
 }
 
-// SudoersLine is the sudoers rule that lets user run exe's privileged
-// helper without a password, for `banger doctor` to print, e.g.
+// SudoersRule is the sudoers rule that lets user run helper's privileged
+// subcommand without a password, for `banger doctor` to print, e.g.
 //
-//	alice ALL=(root) NOPASSWD: /usr/local/bin/bangerd priv *
+//	Defaults!/usr/libexec/banger/bangerd env_reset,secure_path="/usr/sbin:/usr/bin:/sbin:/bin"
+//	alice ALL=(root) NOPASSWD: /usr/libexec/banger/bangerd priv *
 //
-// It belongs in a file under /etc/sudoers.d/ (edit with visudo -f). The
-// rule grants root to whoever can replace exe, so exe and its directories
-// must be root-owned and not writable by others (see CheckExe).
-func SudoersLine(user, exe string) string {
-	return fmt.Sprintf("%s ALL=(root) NOPASSWD: %s priv *", sudoersUser(user), sudoersEscape(exe))
+// The first line makes sure the helper gets a clean environment and a fixed
+// PATH whatever the site's defaults are. The rule grants root to whoever
+// can replace helper, so SudoersRule refuses (with CheckExe's error) a
+// helper that is not root-owned in root-owned directories.
+func SudoersRule(user, helper string) (string, error) {
+	if err := CheckExe(helper); err != nil {
+		return "", err
+	}
+	return sudoersRule(user, helper), nil
+}
+
+func sudoersRule(user, exe string) string {
+	e := sudoersEscape(exe)
+	return fmt.Sprintf("Defaults!%s env_reset,secure_path=\"%s\"\n%s ALL=(root) NOPASSWD: %s priv *",
+		e, execx.SystemPATH, sudoersUser(user), e)
 }
 
 func sudoersUser(user string) string {
+	if uid, ok := strings.CutPrefix(user, "#"); ok && uid != "" && strings.Trim(uid, "0123456789") == "" {
+		return user // #uid, sudoers' form for a user by number
+	}
 	for _, r := range user {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.') {
 			return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(user) + `"`
@@ -185,9 +210,9 @@ func sudoersEscape(s string) string {
 }
 
 // CheckSudo reports whether the privileged operations can run: as root
-// they run in process; otherwise `sudo -n <exe> priv ping` must succeed and
-// answer from euid 0. A missing rule wraps ErrSudoDenied, so doctor can
-// print SudoersLine.
+// they run in process; otherwise exe must pass CheckExe and
+// `sudo -n <exe> priv ping` must succeed and answer from euid 0. A missing
+// rule wraps ErrSudoDenied, so doctor can print SudoersRule.
 func CheckSudo(ctx context.Context, exe string) error {
 	if os.Geteuid() == 0 {
 		return nil

@@ -92,55 +92,77 @@ func TestSudoRefusalIsRecognised(t *testing.T) {
 	}
 }
 
-func TestSudoersLine(t *testing.T) {
+func TestSudoersRule(t *testing.T) {
+	const defaults = `env_reset,secure_path="/usr/sbin:/usr/bin:/sbin:/bin"`
 	cases := map[[2]string]string{
-		{"alice", "/usr/local/bin/bangerd"}:    `alice ALL=(root) NOPASSWD: /usr/local/bin/bangerd priv *`,
-		{"bob.smith", "/opt/my tools/bangerd"}: `bob.smith ALL=(root) NOPASSWD: /opt/my\ tools/bangerd priv *`,
-		{"carol", "/opt/a,b:c=d/bangerd"}:      `carol ALL=(root) NOPASSWD: /opt/a\,b\:c\=d/bangerd priv *`,
-		{`dave@corp`, "/usr/bin/bangerd"}:      `"dave@corp" ALL=(root) NOPASSWD: /usr/bin/bangerd priv *`,
+		{"alice", "/usr/libexec/banger/bangerd"}: "Defaults!/usr/libexec/banger/bangerd " + defaults + "\n" +
+			`alice ALL=(root) NOPASSWD: /usr/libexec/banger/bangerd priv *`,
+		{"bob.smith", "/opt/my tools/bangerd"}: `Defaults!/opt/my\ tools/bangerd ` + defaults + "\n" +
+			`bob.smith ALL=(root) NOPASSWD: /opt/my\ tools/bangerd priv *`,
+		{"carol", "/opt/a,b:c=d/bangerd"}: `Defaults!/opt/a\,b\:c\=d/bangerd ` + defaults + "\n" +
+			`carol ALL=(root) NOPASSWD: /opt/a\,b\:c\=d/bangerd priv *`,
+		{"#4242", "/usr/libexec/banger/bangerd"}: "Defaults!/usr/libexec/banger/bangerd " + defaults + "\n" +
+			`#4242 ALL=(root) NOPASSWD: /usr/libexec/banger/bangerd priv *`,
+		{`dave@corp`, "/usr/bin/bangerd"}: "Defaults!/usr/bin/bangerd " + defaults + "\n" +
+			`"dave@corp" ALL=(root) NOPASSWD: /usr/bin/bangerd priv *`,
 	}
 	for in, want := range cases {
-		got := SudoersLine(in[0], in[1])
+		got := sudoersRule(in[0], in[1])
 		if got != want {
-			t.Errorf("SudoersLine(%q, %q) =\n %s\nwant\n %s", in[0], in[1], got, want)
+			t.Errorf("sudoersRule(%q, %q) =\n %s\nwant\n %s", in[0], in[1], got, want)
 		}
 	}
 	visudo, err := execx.LookPath("visudo")
 	if err != nil {
 		t.Logf("visudo not installed; syntax not checked by sudo itself")
-		return
+	} else {
+		for in, rule := range cases {
+			if strings.Contains(in[0], "@") {
+				continue // a quoted name must also exist to pass visudo
+			}
+			p := filepath.Join(t.TempDir(), "banger")
+			if err := os.WriteFile(p, []byte(rule+"\n"), 0o440); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := execx.Run(context.Background(), visudo, "-c", "-q", "-f", p); err != nil {
+				t.Errorf("visudo rejects %q: %v", rule, err)
+			}
+		}
 	}
-	for in, line := range cases {
-		if strings.Contains(in[0], "@") {
-			continue // a quoted name must also exist to pass visudo
-		}
-		p := filepath.Join(t.TempDir(), "banger")
-		if err := os.WriteFile(p, []byte(line+"\n"), 0o440); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := execx.Run(context.Background(), visudo, "-c", "-q", "-f", p); err != nil {
-			t.Errorf("visudo rejects %q: %v", line, err)
-		}
-	}
-}
 
-func TestCheckExe(t *testing.T) {
-	dir := t.TempDir()
-	exe := filepath.Join(dir, "bangerd")
-	if err := os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755); err != nil {
+	// The exported form refuses a helper that is not safe to name.
+	unsafe := filepath.Join(t.TempDir(), "bangerd")
+	if err := os.WriteFile(unsafe, []byte("#!/bin/sh\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := CheckExe(exe); err == nil || !strings.Contains(err.Error(), "unsafe for sudo") {
-		t.Errorf("CheckExe on a temp file = %v, want unsafe", err)
+	if rule, err := SudoersRule("alice", unsafe); err == nil || rule != "" {
+		t.Errorf("SudoersRule for %s = %q, %v; want a refusal and no rule", unsafe, rule, err)
 	}
-	if err := CheckExe("bangerd"); err == nil {
-		t.Errorf("CheckExe accepted a relative path")
-	}
-	sh, err := execx.LookPath("sh")
+	sh, err := execx.SystemTool("sh")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := CheckExe(sh); err != nil {
-		t.Errorf("CheckExe(%s) = %v, want nil for a system binary", sh, err)
+	if rule, err := SudoersRule("alice", sh); err != nil || !strings.Contains(rule, "NOPASSWD: "+sh+" priv *") {
+		t.Errorf("SudoersRule for %s = %q, %v", sh, rule, err)
+	}
+}
+
+// bangerd does not hand an untrusted helper to sudo, whatever sudoers says.
+func TestSudoRefusesUnsafeHelper(t *testing.T) {
+	exe := filepath.Join(t.TempDir(), "bangerd")
+	marker := exe + ".ran"
+	if err := os.WriteFile(exe, []byte("#!/bin/sh\ntouch "+marker+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	err := (&Sudo{Exe: exe}).EnsureBridge(context.Background(), "banger0", netip.MustParsePrefix("172.30.0.1/24"), rootOwner, true)
+	if err == nil || !strings.Contains(err.Error(), "privileged ensure-bridge: helper "+exe+" is unsafe for sudo") {
+		t.Errorf("EnsureBridge through %s = %v, want a refusal", exe, err)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("the unsafe helper was run")
+	}
+	err = (&Sudo{Exe: "/usr/libexec/banger-no-such/bangerd"}).Ping(context.Background())
+	if !errors.Is(err, ErrHelperNotInstalled) {
+		t.Errorf("Ping through a missing helper = %v, want ErrHelperNotInstalled", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"banger/internal/api"
 	"banger/internal/client"
+	"banger/internal/termtext"
 )
 
 // Backend is the part of the bangerd client the TUI uses. *client.Client
@@ -28,14 +29,16 @@ func vmPath(id, suffix string) string {
 const unreachableHint = "is bangerd running? `banger daemon status` starts it; its log is ~/.local/state/banger/bangerd.log"
 
 // errorParts splits err into what failed and what to do next: the API's
-// own message and hint, or a hint for a daemon that does not answer.
+// own message and hint, or a hint for a daemon that does not answer. An
+// error may quote the guest (agent errors, console lines), so both come
+// back with control characters escaped, on one line each.
 func errorParts(err error) (msg, hint string) {
 	var apiErr *client.APIError
 	switch {
 	case errors.As(err, &apiErr):
-		return apiErr.Body.Message, apiErr.Body.Hint
+		return termtext.Escape(apiErr.Body.Message), termtext.Escape(apiErr.Body.Hint)
 	case errors.Is(err, client.ErrUnreachable):
-		return err.Error(), unreachableHint
+		return termtext.Escape(err.Error()), unreachableHint
 	}
-	return err.Error(), ""
+	return termtext.Escape(err.Error()), ""
 }

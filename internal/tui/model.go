@@ -12,6 +12,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"banger/internal/api"
+	"banger/internal/termtext"
 )
 
 // state is what the VM list shows.
@@ -184,7 +185,7 @@ func (m Model) update(msg tea.Msg) (Model, tea.Cmd) {
 	case opProgressMsg:
 		for i := range m.ops {
 			if m.ops[i].id == msg.id && msg.ev.Message != "" {
-				m.ops[i].step = msg.ev.Message
+				m.ops[i].step = termtext.Escape(msg.ev.Message)
 			}
 		}
 	case opDoneMsg:

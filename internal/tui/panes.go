@@ -8,6 +8,7 @@ import (
 
 	"banger/internal/api"
 	"banger/internal/humanize"
+	"banger/internal/termtext"
 )
 
 // The panes under the table: details of the selected VM, or its ports.
@@ -72,7 +73,7 @@ func (d detailsView) lines(st Styles, now time.Time) []string {
 	}
 	out = append(out, kv("vmm", vmm))
 	if v.LastError != "" {
-		out = append(out, kv("last error", st.Error.Render(v.LastError)))
+		out = append(out, kv("last error", st.Error.Render(termtext.Escape(v.LastError))))
 	}
 	if d.err != nil {
 		msg, _ := errorParts(d.err)
@@ -90,10 +91,10 @@ func (d detailsView) lines(st Styles, now time.Time) []string {
 				kv("guest load", fmt.Sprintf("%.2f %.2f %.2f, up %s", g.Load1, g.Load5, g.Load15, humanize.Duration(seconds(g.UptimeSeconds)))),
 			)
 			for _, fs := range g.Disks {
-				out = append(out, kv("guest "+fs.Mount, fmt.Sprintf("%s used of %s", humanize.Bytes(fs.UsedBytes), humanize.Bytes(fs.TotalBytes))))
+				out = append(out, kv("guest "+termtext.Escape(fs.Mount), fmt.Sprintf("%s used of %s", humanize.Bytes(fs.UsedBytes), humanize.Bytes(fs.TotalBytes))))
 			}
 		} else if s.GuestError != "" {
-			out = append(out, kv("guest", st.Dim.Render("no figures: "+s.GuestError)))
+			out = append(out, kv("guest", st.Dim.Render("no figures: "+termtext.Escape(s.GuestError))))
 		}
 	} else if d.statsErr != nil {
 		msg, _ := errorParts(d.statsErr)
@@ -129,7 +130,8 @@ func (p portsView) lines(st Styles) []string {
 		if url == "" {
 			url = "-"
 		}
-		fmt.Fprintf(t, "%s\t%s\t%s\t%s\n", pt.Endpoint, pt.Proto, url, proc)
+		// Process names and command lines are the guest's.
+		fmt.Fprintf(t, "%s\t%s\t%s\t%s\n", pt.Endpoint, termtext.Escape(pt.Proto), url, termtext.Escape(proc))
 	}
 	t.Flush()
 	return append([]string{title}, strings.Split(strings.TrimRight(b.String(), "\n"), "\n")...)

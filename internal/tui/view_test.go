@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	tea "github.com/charmbracelet/bubbletea"
+
 	"banger/internal/api"
 	"banger/internal/client"
 )
@@ -90,4 +92,62 @@ func TestViewConfirmDelete(t *testing.T) {
 	m, _ := ready(t)
 	m = send(t, m, keyMsg("d"))
 	golden(t, "confirm", m)
+}
+
+// hostileArgv is what a guest process can set its command line to: an
+// OSC 0 that retitles the terminal and an OSC 52 that writes the clipboard.
+const hostileArgv = "node \x1b]0;pwned\x07\x1b]52;c;cm0gLXJmIH4K\x07 app.js"
+
+// checkOnlyStyling fails when the raw view holds a control character other
+// than a newline or the start of the view's own styling (CSI "ESC [").
+func checkOnlyStyling(t *testing.T, view string) {
+	t.Helper()
+	for i := 0; i < len(view); i++ {
+		c := view[i]
+		switch {
+		case c == '\n':
+		case c == 0x1b && i+1 < len(view) && view[i+1] == '[':
+		case c < 0x20 || c == 0x7f:
+			t.Errorf("view holds raw control byte %#x at %d: %q", c, i, view[max(0, i-20):min(len(view), i+20)])
+			return
+		}
+	}
+}
+
+func TestViewPortsEscapesGuestText(t *testing.T) {
+	m, f := ready(t)
+	f.replies["GET /v1/vms/1a2b3c4d5e6f/ports"] = api.PortsResponse{VM: "calm-otter", Ports: []api.Port{
+		{Endpoint: "calm-otter.vm:22", Proto: "tcp", Port: 22, Process: "sshd", PID: 301},
+		{Endpoint: "calm-otter.vm:3000", Proto: "tcp", Port: 3000, Process: "node", Command: hostileArgv, PID: 845, URL: "http://calm-otter.vm:3000/"},
+		{Endpoint: "calm-otter.vm:53", Proto: "udp\x1b[2J", Port: 53, Process: "evil\u009b31m", PID: 9},
+	}}
+	m = send(t, m, tea.WindowSizeMsg{Width: 140, Height: 24})
+	m, cmd := sendCmd(t, m, keyMsg("p"))
+	pm, _ := find[portsMsg](run(t, cmd))
+	m = send(t, m, pm)
+	view := m.View()
+	checkOnlyStyling(t, view)
+	if !strings.Contains(plain(view), `node \x1b]0;pwned\x07\x1b]52;c;cm0gLXJmIH4K\x07 app.js (pid 845)`) {
+		t.Errorf("the escaped command line is not shown:\n%s", plain(view))
+	}
+	golden(t, "ports-hostile", m)
+}
+
+func TestViewDetailsEscapesGuestText(t *testing.T) {
+	m, f := ready(t)
+	vm := testVMs()[0]
+	vm.LastError = "ssh timeout: console says \x1b]0;pwned\x07"
+	f.replies["GET /v1/vms/1a2b3c4d5e6f"] = vm
+	m = send(t, m, keyMsg("enter"))
+	m = send(t, m, detailsMsg{id: vm.ID, vm: vm, stats: &api.VMStats{VM: vm.Name, State: api.StateRunning,
+		GuestError: "agent stats: \x1b]52;c;eA==\x07"}})
+	m.ops = []operation{{id: 1, verb: "restart", vmID: "9f8e7d6c5b4a", name: "buildbox", started: testNow}}
+	m = send(t, m, opProgressMsg{id: 1, ev: api.Event{Message: "step \x1b]0;x\x07"}})
+	view := m.View()
+	checkOnlyStyling(t, view)
+	for _, want := range []string{`console says \x1b]0;pwned\x07`, `agent stats: \x1b]52;c;eA==\x07`, `step \x1b]0;x\x07`} {
+		if !strings.Contains(plain(view), want) {
+			t.Errorf("view lacks %q:\n%s", want, plain(view))
+		}
+	}
 }

@@ -35,9 +35,12 @@ type Spec struct {
 	// AgentSocket is the host unix socket that speaks Firecracker's vsock
 	// handshake ("CONNECT <port>\n" → "OK <n>\n") to the guest agent.
 	AgentSocket string
-	// LogPath receives the VMM's raw output (firecracker.log / qemu.log).
+	// LogPath receives the VMM's raw output for this boot
+	// (firecracker.N.log / qemu.N.log), written through the capped log
+	// pump of internal/vmm/bootlog.
 	LogPath string
-	// ConsolePath receives the guest serial console, when the VMM separates it.
+	// ConsolePath receives the guest serial console (console.N.log), when
+	// the VMM separates it.
 	ConsolePath string
 	// PIDFile is written with the VMM's pid once it runs.
 	PIDFile string

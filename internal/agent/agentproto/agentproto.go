@@ -3,11 +3,18 @@
 //
 // The agent speaks HTTP/1.1 with JSON bodies over one stream per request
 // (vsock port Port, or the serial mux on SerialPortName). Errors are
-// {"error":{"code","message"}} with an honest HTTP status.
+// {"error":{"code","message"}} with an honest HTTP status. Every request
+// carries the VM's token (see TokenPath); without it the answer is 401.
 package agentproto
 
 // Port is the vsock port the guest agent listens on.
 const Port = 10700
+
+// TokenPath is where the guest-config builder writes the VM's agent token
+// (root:root, 0600) and where the agent reads it when it starts. Every
+// request must carry it as "Authorization: Bearer <token>"; the host keeps
+// its copy in the VM's directory, readable only by the bangerd user.
+const TokenPath = "/etc/banger/agent-token"
 
 // SerialPortName is the virtio-serial port name used when the VM has no
 // vsock device (see internal/vsock for the multiplexed stream).
@@ -114,6 +121,9 @@ const (
 	CodeNotFound   = "not_found"          // 404
 	CodeMethod     = "method_not_allowed" // 405
 	CodeInternal   = "internal"           // 500
+	// CodeUnauthorized: the request lacked the VM's agent token or carried
+	// another one.
+	CodeUnauthorized = "unauthorized" // 401
 )
 
 // ErrorResponse is the body of every non-2xx answer.

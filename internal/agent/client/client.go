@@ -34,6 +34,10 @@ var (
 	// ErrSSMissing: the guest image has no ss; it needs rebuilding.
 	// Matched by errors.Is on the *APIError the agent sent.
 	ErrSSMissing = errors.New("ss missing in the guest image")
+	// ErrUnauthorized: the agent refused the token (the VM's token file
+	// and the guest's copy differ, or the guest has none). Matched by
+	// errors.Is on the *APIError the agent sent.
+	ErrUnauthorized = errors.New("agent refused the token")
 )
 
 // APIError is a well-formed error answer from the agent.
@@ -47,9 +51,16 @@ func (e *APIError) Error() string {
 	return fmt.Sprintf("%s (%s, HTTP %d)", e.Message, e.Code, e.Status)
 }
 
-// Is makes errors.Is(err, ErrSSMissing) work.
+// Is makes errors.Is(err, ErrSSMissing) and errors.Is(err,
+// ErrUnauthorized) work.
 func (e *APIError) Is(target error) bool {
-	return target == ErrSSMissing && e.Code == agentproto.CodeSSMissing
+	switch target {
+	case ErrSSMissing:
+		return e.Code == agentproto.CodeSSMissing
+	case ErrUnauthorized:
+		return e.Code == agentproto.CodeUnauthorized
+	}
+	return false
 }
 
 // Default per-call timeouts. Ports runs ss in the guest, which can take a
@@ -59,20 +70,28 @@ const (
 	DefaultPortsTimeout = 5 * time.Second
 )
 
-// maxAnswer bounds an answer body.
-const maxAnswer = 4 << 20
+// Caps on what a call reads from the guest, which may be hostile: the
+// status line and headers together, and the body. A call that reaches one
+// fails with ErrGarbage having read at most that many bytes (plus, for the
+// body, its chunk framing).
+const (
+	MaxHeaderBytes = 16 << 10
+	MaxAnswerBytes = 4 << 20
+)
 
 // Client calls the guest agent. Each call dials a new stream.
 type Client struct {
-	dial func(ctx context.Context) (net.Conn, error)
+	dial  func(ctx context.Context) (net.Conn, error)
+	token string
 	// Timeout bounds every call when non-zero, instead of the defaults.
 	// The caller's ctx deadline applies too.
 	Timeout time.Duration
 }
 
-// New returns a client that reaches the agent through dial.
-func New(dial func(ctx context.Context) (net.Conn, error)) *Client {
-	return &Client{dial: dial}
+// New returns a client that reaches the agent through dial and presents
+// token (the VM's agent token) on every call.
+func New(dial func(ctx context.Context) (net.Conn, error), token string) *Client {
+	return &Client{dial: dial, token: token}
 }
 
 // VsockDialer dials the agent's port through a VM's hybrid vsock socket
@@ -145,6 +164,7 @@ func (c *Client) roundTrip(ctx context.Context, method, path string, body any, w
 		return err
 	}
 	req.Close = true
+	req.Header.Set("Authorization", "Bearer "+c.token)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -163,9 +183,12 @@ func (c *Client) roundTrip(ctx context.Context, method, path string, body any, w
 	if err := req.Write(conn); err != nil {
 		return classify(ctx, ErrUnreachable, fmt.Errorf("send request: %w", err))
 	}
-	cr := &countingReader{r: conn}
+	cr := &cappedReader{r: conn, limit: MaxHeaderBytes}
 	resp, err := http.ReadResponse(bufio.NewReader(cr), req)
 	if err != nil {
+		if cr.hit {
+			return fmt.Errorf("%w: answer headers larger than %d bytes", ErrGarbage, MaxHeaderBytes)
+		}
 		if cr.n == 0 && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
 			// Typical of a hybrid vsock socket whose guest end went away
 			// between the handshake and the request.
@@ -174,12 +197,15 @@ func (c *Client) roundTrip(ctx context.Context, method, path string, body any, w
 		return classify(ctx, ErrGarbage, fmt.Errorf("read answer: %w", err))
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
+	// The body may be chunked: allow its framing on top of the data, but
+	// never more than that.
+	cr.limit = cr.n + MaxAnswerBytes + MaxHeaderBytes
+	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxAnswerBytes+1))
+	if len(data) > MaxAnswerBytes || cr.hit {
+		return fmt.Errorf("%w: answer larger than %d bytes", ErrGarbage, MaxAnswerBytes)
+	}
 	if err != nil {
 		return classify(ctx, ErrGarbage, fmt.Errorf("read answer body: %w", err))
-	}
-	if len(data) > maxAnswer {
-		return fmt.Errorf("%w: answer larger than %d bytes", ErrGarbage, maxAnswer)
 	}
 	if resp.StatusCode != want {
 		var er agentproto.ErrorResponse
@@ -211,13 +237,27 @@ func snippet(b []byte) string {
 	return string(b)
 }
 
-type countingReader struct {
-	r io.Reader
-	n int
+// errCapped ends a read that reached its cap.
+var errCapped = errors.New("read cap reached")
+
+// cappedReader counts what it reads and reads no more than limit bytes in
+// total; hit records that the cap was reached.
+type cappedReader struct {
+	r     io.Reader
+	n     int64
+	limit int64
+	hit   bool
 }
 
-func (c *countingReader) Read(p []byte) (int, error) {
+func (c *cappedReader) Read(p []byte) (int, error) {
+	if c.n >= c.limit {
+		c.hit = true
+		return 0, errCapped
+	}
+	if room := c.limit - c.n; int64(len(p)) > room {
+		p = p[:room]
+	}
 	n, err := c.r.Read(p)
-	c.n += n
+	c.n += int64(n)
 	return n, err
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -79,12 +80,14 @@ func fakeProc(t *testing.T) string {
 // startAgent serves a real agent.Server on ln until the test ends.
 func startAgent(t *testing.T, ln net.Listener, run agent.Runner) {
 	t.Helper()
-	srv := agent.NewServer(agent.Options{Version: "test", Run: run, ProcRoot: fakeProc(t), DiskPaths: []string{t.TempDir()}, ShutdownDelay: time.Millisecond})
+	srv := agent.NewServer(agent.Options{Version: "test", Token: testToken, Run: run, ProcRoot: fakeProc(t), DiskPaths: []string{t.TempDir()}, ShutdownDelay: time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { srv.Serve(ctx, ln); close(done) }()
 	t.Cleanup(func() { cancel(); ln.Close(); <-done })
 }
+
+const testToken = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 
 const ssSample = `tcp LISTEN 0 128 0.0.0.0:22 0.0.0.0:* users:(("sshd",pid=520,fd=3))
 udp UNCONN 0 0 127.0.0.54:53 0.0.0.0:* users:(("systemd-resolve",pid=312,fd=20))
@@ -159,7 +162,7 @@ func TestClientAgainstRealServerOverPipe(t *testing.T) {
 	ln := newPipeListener()
 	r := newScriptedRunner()
 	startAgent(t, ln, r.run)
-	exerciseAll(t, New(ln.dial), r)
+	exerciseAll(t, New(ln.dial, testToken), r)
 }
 
 func TestClientSSMissing(t *testing.T) {
@@ -170,7 +173,7 @@ func TestClientSSMissing(t *testing.T) {
 		return execx.Run(ctx, "banger-test-no-such-tool")
 	}
 	startAgent(t, ln, r.run)
-	_, err := New(ln.dial).Ports(context.Background())
+	_, err := New(ln.dial, testToken).Ports(context.Background())
 	if !errors.Is(err, ErrSSMissing) {
 		t.Fatalf("got %v, want ErrSSMissing", err)
 	}
@@ -206,7 +209,7 @@ func TestClientSlowAgentTimesOutPromptly(t *testing.T) {
 		return nil, ctx.Err()
 	}
 	startAgent(t, ln, r.run)
-	c := New(ln.dial)
+	c := New(ln.dial, testToken)
 	c.Timeout = 300 * time.Millisecond
 	if err := portsWithin(t, context.Background(), c); !errors.Is(err, ErrTimeout) {
 		t.Fatalf("got %v, want ErrTimeout", err)
@@ -283,7 +286,7 @@ func TestClientClassifiesFailures(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c := New(tc.dial(t))
+			c := New(tc.dial(t), testToken)
 			c.Timeout = 300 * time.Millisecond
 			start := time.Now()
 			_, err := c.Health(context.Background())
@@ -295,6 +298,105 @@ func TestClientClassifiesFailures(t *testing.T) {
 			}
 			if time.Since(start) > time.Second {
 				t.Fatalf("took %v", time.Since(start))
+			}
+		})
+	}
+}
+
+func TestClientPresentsTheToken(t *testing.T) {
+	ln := newPipeListener()
+	r := newScriptedRunner()
+	startAgent(t, ln, r.run)
+	for _, tok := range []string{"", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeefe"} {
+		_, err := New(ln.dial, tok).Health(context.Background())
+		var apiErr *APIError
+		if !errors.Is(err, ErrUnauthorized) || !errors.As(err, &apiErr) || apiErr.Status != http.StatusUnauthorized {
+			t.Errorf("token %q: got %v, want ErrUnauthorized", tok, err)
+		}
+		if err := New(ln.dial, tok).Shutdown(context.Background(), agentproto.ActionReboot); !errors.Is(err, ErrUnauthorized) {
+			t.Errorf("shutdown with token %q: got %v, want ErrUnauthorized", tok, err)
+		}
+	}
+	select {
+	case a := <-r.shutdown:
+		t.Fatalf("a refused shutdown ran systemctl %s", a)
+	default:
+	}
+	if _, err := New(ln.dial, testToken).Health(context.Background()); err != nil {
+		t.Fatalf("right token: %v", err)
+	}
+}
+
+// countingConn counts the bytes the client read from a connection.
+type countingConn struct {
+	net.Conn
+	n *atomic.Int64
+}
+
+func (c countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// hostilePeer answers every request with head and then stream, written
+// until the client hangs up; read counts what the client consumed.
+func hostilePeer(t *testing.T, head string, stream []byte) (dial func(context.Context) (net.Conn, error), read *atomic.Int64) {
+	read = new(atomic.Int64)
+	var wg sync.WaitGroup
+	t.Cleanup(wg.Wait)
+	return func(ctx context.Context) (net.Conn, error) {
+		c, s := net.Pipe()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer s.Close()
+			s.SetDeadline(time.Now().Add(10 * time.Second))
+			if _, err := http.ReadRequest(bufio.NewReader(s)); err != nil {
+				return
+			}
+			if _, err := io.WriteString(s, head); err != nil {
+				return
+			}
+			for {
+				if _, err := s.Write(stream); err != nil {
+					return
+				}
+			}
+		}()
+		return countingConn{c, read}, nil
+	}, read
+}
+
+func TestClientCapsWhatAHostileAgentSends(t *testing.T) {
+	header := []byte("X-Pad: " + strings.Repeat("a", 1000) + "\r\n")
+	chunk := []byte("400\r\n" + strings.Repeat("b", 0x400) + "\r\n")
+	cases := []struct {
+		name   string
+		head   string
+		stream []byte
+		limit  int64
+		detail string
+	}{
+		{"endless headers", "HTTP/1.1 200 OK\r\n", header, MaxHeaderBytes, "headers larger than"},
+		{"one endless header line", "HTTP/1.1 200 OK\r\nX-Pad: ", []byte(strings.Repeat("a", 4096)), MaxHeaderBytes, "headers larger than"},
+		{"endless status line", "HTTP/1.1 200 ", []byte(strings.Repeat("O", 4096)), MaxHeaderBytes, "headers larger than"},
+		{"endless body", "HTTP/1.1 200 OK\r\n\r\n", []byte(strings.Repeat("{", 4096)), MaxHeaderBytes + MaxAnswerBytes, "answer larger than"},
+		{"endless chunked body", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", chunk, MaxHeaderBytes + MaxAnswerBytes + MaxHeaderBytes, "answer larger than"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dial, read := hostilePeer(t, tc.head, tc.stream)
+			c := New(dial, testToken)
+			c.Timeout = 5 * time.Second
+			_, err := c.Health(context.Background())
+			if !errors.Is(err, ErrGarbage) || !strings.Contains(err.Error(), tc.detail) {
+				t.Errorf("got %v, want ErrGarbage saying %q", err, tc.detail)
+			}
+			if n := read.Load(); n > tc.limit {
+				t.Errorf("the client read %d bytes from the peer, more than the cap of %d", n, tc.limit)
+			} else {
+				t.Logf("the client read %d bytes (cap %d)", n, tc.limit)
 			}
 		})
 	}

@@ -98,7 +98,7 @@ func TestClientOverSerialMux(t *testing.T) {
 	}
 	defer m.Close()
 
-	c := New(VsockDialer(uds))
+	c := New(VsockDialer(uds), testToken)
 	exerciseAll(t, c, r)
 
 	// Concurrent calls share the one serial link.
@@ -120,7 +120,7 @@ func TestClientOverSerialMux(t *testing.T) {
 	}
 
 	// Nothing listens on another port: the mux refuses, Dial reports it.
-	other := New(func(ctx context.Context) (net.Conn, error) { return vsock.Dial(ctx, uds, 9) })
+	other := New(func(ctx context.Context) (net.Conn, error) { return vsock.Dial(ctx, uds, 9) }, testToken)
 	other.Timeout = 300 * time.Millisecond
 	if _, err := other.Health(context.Background()); !errors.Is(err, ErrUnreachable) || !errors.Is(err, vsock.ErrNoListener) {
 		t.Fatalf("health on a port nobody listens on: got %v, want ErrUnreachable and vsock.ErrNoListener", err)

@@ -3,14 +3,12 @@ package build
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"banger/internal/bundle"
+	"banger/internal/disk"
 	"banger/internal/execx"
 )
 
@@ -31,8 +29,8 @@ func buildRootfs(ctx context.Context, r *reporter, s rootfsSpec) error {
 	}
 	treeDir := filepath.Join(s.Scratch, "rootfs")
 	if s.BaseRootfs != "" {
-		if err := r.timed("extract "+filepath.Base(s.BaseRootfs)+" (debugfs rdump)", func() error {
-			return extractExt4(ctx, r, s.BaseRootfs, treeDir)
+		if err := r.timed("extract "+filepath.Base(s.BaseRootfs), func() error {
+			return extractExt4(ctx, s.BaseRootfs, treeDir)
 		}); err != nil {
 			return err
 		}
@@ -105,94 +103,19 @@ func mmdebstrap(ctx context.Context, r *reporter, s rootfsSpec, treeDir string) 
 	return nil
 }
 
-// extractExt4 copies an ext4 image's content into dir without mounting it.
-func extractExt4(ctx context.Context, r *reporter, image, dir string) error {
+// extractExt4 copies an ext4 image's content into dir without mounting
+// it. The base rootfs is user input and this runs as root, so the copy is
+// disk.ExtractDir's, which follows no link the image plants (debugfs rdump
+// would write through one onto the host).
+func extractExt4(ctx context.Context, image, dir string) error {
 	if _, err := bundle.Ext4Label(image); err != nil {
 		return fmt.Errorf("base rootfs %s: %w", image, err)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.RemoveAll(dir); err != nil {
 		return err
 	}
-	if _, err := r.run(ctx, execx.Cmd{Argv: []string{tool("debugfs"), "-R", "rdump / " + dir, image}}); err != nil {
-		return fmt.Errorf("debugfs rdump %s: %w", image, err)
-	}
-	os.Remove(filepath.Join(dir, "lost+found"))
-	return restoreSpecialBits(ctx, r, image, dir)
-}
-
-// restoreSpecialBits puts back setuid/setgid bits that rdump loses (it
-// chowns after chmod, and chown clears them): one debugfs run lists every
-// directory of the image, and files whose image mode has them are chmodded.
-// Extended attributes (file capabilities) are not restored.
-func restoreSpecialBits(ctx context.Context, r *reporter, image, dir string) error {
-	var script strings.Builder
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || !d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		if rel == "." {
-			rel = ""
-		}
-		if strings.ContainsAny(rel, "\"\n") {
-			return nil
-		}
-		fmt.Fprintf(&script, "ls -l \"/%s\"\n", filepath.ToSlash(rel))
-		return nil
-	})
-	if err != nil {
+	if err := disk.ExtractDir(ctx, image, "/", dir); err != nil {
 		return err
 	}
-	scriptFile := filepath.Join(filepath.Dir(dir), "modes.debugfs")
-	if err := os.WriteFile(scriptFile, []byte(script.String()), 0o644); err != nil {
-		return err
-	}
-	out, err := execx.Run(ctx, tool("debugfs"), "-f", scriptFile, image)
-	if err != nil {
-		return fmt.Errorf("debugfs ls %s: %w", image, err)
-	}
-	fixed := 0
-	for _, f := range specialModeFiles(string(out)) {
-		if err := os.Chmod(filepath.Join(dir, f.path), f.mode); err != nil {
-			return fmt.Errorf("restore mode of %s: %w", f.path, err)
-		}
-		fixed++
-	}
-	r.logf("restored setuid/setgid bits on %d files", fixed)
-	return nil
-}
-
-type modeFix struct {
-	path string
-	mode fs.FileMode
-}
-
-// specialModeFiles parses "debugfs -f" output of "ls -l DIR" commands and
-// returns the regular files with setuid or setgid bits.
-func specialModeFiles(out string) []modeFix {
-	var fixes []modeFix
-	cur := ""
-	for _, line := range strings.Split(out, "\n") {
-		if rest, ok := strings.CutPrefix(line, "debugfs: ls -l "); ok {
-			cur = strings.Trim(rest, `"`)
-			continue
-		}
-		f := strings.Fields(line)
-		if len(f) < 9 || f[2] != "(1)" {
-			continue
-		}
-		mode, err := strconv.ParseUint(f[1], 8, 32)
-		if err != nil || mode&0o170000 != 0o100000 || mode&0o6000 == 0 {
-			continue
-		}
-		fm := fs.FileMode(mode & 0o777)
-		if mode&0o4000 != 0 {
-			fm |= fs.ModeSetuid
-		}
-		if mode&0o2000 != 0 {
-			fm |= fs.ModeSetgid
-		}
-		fixes = append(fixes, modeFix{path: path.Join(cur, strings.Join(f[8:], " ")), mode: fm})
-	}
-	return fixes
+	return os.RemoveAll(filepath.Join(dir, "lost+found"))
 }

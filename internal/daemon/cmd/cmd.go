@@ -13,6 +13,7 @@ import (
 	"banger/internal/paths"
 	"banger/internal/privileged"
 	"banger/internal/version"
+	"banger/internal/vmm/bootlog"
 )
 
 // Main runs bangerd with args and returns its exit code.
@@ -21,6 +22,9 @@ func Main(args []string) int {
 		switch args[0] {
 		case "priv":
 			return privileged.Main(context.Background(), args[1:], os.Stdin, os.Stdout)
+		case bootlog.Subcommand:
+			// The detached per-VM log pump (internal/vmm/bootlog).
+			return bootlog.Main(args[1:])
 		case "--version", "version":
 			fmt.Println("bangerd", version.Version)
 			return 0

@@ -34,5 +34,5 @@ func (n NFT) Run(ctx context.Context, stdin []byte, args ...string) ([]byte, err
 	if _, err := os.Stat(n.Path); errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w", n.Path, ErrNotFound)
 	}
-	return execx.Cmd{Argv: append([]string{n.Path}, args...), Stdin: stdin}.Run(ctx)
+	return execx.Cmd{Argv: append([]string{n.Path}, args...), Stdin: stdin, SystemEnv: true}.Run(ctx)
 }

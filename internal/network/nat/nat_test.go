@@ -326,3 +326,24 @@ func TestConcurrentAppliesAddOneJump(t *testing.T) {
 		t.Errorf("List = %d vms, want 16", len(ids))
 	}
 }
+
+// The helper runs iptables as root under sudo: a program of that name in
+// the caller's PATH must never be what runs.
+func TestRunnerIgnoresCallerPATH(t *testing.T) {
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "ran")
+	fake := "#!/bin/sh\necho \"$@\" > " + marker + "\n"
+	for _, name := range []string{"iptables", "banger-test-iptables"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(fake), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("PATH", dir+":"+os.Getenv("PATH"))
+	_, err := NewRunnerFor("banger-test-iptables").Run(context.Background(), "-V")
+	if !errors.Is(err, ErrNotFound) {
+		t.Errorf("a program found only on the caller's PATH = %v, want ErrNotFound", err)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatalf("the runner executed %s from the caller's PATH", filepath.Join(dir, "banger-test-iptables"))
+	}
+}

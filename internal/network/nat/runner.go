@@ -30,16 +30,21 @@ func NewRunnerFor(prog string) Runner { return execRunner{prog: prog} }
 type execRunner struct{ prog string }
 
 func (r execRunner) Run(ctx context.Context, args ...string) ([]byte, error) {
-	// Resolved per call: the sbin fallback in LookPath matters for
-	// non-root PATHs, and the package may be installed while bangerd runs.
-	path, err := execx.LookPath(r.prog)
-	if err != nil {
+	// The helper runs this as root: the program comes only from the fixed
+	// root-owned system directories and runs with a fixed environment,
+	// whatever PATH sudo passed on. Resolved per call, as the package may
+	// be installed while bangerd runs.
+	path, err := execx.SystemTool(r.prog)
+	if errors.Is(err, execx.ErrNotInSystemDirs) {
 		if r.prog == "iptables" {
 			return nil, ErrNotFound
 		}
 		return nil, fmt.Errorf("%s: %w", r.prog, ErrNotFound)
 	}
-	return execx.Run(ctx, append([]string{path, "-w"}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	return execx.Cmd{Argv: append([]string{path, "-w"}, args...), SystemEnv: true}.Run(ctx)
 }
 
 // exitCode is the exit status of a failed iptables command, or -1 when the

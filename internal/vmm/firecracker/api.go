@@ -21,7 +21,16 @@ type Drive struct {
 	PathOnHost   string `json:"path_on_host"`
 	IsRootDevice bool   `json:"is_root_device"`
 	IsReadOnly   bool   `json:"is_read_only"`
+	// CacheType is "Writeback" for writable drives: Firecracker's default
+	// "Unsafe" drops the guest's flush requests, so a host crash could
+	// lose or corrupt data the guest believed was on disk
+	// (docs/api_requests/block-caching.md). Writeback passes each flush
+	// to the host file with fsync, as qemu's cache=writeback does.
+	CacheType string `json:"cache_type,omitempty"`
 }
+
+// Drive cache types.
+const CacheWriteback = "Writeback"
 
 // NetworkInterface is the spec's NetworkInterface (PUT
 // /network-interfaces/{id}).

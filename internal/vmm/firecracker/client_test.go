@@ -72,7 +72,7 @@ func TestConfigStepsAgainstFake(t *testing.T) {
 		{"/machine-config", map[string]any{"vcpu_count": 2.0, "mem_size_mib": 512.0, "smt": false}},
 		{"/boot-source", map[string]any{"kernel_image_path": spec.Kernel, "initrd_path": spec.Initrd, "boot_args": spec.BootArgs}},
 		{"/drives/rootfs", map[string]any{"drive_id": "rootfs", "path_on_host": spec.Disks[0].Path, "is_root_device": false, "is_read_only": true}},
-		{"/drives/overlay", map[string]any{"drive_id": "overlay", "path_on_host": spec.Disks[1].Path, "is_root_device": false, "is_read_only": false}},
+		{"/drives/overlay", map[string]any{"drive_id": "overlay", "path_on_host": spec.Disks[1].Path, "is_root_device": false, "is_read_only": false, "cache_type": "Writeback"}},
 		{"/network-interfaces/eth0", map[string]any{"iface_id": "eth0", "host_dev_name": "bgr-1", "guest_mac": spec.MAC}},
 		{"/vsock", map[string]any{"guest_cid": 3.0, "uds_path": spec.AgentSocket}},
 		{"/actions", map[string]any{"action_type": "InstanceStart"}},
@@ -86,6 +86,14 @@ func TestConfigStepsAgainstFake(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("calls:\n got %v\nwant %v", got, want)
+	}
+	// Writable drives honour guest flushes; the read-only rootfs keeps
+	// Firecracker's default (nothing to flush).
+	if ct := fake.Drive("overlay")["cache_type"]; ct != "Writeback" {
+		t.Errorf("overlay cache_type %v, want Writeback", ct)
+	}
+	if ct, ok := fake.Drive("rootfs")["cache_type"]; ok {
+		t.Errorf("read-only rootfs cache_type %v, want none", ct)
 	}
 	info, err := c.DescribeInstance(ctx)
 	if err != nil || info.State != StateRunning {

@@ -6,11 +6,20 @@
 // it never touches networking, disks or guest configuration.
 //
 // Output: Firecracker's stdout and stderr (its own log at the default Info
-// level and the guest's serial console) are appended to Spec.LogPath.
-// Firecracker has no separate console file, so Spec.ConsolePath is unused.
-// No PUT /logger is sent: Firecracker opens a log_path without O_APPEND
-// and writes from offset 0, which would overwrite the console output
-// already in the same file.
+// level and the guest's serial console) go through the capped log pump of
+// internal/vmm/bootlog into Spec.LogPath, this boot's firecracker.N.log.
+// Firecracker before 1.14 cannot separate the console (PUT /serial), so
+// Spec.ConsolePath is unused. No PUT /logger is sent: one stream keeps the
+// console and Firecracker's messages in order.
+//
+// Guest poweroff: on x86 Firecracker keeps running after the guest powers
+// off. The log pump, which reads the console anyway, ends this VM's
+// Firecracker process when the guest kernel prints its power-off line; see
+// bootlog.Main for why this is safe against a guest printing that line.
+//
+// Versions: Firecracker 1.8 or newer (MinVersion), checked with
+// `firecracker --version` by HostCheck before Firecracker is chosen and
+// from GET / at every start.
 package firecracker
 
 import (
@@ -22,6 +31,7 @@ import (
 	"banger/internal/execx"
 	"banger/internal/paths"
 	"banger/internal/vmm"
+	"banger/internal/vmm/bootlog"
 )
 
 // Options configures the driver.
@@ -33,6 +43,8 @@ type Options struct {
 	// StartTimeout bounds the wait for the API socket after launch;
 	// zero means 5 seconds.
 	StartTimeout time.Duration
+	// LogPump runs the per-boot log pump (bangerd logpump); required.
+	LogPump bootlog.Pump
 }
 
 // Driver implements vmm.Driver for Firecracker.
@@ -40,13 +52,14 @@ type Driver struct {
 	binary       string
 	log          *slog.Logger
 	startTimeout time.Duration
+	pump         bootlog.Pump
 }
 
 var _ vmm.Driver = (*Driver)(nil)
 
 // New returns a driver.
 func New(opts Options) *Driver {
-	d := &Driver{binary: opts.Binary, log: opts.Logger, startTimeout: opts.StartTimeout}
+	d := &Driver{binary: opts.Binary, log: opts.Logger, startTimeout: opts.StartTimeout, pump: opts.LogPump}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}

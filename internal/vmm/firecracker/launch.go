@@ -7,30 +7,32 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"banger/internal/execx"
 	"banger/internal/paths"
 	"banger/internal/vmm"
+	"banger/internal/vmm/bootlog"
 )
 
 // launch is one Start in progress: the spawned child and everything that
 // must be undone if the boot fails.
 type launch struct {
-	spec      vmm.Spec
-	apiSock   string
-	logPath   string
-	logOffset int64 // size of the log before this launch; the tail starts here
-	child     *execx.Child
+	spec    vmm.Spec
+	apiSock string
+	child   *execx.Child
+	pipes   *bootlog.Pipes
+	abortMu sync.Once
 }
 
 func (d *Driver) launch(ctx context.Context, bin string, spec vmm.Spec) (_ vmm.Process, err error) {
 	dir := paths.VMDir(spec.Dir)
-	l := &launch{spec: spec, apiSock: dir.APISocket(), logPath: spec.LogPath}
-	if l.logPath == "" {
-		l.logPath = dir.VMMLog("firecracker")
-	}
+	l := &launch{spec: spec, apiSock: dir.APISocket()}
 	fail := func(step string, err error) error {
+		// Abort first: the hint quotes the log, which is complete only
+		// once the process is gone and the pump has drained the pipe.
+		l.abort()
 		return fmt.Errorf("start firecracker vm %s: %s: %w%s", spec.Name, step, err, l.logHint())
 	}
 
@@ -42,12 +44,17 @@ func (d *Driver) launch(ctx context.Context, bin string, spec vmm.Spec) (_ vmm.P
 			return vmm.Process{}, fail("remove stale socket", err)
 		}
 	}
-	if st, err := os.Stat(l.logPath); err == nil {
-		l.logOffset = st.Size()
+	// Firecracker's stdout and stderr carry its log and the guest's serial
+	// console; both go through the capped log pump into this boot's file.
+	pipes, err := d.pump.Open(spec.LogPath)
+	if err != nil {
+		return vmm.Process{}, fail("open log pipe", err)
 	}
+	l.pipes = pipes
+	defer pipes.Close()
 
 	argv := []string{bin, "--api-sock", l.apiSock, "--id", spec.ID}
-	child, err := execx.Detached{Argv: argv, Dir: spec.Dir, LogPath: l.logPath}.Start()
+	child, err := execx.Detached{Argv: argv, Dir: spec.Dir, Output: pipes.VMMFiles()[0]}.Start()
 	if err != nil {
 		return vmm.Process{}, fail("launch", err)
 	}
@@ -59,6 +66,19 @@ func (d *Driver) launch(ctx context.Context, bin string, spec vmm.Spec) (_ vmm.P
 	}()
 	d.log.Debug("firecracker launched", "vm", spec.Name, "pid", child.PID, "argv", argv)
 
+	// The pump ends this very process (pid and start time) when the guest
+	// powers off: on x86 Firecracker keeps running after a guest poweroff
+	// (its ACPI tables have no _S5), and the VM would show as running
+	// with a dead guest. A process that already died needs no watching;
+	// its output still gets drained for the error message.
+	var watch *vmm.Process
+	if p, err := vmm.Identify(child.PID); err == nil {
+		watch = &p
+	}
+	if err := pipes.Start(watch); err != nil {
+		return vmm.Process{}, fail("start log pump", err)
+	}
+
 	if spec.PIDFile != "" {
 		if err := writePIDFile(spec.PIDFile, child.PID); err != nil {
 			return vmm.Process{}, fail("write pid file", err)
@@ -68,24 +88,30 @@ func (d *Driver) launch(ctx context.Context, bin string, spec vmm.Spec) (_ vmm.P
 		return vmm.Process{}, fail("wait for api socket", err)
 	}
 	c := NewClient(l.apiSock)
+	info, err := c.DescribeInstance(ctx)
+	if err != nil {
+		return vmm.Process{}, fail("check firecracker version", err)
+	}
+	if _, err := checkVersion(info.VMMVersion, "GET / vmm_version"); err != nil {
+		return vmm.Process{}, fail("check firecracker version", err)
+	}
 	for _, st := range configSteps(spec) {
 		if err := st.run(ctx, c); err != nil {
 			return vmm.Process{}, fail(st.name, err)
 		}
 	}
-	info, err := c.DescribeInstance(ctx)
+	info, err = c.DescribeInstance(ctx)
 	if err != nil {
 		return vmm.Process{}, fail("check instance state", err)
 	}
 	if info.State != StateRunning {
 		return vmm.Process{}, fail("check instance state", fmt.Errorf("state is %q after InstanceStart, want %q", info.State, StateRunning))
 	}
-	p, err := vmm.Identify(child.PID)
-	if err != nil {
-		return vmm.Process{}, fail("identify process", err)
+	if watch == nil {
+		return vmm.Process{}, fail("identify process", fmt.Errorf("pid %d vanished", child.PID))
 	}
-	d.log.Info("firecracker started", "vm", spec.Name, "pid", p.PID, "api_socket", l.apiSock, "log", l.logPath)
-	return p, nil
+	d.log.Info("firecracker started", "vm", spec.Name, "pid", watch.PID, "api_socket", l.apiSock, "log", spec.LogPath, "version", info.VMMVersion)
+	return *watch, nil
 }
 
 // step is one configuration call, named for errors.
@@ -109,7 +135,11 @@ func configSteps(spec vmm.Spec) []step {
 	}
 	for _, disk := range spec.Disks {
 		steps = append(steps, step{"attach drive " + disk.ID, func(ctx context.Context, c *Client) error {
-			return c.PutDrive(ctx, Drive{DriveID: disk.ID, PathOnHost: disk.Path, IsRootDevice: false, IsReadOnly: disk.ReadOnly})
+			drv := Drive{DriveID: disk.ID, PathOnHost: disk.Path, IsRootDevice: false, IsReadOnly: disk.ReadOnly}
+			if !disk.ReadOnly {
+				drv.CacheType = CacheWriteback
+			}
+			return c.PutDrive(ctx, drv)
 		}})
 	}
 	if spec.TAP != "" {
@@ -154,31 +184,43 @@ func (l *launch) waitAPISocket(ctx context.Context, timeout time.Duration) error
 	}
 }
 
-// abort kills the child and removes what it and Start created.
+// abort kills the child, waits for the log pump to drain what it wrote,
+// and removes what it and Start created. It runs once.
 func (l *launch) abort() {
-	_ = l.child.Kill()
-	select {
-	case <-l.child.Done():
-	case <-time.After(5 * time.Second):
-	}
-	for _, p := range []string{l.apiSock, l.spec.AgentSocket, l.spec.PIDFile} {
-		if p != "" {
-			_ = os.Remove(p)
+	l.abortMu.Do(func() {
+		if l.child != nil {
+			_ = l.child.Kill()
+			select {
+			case <-l.child.Done():
+			case <-time.After(5 * time.Second):
+			}
 		}
-	}
+		if l.pipes != nil {
+			l.pipes.Close()
+			l.pipes.Drain(2 * time.Second)
+		}
+		if l.child == nil {
+			return
+		}
+		for _, p := range []string{l.apiSock, l.spec.AgentSocket, l.spec.PIDFile} {
+			if p != "" {
+				_ = os.Remove(p)
+			}
+		}
+	})
 }
 
-// logHint names the log and quotes the end of what this launch wrote to
-// it; before the launch there is nothing of ours to quote.
+// logHint names this boot's log and quotes its end; before the launch
+// there is nothing of ours to quote.
 func (l *launch) logHint() string {
 	if l.child == nil {
 		return ""
 	}
-	tail := vmm.LogTail(l.logPath, l.logOffset, 8)
+	tail := vmm.LogTail(l.spec.LogPath, 0, 8)
 	if tail == "" {
-		return " (log: " + l.logPath + ")"
+		return " (log: " + l.spec.LogPath + ")"
 	}
-	return fmt.Sprintf(" (log %s ends: %s)", l.logPath, tail)
+	return fmt.Sprintf(" (log %s ends: %s)", l.spec.LogPath, tail)
 }
 
 func writePIDFile(path string, pid int) error {

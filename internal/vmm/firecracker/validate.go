@@ -14,10 +14,27 @@ const (
 	// MinMemoryMiB is banger's floor, not Firecracker's: a Debian guest
 	// with systemd does not boot reliably in less.
 	MinMemoryMiB = 128
-	// maxBootArgs is Firecracker's x86_64 command-line capacity (2048
-	// bytes including the terminating NUL).
-	maxBootArgs = 2047
+	// maxCmdline is Firecracker's x86_64 command-line capacity (2048
+	// bytes including the terminating NUL, CMDLINE_MAX_SIZE).
+	maxCmdline = 2047
 )
+
+// appendedArgsLen is how many bytes Firecracker (x86_64, checked against
+// v1.16.1's builder.rs and device_manager/mmio.rs) adds to the boot args
+// before loading them: " pci=off", then per virtio device (each drive, the
+// network interface, the vsock device) " virtio_mmio.device=4K@0xc000N000:IRQ".
+// An address keeps 8 hex digits and an IRQ at most 2 decimal digits, so
+// each device costs at most 36 bytes.
+func appendedArgsLen(spec vmm.Spec) int {
+	devices := len(spec.Disks)
+	if spec.TAP != "" {
+		devices++
+	}
+	if spec.AgentSocket != "" {
+		devices++
+	}
+	return len(" pci=off") + devices*len(" virtio_mmio.device=4K@0xc0001000:12")
+}
 
 // ValidateMachine checks a VM's size against what Firecracker accepts.
 // Firecracker takes 1 to 32 vCPUs and, with SMT, only 1 or an even count;
@@ -76,8 +93,11 @@ func validateSpec(spec vmm.Spec) error {
 	if spec.Kernel == "" {
 		errs = append(errs, errors.New("no kernel: firecracker needs an uncompressed ELF vmlinux"))
 	}
-	if len(spec.BootArgs) > maxBootArgs {
-		errs = append(errs, fmt.Errorf("boot args are %d bytes: firecracker allows at most %d", len(spec.BootArgs), maxBootArgs))
+	if extra := appendedArgsLen(spec); len(spec.BootArgs)+extra > maxCmdline {
+		errs = append(errs, fmt.Errorf("boot args are %d bytes: firecracker allows at most %d with this vm's devices (it appends up to %d bytes: pci=off and one virtio_mmio.device= per device)", len(spec.BootArgs), maxCmdline-extra, extra))
+	}
+	if spec.LogPath == "" {
+		errs = append(errs, errors.New("no log path"))
 	}
 	if err := ValidateMachine(spec.VCPUs, spec.MemoryMiB); err != nil {
 		errs = append(errs, err)

@@ -24,6 +24,11 @@ type launchConfig struct {
 	// TSCkHz is the host's TSC rate, told to TCG guests (see tsc_amd64.go);
 	// 0 when unknown.
 	TSCkHz uint64
+	// ConsoleFD, when set, is the descriptor of qemu's own that receives
+	// the serial console: the write end of a log pipe (internal/vmm/bootlog)
+	// that launch passes in, opened by qemu as /proc/self/fd/N. Zero
+	// writes the console to the spec's files directly.
+	ConsoleFD int
 }
 
 // qemuID is what qemu accepts as a device, drive or chardev id.
@@ -89,9 +94,12 @@ func buildArgs(spec vmm.Spec, l launchConfig) ([]string, error) {
 	if name != "" {
 		args = append(args, "-name", "guest="+optValue(name))
 	}
-	if spec.ConsolePath != "" {
+	switch {
+	case l.ConsoleFD > 0:
+		args = append(args, consoleArgs("/proc/self/fd/"+strconv.Itoa(l.ConsoleFD), false)...)
+	case spec.ConsolePath != "":
 		args = append(args, consoleArgs(spec.ConsolePath, false)...)
-	} else {
+	default:
 		args = append(args, consoleArgs(spec.LogPath, true)...)
 	}
 	args = append(args, "-kernel", spec.Kernel)

@@ -112,6 +112,13 @@ func TestBuildArgs(t *testing.T) {
 				disks, net, qmp, serial, pid),
 		},
 		{
+			name:   "console into a log pipe passed as qemu's descriptor 3",
+			launch: launchConfig{Accel: "kvm", QMPSocket: "/s/vms/1a2b3c4d/api.sock", SerialSocket: "/s/vms/1a2b3c4d/agent-serial.sock", ConsoleFD: 3},
+			want: cat(machine("kvm", "host", "1024", "2"), name,
+				[]string{"-chardev", "file,id=console,path=/proc/self/fd/3", "-serial", "chardev:console"},
+				boot, disks, net, qmp, serial, pid),
+		},
+		{
 			name:   "kvm guests are not",
 			launch: launchConfig{Accel: "kvm", QMPSocket: "/s/vms/1a2b3c4d/api.sock", SerialSocket: "/s/vms/1a2b3c4d/agent-serial.sock", TSCkHz: 2596122},
 			want:   cat(machine("kvm", "host", "1024", "2"), name, console, boot, disks, net, qmp, serial, pid),

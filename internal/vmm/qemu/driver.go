@@ -7,9 +7,11 @@
 // -accel kvm and tcg. It never touches networking, disks or guest
 // configuration, and nothing above vmm.Driver knows it is qemu.
 //
-// Output: qemu's own stdout and stderr are appended to Spec.LogPath; the
-// guest's serial console goes to Spec.ConsolePath (emptied at each boot),
-// or is appended to Spec.LogPath when no console path is given.
+// Output: qemu's own stdout and stderr go to Spec.LogPath and the guest's
+// serial console to Spec.ConsolePath (or into Spec.LogPath when no console
+// path is given), each through the capped log pump of internal/vmm/bootlog:
+// the caller names one file per boot, and neither grows past the cap
+// however long the guest prints.
 //
 // TCG guests get tsc_early_khz= on their command line (see tsc_amd64.go):
 // without it a loaded host makes their TSC calibration fail and they hang.
@@ -31,6 +33,7 @@ import (
 	"banger/internal/execx"
 	"banger/internal/paths"
 	"banger/internal/vmm"
+	"banger/internal/vmm/bootlog"
 )
 
 // Options configures the driver.
@@ -46,6 +49,8 @@ type Options struct {
 	// StartTimeout bounds the wait for qemu's QMP socket after launch;
 	// zero means 30 seconds (TCG on a loaded host is slow to start).
 	StartTimeout time.Duration
+	// LogPump runs the per-boot log pump (bangerd logpump); required.
+	LogPump bootlog.Pump
 }
 
 // Driver implements vmm.Driver for qemu.
@@ -56,6 +61,7 @@ type Driver struct {
 	vhostVsock   bool
 	startTimeout time.Duration
 	tscKHz       func() uint64 // measured once, on the first TCG start
+	pump         bootlog.Pump
 }
 
 var _ vmm.Driver = (*Driver)(nil)
@@ -71,6 +77,7 @@ func New(opts Options) *Driver {
 		log:          opts.Logger,
 		vhostVsock:   opts.HaveVhostVsock,
 		startTimeout: opts.StartTimeout,
+		pump:         opts.LogPump,
 		tscKHz:       sync.OnceValue(hostTSCkHz),
 	}
 	if d.accel == "" {

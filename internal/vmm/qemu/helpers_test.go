@@ -11,7 +11,26 @@ import (
 	"banger/internal/bundle"
 	"banger/internal/execx"
 	"banger/internal/testenv"
+	"banger/internal/vmm/bootlog"
 )
+
+// TestMain doubles as bangerd's log pump when run with "logpump".
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == bootlog.Subcommand {
+		os.Exit(bootlog.Main(os.Args[2:]))
+	}
+	os.Exit(m.Run())
+}
+
+// testPump runs the log pump from this test binary.
+func testPump(t *testing.T) bootlog.Pump {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bootlog.Pump{Argv: []string{exe, bootlog.Subcommand}}
+}
 
 func requireQEMU(t *testing.T) string {
 	t.Helper()

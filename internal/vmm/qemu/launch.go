@@ -8,30 +8,32 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"banger/internal/execx"
 	"banger/internal/paths"
 	"banger/internal/vmm"
+	"banger/internal/vmm/bootlog"
 )
 
 // launch is one Start in progress: the spawned child and everything that
 // must be undone if the boot fails.
 type launch struct {
-	spec      vmm.Spec
-	cfg       launchConfig
-	logOffset int64 // size of the log before this launch; the tail starts here
-	child     *execx.Child
+	spec    vmm.Spec
+	cfg     launchConfig
+	child   *execx.Child
+	pipes   *bootlog.Pipes
+	abortMu sync.Once
 }
 
 // launch spawns qemu without -daemonize, so the pid is the child's own and
 // no pidfile race exists; the child runs in its own session (execx.Detached)
-// and is reaped by execx while bangerd lives, by init after that.
+// and is reaped by execx while bangerd lives, by init after that. qemu's
+// output and the guest console go through the capped log pump
+// (internal/vmm/bootlog) into this boot's files.
 func (d *Driver) launch(ctx context.Context, bin string, spec vmm.Spec) (_ vmm.Process, err error) {
 	dir := paths.VMDir(spec.Dir)
-	if spec.LogPath == "" {
-		spec.LogPath = dir.VMMLog("qemu")
-	}
 	l := &launch{spec: spec, cfg: launchConfig{Accel: d.accel, QMPSocket: dir.APISocket()}}
 	if spec.TAP != "" {
 		l.cfg.VhostNet = deviceUsable("/dev/vhost-net")
@@ -44,10 +46,24 @@ func (d *Driver) launch(ctx context.Context, bin string, spec vmm.Spec) (_ vmm.P
 	} else {
 		l.cfg.SerialSocket = dir.SerialSocket()
 	}
+	// The console gets its own pipe (qemu's descriptor 3) when it has its
+	// own file, else it shares qemu's stdout.
+	outputs := []string{spec.LogPath}
+	l.cfg.ConsoleFD = 1
+	if spec.ConsolePath != "" {
+		outputs = append(outputs, spec.ConsolePath)
+		l.cfg.ConsoleFD = 3
+	}
 	fail := func(step string, err error) error {
+		// Abort first: the hint quotes the log, which is complete only
+		// once qemu is gone and the pump has drained the pipe.
+		l.abort()
 		return fmt.Errorf("start qemu vm %s: %s: %w%s", spec.Name, step, err, l.logHint())
 	}
 
+	if spec.LogPath == "" {
+		return vmm.Process{}, fail("check log path", errors.New("no log path"))
+	}
 	args, err := buildArgs(spec, l.cfg)
 	if err != nil {
 		return vmm.Process{}, fail("build command line", err)
@@ -73,12 +89,16 @@ func (d *Driver) launch(ctx context.Context, bin string, spec vmm.Spec) (_ vmm.P
 			return vmm.Process{}, fail("remove stale pid file", err)
 		}
 	}
-	if st, err := os.Stat(spec.LogPath); err == nil {
-		l.logOffset = st.Size()
+	pipes, err := d.pump.Open(outputs...)
+	if err != nil {
+		return vmm.Process{}, fail("open log pipes", err)
 	}
+	l.pipes = pipes
+	defer pipes.Close()
 
 	argv := append([]string{bin}, args...)
-	child, err := execx.Detached{Argv: argv, Dir: spec.Dir, LogPath: spec.LogPath}.Start()
+	w := pipes.VMMFiles()
+	child, err := execx.Detached{Argv: argv, Dir: spec.Dir, Output: w[0], ExtraFiles: w[1:]}.Start()
 	if err != nil {
 		return vmm.Process{}, fail("launch", err)
 	}
@@ -89,6 +109,11 @@ func (d *Driver) launch(ctx context.Context, bin string, spec vmm.Spec) (_ vmm.P
 		}
 	}()
 	d.log.Debug("qemu launched", "vm", spec.Name, "pid", child.PID, "argv", argv)
+	// qemu ends itself on a guest poweroff (ACPI S5) or reboot
+	// (-no-reboot): the pump needs no power-down watch.
+	if err := pipes.Start(nil); err != nil {
+		return vmm.Process{}, fail("start log pump", err)
+	}
 
 	if err := l.waitRunning(ctx, d.startTimeout); err != nil {
 		return vmm.Process{}, fail("wait for guest to run", err)
@@ -151,27 +176,39 @@ func queryStatusOnce(ctx context.Context, sock string) (qmpStatus, error) {
 	return c.queryStatus(ctx)
 }
 
-// abort kills the child and removes what it and Start created.
+// abort kills the child, waits for the log pump to drain what it wrote,
+// and removes what it and Start created. It runs once.
 func (l *launch) abort() {
-	_ = l.child.Kill()
-	select {
-	case <-l.child.Done():
-	case <-time.After(5 * time.Second):
-	}
-	for _, p := range []string{l.cfg.QMPSocket, l.cfg.SerialSocket, l.spec.PIDFile} {
-		if p != "" {
-			_ = os.Remove(p)
+	l.abortMu.Do(func() {
+		if l.child != nil {
+			_ = l.child.Kill()
+			select {
+			case <-l.child.Done():
+			case <-time.After(5 * time.Second):
+			}
 		}
-	}
+		if l.pipes != nil {
+			l.pipes.Close()
+			l.pipes.Drain(2 * time.Second)
+		}
+		if l.child == nil {
+			return
+		}
+		for _, p := range []string{l.cfg.QMPSocket, l.cfg.SerialSocket, l.spec.PIDFile} {
+			if p != "" {
+				_ = os.Remove(p)
+			}
+		}
+	})
 }
 
-// logHint names the log and quotes the end of what this launch wrote to
-// it; before the launch there is nothing of ours to quote.
+// logHint names this boot's log and quotes its end; before the launch
+// there is nothing of ours to quote.
 func (l *launch) logHint() string {
 	if l.child == nil {
 		return ""
 	}
-	tail := vmm.LogTail(l.spec.LogPath, l.logOffset, 8)
+	tail := vmm.LogTail(l.spec.LogPath, 0, 8)
 	if tail == "" {
 		return " (log: " + l.spec.LogPath + ")"
 	}

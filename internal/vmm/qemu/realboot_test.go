@@ -87,11 +87,11 @@ func bootAndShutdown(t *testing.T, bin, kernel, initrd string) {
 		VCPUs: 1, MemoryMiB: 256,
 		Disks:       []vmm.Disk{{ID: "rootfs", Path: ro, ReadOnly: true}, {ID: "overlay", Path: rw}},
 		AgentSocket: vd.VsockSocket(),
-		LogPath:     vd.VMMLog("qemu"),
-		ConsolePath: vd.Console(),
+		LogPath:     vd.BootLog("qemu", 1),
+		ConsolePath: vd.BootLog("console", 1),
 		PIDFile:     vd.PIDFile(),
 	}
-	d := New(Options{Binary: bin, Accel: "tcg"})
+	d := New(Options{Binary: bin, Accel: "tcg", LogPump: testPump(t)})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
@@ -164,9 +164,9 @@ func TestStartFailureLeavesNothing(t *testing.T) {
 	spec := vmm.Spec{
 		ID: "feedface", Name: "broken", Dir: dir,
 		Kernel: filepath.Join(dir, "no-such-kernel"), VCPUs: 1, MemoryMiB: 128,
-		AgentSocket: vd.VsockSocket(), LogPath: vd.VMMLog("qemu"), PIDFile: vd.PIDFile(),
+		AgentSocket: vd.VsockSocket(), LogPath: vd.BootLog("qemu", 1), PIDFile: vd.PIDFile(),
 	}
-	_, err := New(Options{Binary: bin}).Start(context.Background(), spec)
+	_, err := New(Options{Binary: bin, LogPump: testPump(t)}).Start(context.Background(), spec)
 	if err == nil {
 		t.Fatal("Start succeeded without a kernel")
 	}

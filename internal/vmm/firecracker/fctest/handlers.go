@@ -21,9 +21,12 @@ func (s *Server) action(kind string) (string, func()) {
 		if s.boot == nil {
 			return FaultNoKernel, nil
 		}
-		s.started = true
 		args, _ := s.boot["boot_args"].(string)
-		fmt.Fprintf(s.cfg.Console, "[    0.000000] Linux version 6.1.0-fake (fctest) Command line: %s\n", args)
+		if full := s.finalCmdline(args); len(full)+1 > 2048 {
+			return "Start microvm error: Cannot build the kernel command line: Inserting string would make command line too long.", nil
+		}
+		s.started = true
+		fmt.Fprintf(s.cfg.Console, "[    0.000000] Linux version 6.1.0-fake (fctest) Command line: %s\n", s.finalCmdline(args))
 		for _, p := range s.cfg.AgentPorts {
 			fmt.Fprintf(s.cfg.Console, "fake guest: agent listening on vsock port %d\n", p)
 		}
@@ -138,6 +141,7 @@ func (s *Server) putVsock(b map[string]any) string {
 	if err != nil {
 		return "Cannot create backend for vsock device: Error binding to the host-side Unix socket: " + err.Error()
 	}
+	m.powerOff = s.guestPowerOff
 	s.vsock = m
 	return ""
 }
@@ -167,4 +171,27 @@ func openable(p string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// guestPowerOff is the fake guest's poweroff: the kernel's last words on
+// the serial console, then silence; the process keeps running.
+func (s *Server) guestPowerOff() {
+	fmt.Fprintf(s.cfg.Console, "[  OK  ] Reached target poweroff.target - System Power Off.\r\n[   12.345678] reboot: Power down\r\n")
+}
+
+// finalCmdline is the command line Firecracker (x86_64, v1.16.1) hands the
+// guest: the boot args, then "pci=off" (PCI is off by default), then one
+// virtio_mmio.device=4K@<addr>:<irq> per virtio device (drives, network
+// interfaces, vsock) in attach order. Its capacity is 2048 bytes with the
+// terminating NUL (arch::x86_64::layout::CMDLINE_MAX_SIZE).
+func (s *Server) finalCmdline(args string) string {
+	out := args + " pci=off"
+	n := len(s.driveIDs) + len(s.nets)
+	if s.vsock != nil {
+		n++
+	}
+	for i := range n {
+		out += fmt.Sprintf(" virtio_mmio.device=4K@0x%x:%d", 0xc0001000+i*0x1000, 5+i)
+	}
+	return out
 }

@@ -27,6 +27,8 @@ const (
 	EnvPIDLog = "FCTEST_PID_LOG"
 	// EnvDropFields is a comma-separated Config.DropFields list.
 	EnvDropFields = "FCTEST_DROP_FIELDS"
+	// EnvVersion is the version the fake reports (--version, GET /).
+	EnvVersion = "FCTEST_VERSION"
 )
 
 // Main runs a fake `firecracker --api-sock <path> --id <id>` process and
@@ -40,8 +42,18 @@ func Main(args []string) int {
 	fs.SetOutput(stderr)
 	apiSock := fs.String("api-sock", "/run/firecracker.socket", "API socket path")
 	id := fs.String("id", "anonymous-instance", "instance id")
+	showVersion := fs.Bool("version", false, "print the version")
 	if err := fs.Parse(args); err != nil {
 		return 1
+	}
+	version := os.Getenv(EnvVersion)
+	if version == "" {
+		version = Version
+	}
+	if *showVersion {
+		// Firecracker's exact format (src/firecracker/src/main.rs).
+		fmt.Fprintf(stdout, "Firecracker v%s\n\n", version)
+		return 0
 	}
 	if p := os.Getenv(EnvPIDLog); p != "" {
 		if f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644); err == nil {
@@ -52,7 +64,7 @@ func Main(args []string) int {
 	logf := func(w io.Writer, format string, a ...any) {
 		fmt.Fprintf(w, "%s [%s:main] %s\n", time.Now().Format("2006-01-02T15:04:05.000000000"), *id, fmt.Sprintf(format, a...))
 	}
-	logf(stdout, "Running Firecracker v%s", Version)
+	logf(stdout, "Running Firecracker v%s", version)
 
 	switch os.Getenv(EnvMode) {
 	case "die":
@@ -87,6 +99,7 @@ func Main(args []string) int {
 		DropFields:   drop,
 		OnCtrlAltDel: func() { once.Do(func() { close(reboot) }) },
 		KeepSockets:  true,
+		Version:      version,
 	})
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)

@@ -27,8 +27,15 @@ const (
 	FaultNoKernel   = "Cannot start microvm without kernel configuration."
 )
 
-// Version is the Firecracker version the fake claims to be.
+// Version is the Firecracker version the fake claims to be unless
+// Config.Version (or EnvVersion for Main) says otherwise.
 const Version = "1.16.1"
+
+// PowerOffPort is a guest vsock port of the fake guest: connecting to it
+// makes the guest power off the way Firecracker guests do on x86 (the
+// kernel prints "reboot: Power down" and halts; Firecracker keeps
+// running, its ACPI tables have no _S5).
+const PowerOffPort = 7
 
 // Config configures a Server.
 type Config struct {
@@ -49,6 +56,8 @@ type Config struct {
 	// KeepSockets leaves the vsock socket file behind on Close, as a
 	// killed Firecracker does.
 	KeepSockets bool
+	// Version is served as vmm_version by GET /; empty means Version.
+	Version string
 }
 
 // Call is one request the server answered.
@@ -84,6 +93,9 @@ func NewServer(cfg Config) *Server {
 	if cfg.ID == "" {
 		cfg.ID = "anonymous-instance"
 	}
+	if cfg.Version == "" {
+		cfg.Version = Version
+	}
 	s := &Server{cfg: cfg, dropped: map[string]bool{}, drives: map[string]map[string]any{}, nets: map[string]map[string]any{}}
 	for _, f := range cfg.DropFields {
 		s.dropped[f] = true
@@ -96,6 +108,14 @@ func (s *Server) Calls() []Call {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Call(nil), s.calls...)
+}
+
+// Drive returns the body of the last accepted PUT /drives/{id}, or nil:
+// contract tests check what banger asked of each drive (cache_type).
+func (s *Server) Drive(id string) map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.drives[id]
 }
 
 // Started reports whether InstanceStart succeeded.
@@ -168,9 +188,9 @@ func (s *Server) handle(method, path string, raw []byte) (int, any, string, func
 		}
 		switch path {
 		case "/":
-			return 200, map[string]string{"app_name": "Firecracker", "id": s.cfg.ID, "state": s.state(), "vmm_version": Version}, "", nil
+			return 200, map[string]string{"app_name": "Firecracker", "id": s.cfg.ID, "state": s.state(), "vmm_version": s.cfg.Version}, "", nil
 		case "/version":
-			return 200, map[string]string{"firecracker_version": Version}, "", nil
+			return 200, map[string]string{"firecracker_version": s.cfg.Version}, "", nil
 		}
 		return 400, nil, invalidPath(method, path), nil
 	}

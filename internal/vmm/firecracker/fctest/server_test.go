@@ -222,3 +222,39 @@ func connect(t *testing.T, uds string, port int) (string, error) {
 	io.WriteString(c, "CONNECT "+strconv.Itoa(port)+"\n")
 	return bufio.NewReader(c).ReadString('\n')
 }
+
+func TestConfiguredVersionAndFinalCommandLine(t *testing.T) {
+	var console strings.Builder
+	f := newFixture(t, Config{Version: "1.7.0", Console: &console})
+	rec := httptest.NewRecorder()
+	f.srv.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if !strings.Contains(rec.Body.String(), `"vmm_version":"1.7.0"`) {
+		t.Fatalf("GET / = %s", rec.Body.String())
+	}
+	f.mustPut("/boot-source", `{"kernel_image_path":"`+f.kernel+`","boot_args":"console=ttyS0"}`)
+	f.mustPut("/drives/rootfs", `{"drive_id":"rootfs","path_on_host":"`+f.disk+`","is_root_device":false,"is_read_only":false,"cache_type":"Writeback"}`)
+	if d := f.srv.Drive("rootfs"); d["cache_type"] != "Writeback" {
+		t.Fatalf("drive recorded as %v", d)
+	}
+	f.mustPut("/actions", `{"action_type":"InstanceStart"}`)
+	// Firecracker appends pci=off and the drive's virtio-mmio device.
+	if !strings.Contains(console.String(), "Command line: console=ttyS0 pci=off virtio_mmio.device=4K@0xc0001000:5\n") {
+		t.Fatalf("console:\n%s", console.String())
+	}
+}
+
+func TestInstanceStartRefusesAnOverlongFinalCommandLine(t *testing.T) {
+	f := newFixture(t, Config{})
+	// 2047 bytes fit alone, not with " pci=off" and a device.
+	f.mustPut("/boot-source", `{"kernel_image_path":"`+f.kernel+`","boot_args":"`+strings.Repeat("x", 2047-8-35)+`"}`)
+	f.mustPut("/drives/rootfs", `{"drive_id":"rootfs","path_on_host":"`+f.disk+`","is_root_device":false,"is_read_only":true}`)
+	if code, fault := f.do("PUT", "/actions", `{"action_type":"InstanceStart"}`); code != 204 {
+		t.Fatalf("a command line of exactly 2047 bytes refused: %d %s", code, fault)
+	}
+	g := newFixture(t, Config{})
+	g.mustPut("/boot-source", `{"kernel_image_path":"`+g.kernel+`","boot_args":"`+strings.Repeat("x", 2047-8-35+1)+`"}`)
+	g.mustPut("/drives/rootfs", `{"drive_id":"rootfs","path_on_host":"`+g.disk+`","is_root_device":false,"is_read_only":true}`)
+	if code, fault := g.do("PUT", "/actions", `{"action_type":"InstanceStart"}`); code != 400 || !strings.Contains(fault, "command line too long") {
+		t.Fatalf("overlong command line: %d %s", code, fault)
+	}
+}

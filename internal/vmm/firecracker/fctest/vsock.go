@@ -24,6 +24,9 @@ type vsockMux struct {
 	nextPort uint32
 	conns    map[net.Conn]bool
 	wg       sync.WaitGroup
+	// powerOff is the guest's poweroff, run once by a connection to
+	// PowerOffPort; the guest is dead afterwards.
+	powerOff func()
 }
 
 func listenVsock(path string, ports []uint32, keepSocket bool) (*vsockMux, error) {
@@ -80,6 +83,13 @@ func (m *vsockMux) serve(c net.Conn) {
 	}
 	port, ok := parseConnect(line)
 	m.mu.Lock()
+	if ok && m.active && port == PowerOffPort && m.powerOff != nil {
+		m.active = false
+		off := m.powerOff
+		m.mu.Unlock()
+		off()
+		return
+	}
 	listening := ok && m.active && m.ports[port]
 	local := m.nextPort
 	m.nextPort++

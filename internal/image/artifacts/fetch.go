@@ -1,0 +1,248 @@
+package artifacts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// DefaultRegistry is the npm registry npm artifacts come from.
+const DefaultRegistry = "https://registry.npmjs.org"
+
+// Source says where a fetched artifact came from.
+type Source string
+
+const (
+	SourceMirror Source = "mirror"
+	SourceCache  Source = "cache"
+	SourceOrigin Source = "origin"
+)
+
+// Fetcher gets pinned artifacts onto this host. The order for each
+// artifact is: a local mirror directory (used in place), the cache, a
+// mirror URL, then the origin (the npm registry; git artifacts have none
+// that banger downloads from). A warm cache therefore never touches the
+// network, and the mirror is always tried before the origin. Whatever the
+// source, the bytes are verified against the pin before they are used, and
+// downloads reach the cache only after they verify.
+type Fetcher struct {
+	Mirror   string       // artifact_mirror: "", a directory, file:// or http(s):// URL
+	CacheDir string       // paths.Layout.ArtifactCacheDir()
+	Registry string       // npm registry base URL; "" is DefaultRegistry
+	Client   *http.Client // nil is a client with connect and header timeouts
+	GitBin   string       // "" is git on PATH
+	Log      *slog.Logger // nil discards
+}
+
+// Result is one verified artifact on local disk.
+type Result struct {
+	Artifact Artifact
+	Source   Source
+	From     string // the mirror file or URL, cache file or origin URL it came from
+	Path     string // the verified file: a local mirror file or a cache file
+	Size     int64
+	Duration time.Duration
+}
+
+// MismatchError is an artifact whose bytes do not match its pin. It is
+// never cached.
+type MismatchError struct {
+	Artifact  Artifact
+	From      string
+	Want, Got string
+}
+
+func (e *MismatchError) Error() string {
+	what := "sha512 integrity"
+	if e.Artifact.Kind == Git {
+		what = "git commit"
+	}
+	return fmt.Sprintf("artifact %s from %s does not match its pin: %s: expected %s, got %s", e.Artifact, e.From, what, e.Want, e.Got)
+}
+
+// Attempt is one source tried for an artifact and why it did not serve.
+type Attempt struct {
+	Source Source
+	Where  string
+	Err    error
+}
+
+// UnavailableError is an artifact no source could provide.
+type UnavailableError struct {
+	Artifact Artifact
+	Attempts []Attempt
+}
+
+func (e *UnavailableError) Error() string {
+	var tried []string
+	for _, at := range e.Attempts {
+		s := string(at.Source)
+		if at.Where != "" {
+			s += " " + at.Where
+		}
+		tried = append(tried, s+": "+at.Err.Error())
+	}
+	a := e.Artifact
+	what := "the registry tarball"
+	if a.Kind == Git {
+		what = fmt.Sprintf("a git bundle of %s holding tag %s at commit %s", a.Repo, a.Tag, a.Commit)
+	}
+	return fmt.Sprintf("artifact %s is not available (%s); pre-seed artifact_mirror with %s (%s)",
+		a, strings.Join(tried, "; "), a.FileName(), what)
+}
+
+var errNotFound = errors.New("not found")
+
+// FetchAll fetches every artifact, calling progress after each success.
+// It carries on past failures so one run reports everything missing.
+func (f *Fetcher) FetchAll(ctx context.Context, arts []Artifact, progress func(Result)) ([]Result, error) {
+	var out []Result
+	var errs []error
+	for _, a := range arts {
+		r, err := f.Fetch(ctx, a)
+		if err != nil {
+			if ctx.Err() != nil {
+				return out, err
+			}
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, r)
+		if progress != nil {
+			progress(r)
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// Fetch returns a verified local copy of one artifact.
+func (f *Fetcher) Fetch(ctx context.Context, a Artifact) (Result, error) {
+	start := time.Now()
+	if err := a.Validate(); err != nil {
+		return Result{}, err
+	}
+	m, err := ParseMirror(f.Mirror)
+	if err != nil {
+		return Result{}, fmt.Errorf("artifact_mirror %q: %w", f.Mirror, err)
+	}
+	if f.CacheDir == "" {
+		return Result{}, errors.New("artifact cache directory not set")
+	}
+	done := func(src Source, from, path string) (Result, error) {
+		st, err := os.Stat(path)
+		if err != nil {
+			return Result{}, fmt.Errorf("artifact %s: %w", a, err)
+		}
+		r := Result{Artifact: a, Source: src, From: from, Path: path, Size: st.Size(), Duration: time.Since(start)}
+		f.log().Debug("artifact fetched", "artifact", a.Name, "pin", a.Pin(), "source", src, "from", from, "bytes", r.Size)
+		return r, nil
+	}
+	var tried []Attempt
+	miss := func(src Source, where string, err error) {
+		tried = append(tried, Attempt{Source: src, Where: where, Err: err})
+		f.log().Debug("artifact source missed", "artifact", a.Name, "source", src, "where", where, "error", err)
+	}
+	name := a.FileName()
+
+	if m.Dir != "" {
+		p := filepath.Join(m.Dir, name)
+		switch _, err := os.Stat(p); {
+		case err == nil:
+			if err := f.verifyFile(ctx, a, p, p); err != nil {
+				return Result{}, err
+			}
+			return done(SourceMirror, p, p)
+		case errors.Is(err, os.ErrNotExist):
+			miss(SourceMirror, m.Dir, fmt.Errorf("no %s", name))
+		default:
+			miss(SourceMirror, m.Dir, err)
+		}
+	}
+
+	cached := filepath.Join(f.CacheDir, name)
+	switch _, err := os.Stat(cached); {
+	case err == nil:
+		if err := f.verifyFile(ctx, a, cached, cached); err != nil {
+			var mm *MismatchError
+			if !errors.As(err, &mm) || ctx.Err() != nil {
+				return Result{}, err
+			}
+			// A damaged cache entry is not the user's doing: drop it and
+			// fetch again rather than fail.
+			f.log().Warn("cached artifact failed verification; removed", "artifact", a.Name, "path", cached, "error", err)
+			os.Remove(cached)
+			miss(SourceCache, f.CacheDir, fmt.Errorf("%s failed verification and was removed", name))
+			break
+		}
+		return done(SourceCache, cached, cached)
+	case errors.Is(err, os.ErrNotExist):
+		miss(SourceCache, f.CacheDir, fmt.Errorf("no %s", name))
+	default:
+		miss(SourceCache, f.CacheDir, err)
+	}
+
+	if m.URL != "" {
+		u := m.URL + "/" + name
+		err := f.download(ctx, a, u, cached)
+		if err == nil {
+			return done(SourceMirror, u, cached)
+		}
+		var mm *MismatchError
+		if errors.As(err, &mm) || ctx.Err() != nil {
+			return Result{}, err
+		}
+		miss(SourceMirror, u, err)
+	}
+
+	switch a.Kind {
+	case NPM:
+		reg := strings.TrimRight(f.Registry, "/")
+		if reg == "" {
+			reg = DefaultRegistry
+		}
+		u := originURL(reg, a)
+		err := f.download(ctx, a, u, cached)
+		if err == nil {
+			return done(SourceOrigin, u, cached)
+		}
+		var mm *MismatchError
+		if errors.As(err, &mm) || ctx.Err() != nil {
+			return Result{}, err
+		}
+		miss(SourceOrigin, u, err)
+	case Git:
+		miss(SourceOrigin, a.Repo, errors.New("not downloaded by banger (GitHub is not a package source)"))
+	}
+	if m.Dir == "" && m.URL == "" {
+		tried = append([]Attempt{{Source: SourceMirror, Err: errors.New("artifact_mirror is not set")}}, tried...)
+	}
+	return Result{}, &UnavailableError{Artifact: a, Attempts: tried}
+}
+
+// verifyFile checks a local file against the artifact's pin.
+func (f *Fetcher) verifyFile(ctx context.Context, a Artifact, path, from string) error {
+	switch a.Kind {
+	case NPM:
+		sum, _, err := fileIntegrity(path)
+		if err != nil {
+			return fmt.Errorf("artifact %s: %w", a, err)
+		}
+		return checkIntegrity(a, from, sum)
+	case Git:
+		return f.verifyGit(ctx, a, path, from)
+	}
+	return fmt.Errorf("artifact %s: unknown kind %q", a, a.Kind)
+}
+
+func (f *Fetcher) log() *slog.Logger {
+	if f.Log != nil {
+		return f.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}
