@@ -4,6 +4,7 @@
 set -euo pipefail
 PKGS=(
   make git ca-certificates           # build
+  gcc libc6-dev                      # go test -race (the race detector needs cgo)
   e2fsprogs e2tools kmod             # disks and guest config (mkfs.ext4, debugfs, resize2fs, e2cp)
   openssh-client                     # banger vm ssh
   iproute2 iptables nftables procps  # bridge/netns, NAT, guest isolation, tests

@@ -2,6 +2,7 @@ package disk
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,17 +12,14 @@ import (
 	"testing"
 
 	"banger/internal/execx"
+	"banger/internal/testenv"
 )
 
 // requireE2fsprogs skips (fails under CI=true) when e2fsprogs is missing.
 func requireE2fsprogs(tb testing.TB) {
 	tb.Helper()
-	if err := CheckTools(); err != nil {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("e2fsprogs required in CI: %v", err)
-		}
-		tb.Skipf("e2fsprogs not installed: %v", err)
-	}
+	err := CheckTools()
+	testenv.RequireOrSkip(tb, fmt.Sprintf("e2fsprogs (%v)", err), err == nil)
 }
 
 func tool(tb testing.TB, name string) string {

@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"banger/internal/testenv"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -304,9 +306,8 @@ func TestImageRegisterShowDelete(t *testing.T) {
 	e := newEnv(t)
 	dir := t.TempDir()
 	rootfs := filepath.Join(dir, "rootfs.ext4")
-	if out, err := exec.Command("mkfs.ext4", "-q", "-F", rootfs, "16M").CombinedOutput(); err != nil {
-		t.Skipf("mkfs.ext4: %v %s", err, out)
-	}
+	out, err := exec.Command("mkfs.ext4", "-q", "-F", rootfs, "16M").CombinedOutput()
+	testenv.RequireOrSkip(t, fmt.Sprintf("a working mkfs.ext4 (%v: %s)", err, out), err == nil)
 	kernel := filepath.Join(dir, "vmlinux")
 	os.WriteFile(kernel, []byte("k"), 0o644)
 	r := e.run("image", "register", "--name", "local-test", "--rootfs", rootfs)

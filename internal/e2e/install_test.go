@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"banger/internal/testenv"
 	"context"
 	"encoding/json"
 	"os"
@@ -16,13 +17,8 @@ import (
 // BANGER_RUNTIME_DIR.
 func TestInstalledBinariesWorkWithoutCheckout(t *testing.T) {
 	bundle := os.Getenv("BANGER_TEST_BUNDLE")
-	if _, err := exec.LookPath("make"); err != nil || bundle == "" {
-		msg := "needs make and BANGER_TEST_BUNDLE"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	_, err := exec.LookPath("make")
+	testenv.RequireOrSkip(t, "make and BANGER_TEST_BUNDLE", err == nil && bundle != "")
 	prefix := t.TempDir()
 	cmd := exec.Command("make", "install", "PREFIX="+prefix)
 	cmd.Dir = repoRoot()

@@ -50,7 +50,7 @@ func TestPortsDNSReminderAndAgentStop(t *testing.T) {
 		Port                                   int
 	}
 	var found port
-	ok := eventually(60*time.Second, func() bool {
+	ok := eventually(3*time.Minute, func() bool {
 		r := e.run("vm", "ports", "--json", "e2e-a")
 		var res []struct {
 			Ports []port
@@ -174,7 +174,7 @@ func TestNAT(t *testing.T) {
 		r := e.ssh(t, "e2e-b", "curl", "-s", "-o", "/dev/null", "-m", "4", "-w", "%{http_code}", "http://10.250.0.2:8080/")
 		return r.code == 0 && strings.TrimSpace(r.stdout) == "200"
 	}
-	if !eventually(20*time.Second, reach) {
+	if !eventually(2*time.Minute, reach) {
 		t.Fatal("guest with --nat cannot reach the outside host")
 	}
 	rules, _ := e.nsExec(t, "iptables-save")
@@ -187,7 +187,7 @@ func TestNAT(t *testing.T) {
 	}
 	e.must("vm", "set", "e2e-b", "--nat")
 	e.must("vm", "set", "e2e-b", "--nat") // applying twice changes nothing
-	if !eventually(10*time.Second, reach) {
+	if !eventually(2*time.Minute, reach) {
 		t.Error("--nat applied live does not work")
 	}
 	if before, after := rules, mustRules(t, e); strings.Count(after, ":vm:") != strings.Count(before, ":vm:") {

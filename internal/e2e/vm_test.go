@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"banger/internal/testenv"
 	"context"
 	"encoding/json"
 	"os"
@@ -33,13 +34,7 @@ func requireVMHost(t *testing.T) string {
 	} else if _, err := os.Stat(filepath.Join(bundle, "bundle.json")); err != nil {
 		missing = append(missing, "a bundle.json in BANGER_TEST_BUNDLE="+bundle)
 	}
-	if len(missing) > 0 {
-		msg := "VM end-to-end test needs: " + strings.Join(missing, ", ")
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	testenv.RequireOrSkip(t, strings.Join(missing, ", ")+" (VM end-to-end test)", len(missing) == 0)
 	return bundle
 }
 
@@ -130,7 +125,7 @@ func TestVMLifecycleOnQemu(t *testing.T) {
 	// overlay disk's ext4, not the overlayfs root). No registry is
 	// reachable, so the container image is imported from guest files.
 	var docker result
-	if !eventually(90*time.Second, func() bool {
+	if !eventually(5*time.Minute, func() bool {
 		docker = e.ssh(t, "e2e-a", "docker info --format '{{.Driver}}' && tar -C / -chf - usr/bin/echo lib64/ld-linux-x86-64.so.2 lib/x86_64-linux-gnu/libc.so.6 2>/dev/null | docker import - tiny >/dev/null && docker run --rm tiny /usr/bin/echo container-ok")
 		return docker.code == 0
 	}) || !strings.Contains(docker.stdout, "overlay2") || !strings.Contains(docker.stdout, "container-ok") {
@@ -319,7 +314,7 @@ func TestSecondInstallationLeavesTheFirstAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
-	if !eventually(30*time.Second, func() bool {
+	if !eventually(2*time.Minute, func() bool {
 		return first.ssh(t, "e2e-a", "curl", "-s", "-o", "/dev/null", "-m", "3", "http://172.30.0.1:8099/").code == 0
 	}) {
 		t.Fatal("the guest cannot reach the host from its own address")

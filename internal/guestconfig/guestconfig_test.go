@@ -1,6 +1,7 @@
 package guestconfig
 
 import (
+	"banger/internal/testenv"
 	"bytes"
 	"crypto/ed25519"
 	"flag"
@@ -143,9 +144,7 @@ func TestRenderStructure(t *testing.T) {
 // ssh-keygen, which is what sshd's parser is.
 func TestHostKeyReadableByOpenSSH(t *testing.T) {
 	keygen, err := exec.LookPath("ssh-keygen")
-	if err != nil {
-		t.Skip("ssh-keygen not installed")
-	}
+	testenv.RequireOrSkip(t, "ssh-keygen (not installed)", err == nil)
 	priv, pub, err := NewHostKey()
 	if err != nil {
 		t.Fatal(err)

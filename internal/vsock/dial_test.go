@@ -73,26 +73,25 @@ func TestDialRetriesUntilListener(t *testing.T) {
 func TestDialGivesUpWithReason(t *testing.T) {
 	checkLeaks(t)
 	path := shortSock(t)
+	// The caller gives up after the third refusal: Dial has retried.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	var attempts atomic.Int32
 	fakeHybridSocket(t, path, func(_ int, _ uint32, c net.Conn) {
-		attempts.Add(1)
+		if attempts.Add(1) == 3 {
+			cancel()
+		}
 		c.Close()
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	start := time.Now()
 	_, err := Dial(ctx, path, 10700)
-	if !errors.Is(err, ErrNoListener) || !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("got %v, want ErrNoListener and DeadlineExceeded", err)
+	if !errors.Is(err, ErrNoListener) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want ErrNoListener and Canceled", err)
 	}
 	if !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "10700") {
 		t.Fatalf("error %q does not name the socket and port", err)
 	}
-	if d := time.Since(start); d > time.Second {
-		t.Fatalf("gave up after %v, want soon after the 300ms deadline", d)
-	}
-	if attempts.Load() < 3 {
-		t.Fatalf("only %d attempts, want retries with backoff", attempts.Load())
+	if n := attempts.Load(); n < 3 {
+		t.Fatalf("only %d attempts, want retries with backoff", n)
 	}
 }
 
@@ -106,7 +105,7 @@ func TestDialWaitsForSocketToAppear(t *testing.T) {
 			c.Close()
 		})
 	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	c, err := Dial(ctx, path, 1)
 	if err != nil {
@@ -118,19 +117,20 @@ func TestDialWaitsForSocketToAppear(t *testing.T) {
 func TestDialBadReplyFailsFast(t *testing.T) {
 	checkLeaks(t)
 	path := shortSock(t)
+	var attempts atomic.Int32
 	fakeHybridSocket(t, path, func(_ int, _ uint32, c net.Conn) {
+		attempts.Add(1)
 		io.WriteString(c, "HTTP/1.1 400 Bad Request\r\n")
 		c.Close()
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	start := time.Now()
 	_, err := Dial(ctx, path, 1)
 	if !errors.Is(err, ErrHandshake) {
 		t.Fatalf("got %v, want ErrHandshake", err)
 	}
-	if time.Since(start) > time.Second {
-		t.Fatal("a wrong reply was retried")
+	if n := attempts.Load(); n != 1 {
+		t.Fatalf("a wrong reply was tried %d times, want once", n)
 	}
 }
 
@@ -148,13 +148,9 @@ func TestDialSilentSocketHonoursContext(t *testing.T) {
 	fakeHybridSocket(t, path, func(_ int, _ uint32, c net.Conn) { held <- c }) // never answers
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	start := time.Now()
 	_, err := Dial(ctx, path, 1)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("got %v, want DeadlineExceeded", err)
-	}
-	if d := time.Since(start); d > time.Second {
-		t.Fatalf("took %v", d)
 	}
 }
 

@@ -1,7 +1,9 @@
 package vsock
 
 import (
+	"banger/internal/testenv"
 	"errors"
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -16,7 +18,7 @@ func TestListenVsockCloseUnblocksAccept(t *testing.T) {
 	checkLeaks(t)
 	ln, err := ListenVsock(10799)
 	if errors.Is(err, unix.EAFNOSUPPORT) {
-		requireCIOrSkip(t, "AF_VSOCK not supported by this kernel: %v", err)
+		testenv.RequireOrSkip(t, fmt.Sprintf("AF_VSOCK support in this kernel (%v)", err), false)
 	}
 	if err != nil {
 		t.Fatalf("ListenVsock: %v", err)
@@ -40,7 +42,7 @@ func TestListenVsockCloseUnblocksAccept(t *testing.T) {
 		if !errors.Is(err, net.ErrClosed) {
 			t.Fatalf("Accept after Close: got %v, want net.ErrClosed", err)
 		}
-	case <-time.After(2 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatal("Close did not unblock Accept")
 	}
 	// The port is free again.

@@ -28,6 +28,9 @@ type harness struct {
 	dials atomic.Int32
 	mux   io.Closer
 	ln    *serialListener
+
+	linksMu sync.Mutex
+	links   []net.Conn // host ends of every serial link dialed
 }
 
 func newHarness(t *testing.T) *harness {
@@ -50,8 +53,21 @@ func newHarness(t *testing.T) *harness {
 func (h *harness) dialSerial(ctx context.Context) (net.Conn, error) {
 	a, b := socketPair(h.t)
 	h.dials.Add(1)
+	h.linksMu.Lock()
+	h.links = append(h.links, a)
+	h.linksMu.Unlock()
 	h.ends <- b
 	return a, nil
+}
+
+// dropLink cuts the serial link under the mux, as a guest reboot or a qemu
+// chardev hiccup would.
+func (h *harness) dropLink() {
+	h.linksMu.Lock()
+	defer h.linksMu.Unlock()
+	for _, c := range h.links {
+		c.Close()
+	}
 }
 
 func (h *harness) startHost() {
@@ -190,9 +206,10 @@ func TestMuxRefusedPortLooksLikeNoListener(t *testing.T) {
 	checkLeaks(t)
 	h := newHarness(t)
 	serveEcho(h.ln)
-	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+	// One attempt (Dial would retry "no listener" until its deadline).
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	_, err := Dial(ctx, h.uds, 9999)
+	_, err := dialOnce(ctx, h.uds, 9999)
 	if !errors.Is(err, ErrNoListener) {
 		t.Fatalf("got %v, want ErrNoListener", err)
 	}
@@ -309,7 +326,7 @@ func TestMuxSlowConsumerDoesNotBlockOthers(t *testing.T) {
 		if err != nil {
 			t.Fatalf("stream A write: %v", err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatal("stream A writer still blocked after the host drained it")
 	}
 }
@@ -355,10 +372,10 @@ func TestServeMuxSocketModeAndStaleFile(t *testing.T) {
 	if _, err := ServeMux(path, never, nil); err == nil {
 		t.Fatal("second ServeMux on a live socket succeeded")
 	}
-	// With no serial link the client sees "no listener" and gives up.
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	// With no serial link the client sees "no listener".
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := Dial(ctx, path, 1); !errors.Is(err, ErrNoListener) {
+	if _, err := dialOnce(ctx, path, 1); !errors.Is(err, ErrNoListener) {
 		t.Fatalf("got %v, want ErrNoListener", err)
 	}
 	m.Close()
@@ -387,14 +404,10 @@ func TestStreamDeadlines(t *testing.T) {
 	g := <-accepted
 	defer g.Close()
 	g.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
-	start := time.Now()
 	_, err = g.Read(make([]byte, 1))
 	var ne net.Error
 	if !errors.As(err, &ne) || !ne.Timeout() {
 		t.Fatalf("got %v, want a timeout net.Error", err)
-	}
-	if d := time.Since(start); d > time.Second {
-		t.Fatalf("deadline fired after %v", d)
 	}
 	// Clearing the deadline makes the stream usable again.
 	g.SetReadDeadline(time.Time{})

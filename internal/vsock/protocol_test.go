@@ -224,7 +224,7 @@ func TestHostSurvivesGarbageBeforeHelloAndDropsLinkOnReset(t *testing.T) {
 	}
 	select {
 	case <-done:
-	case <-time.After(3 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatal("host kept the link after the guest's RESET")
 	}
 
@@ -258,7 +258,7 @@ func TestHostSurvivesGarbageBeforeHelloAndDropsLinkOnReset(t *testing.T) {
 		if err != io.EOF {
 			t.Fatalf("scripted guest: got %v, want EOF from the host dropping the link", err)
 		}
-	case <-time.After(3 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatal("host kept a link that carried garbage")
 	}
 	if d := dials.Load(); d != 2 {
@@ -299,22 +299,24 @@ func TestHostDropsLinkWhenOpenIsNotAnswered(t *testing.T) {
 			}
 		})
 	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	// One attempt, answered "no listener" once the OPEN times out.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := Dial(ctx, uds, testPort); !errors.Is(err, ErrNoListener) {
+	if _, err := dialOnce(ctx, uds, testPort); !errors.Is(err, ErrNoListener) {
 		t.Fatalf("got %v, want ErrNoListener", err)
 	}
 	select {
 	case <-closed:
-	case <-time.After(3 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatal("host kept a link whose guest does not answer OPEN")
 	}
 }
 
 func TestHostHandshakeTimesOut(t *testing.T) {
 	checkLeaks(t)
+	// Long enough for HELLO to be repeated even on a loaded machine.
 	old := linkTimeout
-	linkTimeout = 200 * time.Millisecond
+	linkTimeout = 2 * time.Second
 	defer func() { linkTimeout = old }()
 	uds := shortSock(t)
 	var hellos atomic.Int32
@@ -339,9 +341,10 @@ func TestHostHandshakeTimesOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	// One attempt, answered "no listener" once the handshake times out.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := Dial(ctx, uds, testPort); !errors.Is(err, ErrNoListener) {
+	if _, err := dialOnce(ctx, uds, testPort); !errors.Is(err, ErrNoListener) {
 		t.Fatalf("got %v, want ErrNoListener", err)
 	}
 	if hellos.Load() < 2 {

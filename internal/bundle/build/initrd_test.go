@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"banger/internal/bundle/cpio"
+	"banger/internal/testenv"
 )
 
 // fakeModule is enough of an ELF object for the initrd builder's checks.
@@ -31,9 +32,7 @@ func writeModulesTree(t *testing.T, compressXZ bool) string {
 		data = append(data, ModuleName(mod)...)
 		switch {
 		case strings.HasSuffix(mod, ".xz"):
-			if !compressXZ {
-				t.Skip("xz not installed")
-			}
+			testenv.RequireOrSkip(t, "xz (not installed)", compressXZ)
 			out, err := exec.Command("sh", "-c", "printf '%s' \"$0\" | xz -c", string(data)).Output()
 			if err != nil {
 				t.Fatalf("xz: %v", err)
@@ -62,7 +61,7 @@ func staticBusybox(t *testing.T) string {
 			return p
 		}
 	}
-	t.Skip("no static busybox on this host (apt-get install busybox-static)")
+	testenv.RequireOrSkip(t, "a static busybox (apt-get install busybox-static)", false)
 	return ""
 }
 

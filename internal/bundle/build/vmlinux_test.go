@@ -1,6 +1,7 @@
 package build
 
 import (
+	"banger/internal/testenv"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -127,12 +128,7 @@ func TestExtractVMLinuxDebian(t *testing.T) {
 			p, want = filepath.Join(dir, "vmlinuz"), filepath.Join(dir, "vmlinux")
 		}
 	}
-	if p == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("needs BANGER_TEST_BZIMAGE or BANGER_TEST_BUNDLE (scripts/test-bundle.sh)")
-		}
-		t.Skip("BANGER_TEST_BZIMAGE and BANGER_TEST_BUNDLE not set")
-	}
+	testenv.RequireOrSkip(t, "BANGER_TEST_BZIMAGE or BANGER_TEST_BUNDLE (scripts/test-bundle.sh)", p != "")
 	bz, err := os.ReadFile(p)
 	if err != nil {
 		t.Fatal(err)

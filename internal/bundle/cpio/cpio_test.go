@@ -1,6 +1,7 @@
 package cpio
 
 import (
+	"banger/internal/testenv"
 	"bytes"
 	"io"
 	"os/exec"
@@ -86,9 +87,8 @@ func TestTruncatedArchive(t *testing.T) {
 
 // TestGNUCpioReadsIt cross-checks the format against GNU cpio when present.
 func TestGNUCpioReadsIt(t *testing.T) {
-	if _, err := exec.LookPath("cpio"); err != nil {
-		t.Skip("cpio not installed")
-	}
+	_, err := exec.LookPath("cpio")
+	testenv.RequireOrSkip(t, "GNU cpio (not installed)", err == nil)
 	cmd := exec.Command("cpio", "-t", "-v", "--quiet")
 	cmd.Stdin = bytes.NewReader(writeSample(t))
 	out, err := cmd.CombinedOutput()

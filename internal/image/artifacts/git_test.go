@@ -1,8 +1,10 @@
 package artifacts
 
 import (
+	"banger/internal/testenv"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -133,12 +135,8 @@ func TestFetchGitMissingNamesLayout(t *testing.T) {
 func TestUpstreamBundles(t *testing.T) {
 	requireGit(t)
 	dir := filepath.Join(repoRoot(t), "..", "shared", "upstream")
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true but the upstream bundles are missing: %v", err)
-		}
-		t.Skipf("no upstream bundles: %v", err)
-	}
+	_, err := os.Stat(dir)
+	testenv.RequireOrSkip(t, fmt.Sprintf("the upstream bundles beside the repository (%v)", err), err == nil)
 	f := &Fetcher{Mirror: dir, CacheDir: t.TempDir()}
 	for _, a := range Pinned() {
 		if a.Kind != Git {

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"banger/internal/execx"
+	"banger/internal/testenv"
 )
 
 // fakeTarball is an npm-style .tgz holding package/package.json and an
@@ -105,12 +106,8 @@ func dirFiles(t *testing.T, dir string) []string {
 
 func requireGit(t *testing.T) {
 	t.Helper()
-	if _, err := execx.LookPath("git"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("git is required")
-		}
-		t.Skip("git not installed")
-	}
+	_, err := execx.LookPath("git")
+	testenv.RequireOrSkip(t, "git (not installed)", err == nil)
 }
 
 // gitRepo makes a repository with one file and an annotated tag, bundles

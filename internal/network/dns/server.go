@@ -22,9 +22,12 @@ const (
 	udpWorkers      = 4
 	maxTCPConns     = 16
 	maxTCPQueries   = 100
-	tcpIdleTimeout  = 5 * time.Second
 	tcpWriteTimeout = 5 * time.Second
 )
+
+// tcpIdleTimeout closes a TCP connection that sends no query; a variable so
+// tests can lengthen it.
+var tcpIdleTimeout = 5 * time.Second
 
 // Server serves the vm. zone over UDP and TCP on one address.
 type Server struct {

@@ -10,6 +10,7 @@ import (
 
 	"banger/internal/execx"
 	"banger/internal/network/netnstest"
+	"banger/internal/testenv"
 )
 
 // recorder wraps a real Runner and keeps the commands that change rules.
@@ -54,9 +55,8 @@ func TestNATInNamespace(t *testing.T) {
 
 	for _, prog := range []string{"iptables-nft", "iptables-legacy"} {
 		t.Run(prog, func(t *testing.T) {
-			if _, err := execx.LookPath(prog); err != nil {
-				t.Skipf("%s not installed", prog)
-			}
+			_, err := execx.LookPath(prog)
+			testenv.RequireOrSkip(t, prog+" (not installed)", err == nil)
 			ns := netnstest.New(t)
 			nsRules := func() string {
 				var b strings.Builder

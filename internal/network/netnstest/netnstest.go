@@ -19,6 +19,7 @@ import (
 	"github.com/vishvananda/netns"
 
 	"banger/internal/execx"
+	"banger/internal/testenv"
 )
 
 // Require skips (or, under CI=true, fails) t unless the process is root and
@@ -37,13 +38,7 @@ func Require(t testing.TB, tools ...string) {
 			missing = fmt.Sprintf("the %s tool (%v)", tool, err)
 		}
 	}
-	if missing == "" {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("privileged test needs %s, and CI=true forbids skipping", missing)
-	}
-	t.Skipf("privileged test skipped: needs %s", missing)
+	testenv.RequireOrSkip(t, missing+" (privileged test)", missing == "")
 }
 
 // NS is a named network namespace (`ip netns add`) owned by one test.

@@ -165,13 +165,12 @@ func (p *Pool) Take(ctx context.Context) (string, error) {
 		return name, nil
 	}
 
-	name, err := p.create(ctx)
+	name, err := p.create(ctx, func(name string) { p.taken[name] = true })
 	if err != nil {
 		return "", fmt.Errorf("take tap: %w", err)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.taken[name] = true
 	p.signal()
 	return name, nil
 }
@@ -301,8 +300,10 @@ func (p *Pool) holds(name string) bool {
 
 // create makes one new TAP under a name that is not in use. A colliding
 // name would make CreateTAP succeed on someone else's identical TAP (it is
-// idempotent), so names are checked against the host first.
-func (p *Pool) create(ctx context.Context) (string, error) {
+// idempotent), so names are checked against the host first. On success
+// place records the new TAP (as idle or taken) under the same lock that
+// ends its pending state, so Cleanup never sees it unheld.
+func (p *Pool) create(ctx context.Context, place func(name string)) (string, error) {
 	var name string
 	for range 8 {
 		candidate := NewName()
@@ -323,12 +324,14 @@ func (p *Pool) create(ctx context.Context) (string, error) {
 	if name == "" {
 		return "", errors.New("no free tap name after 8 tries")
 	}
-	defer func() {
-		p.mu.Lock()
-		delete(p.pending, name)
-		p.mu.Unlock()
-	}()
-	if err := p.opts.Ops.CreateTAP(ctx, name, p.opts.Owner, p.opts.GID, p.opts.Bridge); err != nil {
+	err := p.opts.Ops.CreateTAP(ctx, name, p.opts.Owner, p.opts.GID, p.opts.Bridge)
+	p.mu.Lock()
+	delete(p.pending, name)
+	if err == nil {
+		place(name)
+	}
+	p.mu.Unlock()
+	if err != nil {
 		return "", err
 	}
 	return name, nil
@@ -360,7 +363,7 @@ func (p *Pool) fill() {
 			if n <= 0 {
 				break
 			}
-			name, err := p.create(p.ctx)
+			name, err := p.create(p.ctx, func(name string) { p.idle = append(p.idle, name) })
 			if err != nil {
 				if p.ctx.Err() != nil {
 					return
@@ -373,9 +376,6 @@ func (p *Pool) fill() {
 					return
 				}
 			}
-			p.mu.Lock()
-			p.idle = append(p.idle, name)
-			p.mu.Unlock()
 			p.log.Debug("tap ready", "tap", name)
 		}
 	}

@@ -3,7 +3,9 @@ package tappool
 import (
 	"context"
 	"errors"
+	"maps"
 	"net/netip"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -41,10 +43,11 @@ func newPool(t *testing.T, f *privileged.Fake, size int) *Pool {
 	return p
 }
 
-// eventually polls cond for up to two seconds.
+// eventually polls cond for up to a minute, far longer than any of this
+// takes on a loaded machine.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 		if cond() {
 			return
 		}
@@ -81,11 +84,25 @@ func TestPoolFillsTakesAndRefills(t *testing.T) {
 	if _, ok := f.TAP(got); ok {
 		t.Errorf("released tap %s still exists", got)
 	}
-	// The pool does not over-fill: exactly 2 idle and nothing else.
-	time.Sleep(20 * time.Millisecond)
-	if names, _ := f.ListTAPs(Prefix); len(names) != 2 {
-		t.Errorf("taps on the host: %v, want the 2 idle ones", names)
+	// The pool does not over-fill: once the refill has stopped (Close
+	// waits for it), it made exactly 3 TAPs: 2 to fill, 1 to refill.
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
 	}
+	if n := countCalls(f, "create-tap"); n != 3 {
+		t.Errorf("%d taps created, want 2 to fill and 1 to refill", n)
+	}
+}
+
+// countCalls counts the fake's calls of operation op.
+func countCalls(f *privileged.Fake, op string) int {
+	n := 0
+	for _, c := range f.Calls() {
+		if strings.HasPrefix(c, op+" ") {
+			n++
+		}
+	}
+	return n
 }
 
 func TestTakeCreatesSynchronouslyWhenEmpty(t *testing.T) {
@@ -99,9 +116,11 @@ func TestTakeCreatesSynchronouslyWhenEmpty(t *testing.T) {
 	if _, ok := f.TAP(name); !ok {
 		t.Errorf("Take returned %s, which does not exist", name)
 	}
-	time.Sleep(20 * time.Millisecond)
-	if names, _ := f.ListTAPs(""); len(names) != 1 {
-		t.Errorf("size-0 pool created extra taps: %v", names)
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := countCalls(f, "create-tap"); n != 1 {
+		t.Errorf("size-0 pool created %d taps for one Take", n)
 	}
 }
 
@@ -267,5 +286,109 @@ func TestTakeDropsAnIdleTapDeletedBehindItsBack(t *testing.T) {
 	}
 	if _, ok := f.TAP(got); !ok {
 		t.Errorf("Take handed out %s, which does not exist", got)
+	}
+}
+
+// TestPoolStress runs many takers against a small pool that refills in the
+// background, with Cleanup, Idle and Start running beside them, as the
+// daemon's reconcile may. Under -race it also checks the pool's locking.
+// Every TAP handed out must exist, be the pool's, be held by one taker
+// only, and survive Cleanup while held; at the end every TAP the pool
+// created has been deleted exactly once.
+func TestPoolStress(t *testing.T) {
+	const workers, iterations = 16, 150
+	f := newFake(t)
+	p := newPool(t, f, 4)
+	p.Start()
+	ctx := context.Background()
+
+	var (
+		mu   sync.Mutex
+		held = map[string]bool{}
+		wg   sync.WaitGroup
+	)
+	heldNow := func() map[string]bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return maps.Clone(held)
+	}
+	checkTAP := func(name, when string) bool {
+		tap, ok := f.TAP(name)
+		if !ok || tap.Owner != owner || tap.Bridge != "banger0" {
+			t.Errorf("%s: tap %s = %+v, exists %v; want the pool's tap on banger0", when, name, tap, ok)
+			return false
+		}
+		return true
+	}
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range iterations {
+				name, err := p.Take(ctx)
+				if err != nil {
+					t.Errorf("worker %d take %d: %v", w, i, err)
+					return
+				}
+				mu.Lock()
+				dup := held[name]
+				held[name] = true
+				mu.Unlock()
+				if dup {
+					t.Errorf("tap %s handed out while another taker holds it", name)
+					return
+				}
+				ok := checkTAP(name, "after Take")
+				runtime.Gosched()
+				ok = ok && checkTAP(name, "while held")
+				mu.Lock()
+				delete(held, name)
+				mu.Unlock()
+				if err := p.Release(ctx, name); err != nil {
+					t.Errorf("release %s: %v", name, err)
+				}
+				if !ok {
+					return
+				}
+			}
+		}()
+	}
+
+	stop := make(chan struct{})
+	var bg sync.WaitGroup
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			p.Start()
+			before := heldNow()
+			for _, name := range p.Idle() {
+				if before[name] {
+					t.Errorf("tap %s is idle while a taker still holds it", name)
+				}
+			}
+			if err := p.Cleanup(ctx, nil); err != nil {
+				t.Errorf("Cleanup: %v", err)
+			}
+		}
+	}()
+	wg.Wait()
+	close(stop)
+	bg.Wait()
+
+	if err := p.Close(ctx); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if names, _ := f.ListTAPs(Prefix); len(names) != 0 {
+		t.Errorf("taps left after every release and Close: %v", names)
+	}
+	created, deleted := countCalls(f, "create-tap"), countCalls(f, "delete-tap")
+	if created < workers*iterations || deleted != created {
+		t.Errorf("%d taps created and %d deletions; want at least %d created, each deleted once", created, deleted, workers*iterations)
 	}
 }

@@ -276,16 +276,13 @@ func TestStartSurfacesFaultMessage(t *testing.T) {
 
 func TestStartFailsWhenFirecrackerDies(t *testing.T) {
 	f := newVM(t, "die")
-	start := time.Now()
 	_, err := f.drv.Start(ctxT(t), f.spec)
 	if err == nil {
 		t.Fatal("Start succeeded")
 	}
 	t.Log(err)
-	if time.Since(start) > time.Second {
-		t.Errorf("death noticed after %s, not promptly", time.Since(start))
-	}
-	for _, want := range []string{"wait for api socket", "exit status 1", "Error opening /dev/kvm", "Firecracker exiting with error", f.spec.LogPath} {
+	// The death itself ends the wait (not the socket timeout or ctx).
+	for _, want := range []string{"wait for api socket", "firecracker exited (exit status 1) before serving", "Error opening /dev/kvm", "Firecracker exiting with error", f.spec.LogPath} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}

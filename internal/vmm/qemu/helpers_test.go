@@ -10,6 +10,7 @@ import (
 
 	"banger/internal/bundle"
 	"banger/internal/execx"
+	"banger/internal/testenv"
 	"banger/internal/vmm/bootlog"
 )
 
@@ -31,16 +32,6 @@ func testPump(t *testing.T) bootlog.Pump {
 	return bootlog.Pump{Argv: []string{exe, bootlog.Subcommand}}
 }
 
-// missing skips a test whose prerequisite is absent, or fails it in CI,
-// where every prerequisite must be present.
-func missing(t *testing.T, what string) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("prerequisite missing in CI: %s", what)
-	}
-	t.Skipf("skipping: %s", what)
-}
-
 func requireQEMU(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
@@ -48,7 +39,7 @@ func requireQEMU(t *testing.T) string {
 	}
 	bin, err := execx.LookPath(DefaultBinary)
 	if err != nil {
-		missing(t, DefaultBinary+" is not installed")
+		testenv.RequireOrSkip(t, DefaultBinary+" (not installed)", false)
 	}
 	return bin
 }
@@ -92,7 +83,7 @@ func testKernels(t *testing.T) []testKernel {
 			return []testKernel{{"host", hosts[i]}}
 		}
 	}
-	missing(t, "no guest kernel: set BANGER_TEST_BUNDLE or provide a readable /boot/vmlinuz-*")
+	testenv.RequireOrSkip(t, "a guest kernel: set BANGER_TEST_BUNDLE or provide a readable /boot/vmlinuz-*", false)
 	return nil
 }
 

@@ -92,7 +92,7 @@ func bootAndShutdown(t *testing.T, bin, kernel, initrd string) {
 		PIDFile:     vd.PIDFile(),
 	}
 	d := New(Options{Binary: bin, Accel: "tcg", LogPump: testPump(t)})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
 	t0 := time.Now()
@@ -130,7 +130,7 @@ func bootAndShutdown(t *testing.T, bin, kernel, initrd string) {
 		t.Fatal(err)
 	}
 	t1 := time.Now()
-	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
+	wctx, wcancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer wcancel()
 	if err := p.WaitExit(wctx); err != nil {
 		t.Fatalf("qemu did not exit after the power button: %v", err)

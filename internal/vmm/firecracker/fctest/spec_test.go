@@ -1,21 +1,60 @@
 package fctest
 
 import (
+	"banger/internal/testenv"
 	"bufio"
+	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 )
 
-// specPath is the pinned Firecracker API spec. It is not part of the
-// repository; the test skips when it is absent.
-func specPath() string {
+// specName is the pinned Firecracker API spec. It is not part of the
+// repository: it sits in ../shared/firecracker/ beside the checkout, or
+// wherever BANGER_FIRECRACKER_SPEC names.
+const specName = "firecracker-api-v1.16.1.yaml"
+
+// specPath returns where the spec is: BANGER_FIRECRACKER_SPEC when set,
+// else ../shared/firecracker/<specName> from the repository root (the
+// directory with go.mod above the test's working directory). It returns ""
+// and the places it looked when there is no such file.
+func specPath() (string, string) {
 	if p := os.Getenv("BANGER_FIRECRACKER_SPEC"); p != "" {
+		return p, "BANGER_FIRECRACKER_SPEC=" + p
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Sprintf("the working directory (%v)", err)
+	}
+	for dir := wd; ; dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			p := filepath.Join(dir, "..", "shared", "firecracker", specName)
+			if _, err := os.Stat(p); err != nil {
+				return "", p
+			}
+			return filepath.Clean(p), p
+		}
+		if filepath.Dir(dir) == dir {
+			return "", "a repository root (go.mod) above " + wd
+		}
+	}
+}
+
+// requireSpec returns the spec's path. A missing spec skips the test, and
+// fails it under CI=true; a BANGER_FIRECRACKER_SPEC naming a missing file
+// always fails it.
+func requireSpec(t *testing.T) string {
+	t.Helper()
+	p, looked := specPath()
+	if p != "" {
 		return p
 	}
-	return "/work/shared/firecracker/firecracker-api-v1.16.1.yaml"
+	testenv.RequireOrSkip(t, "the Firecracker API spec "+specName+" (looked at "+looked+"; set BANGER_FIRECRACKER_SPEC)", false)
+	return ""
 }
 
 // specDef is what the test reads from one yaml definition.
@@ -35,10 +74,7 @@ type specProp struct {
 // yamlLines reads the spec, dropping comments and blank lines.
 func yamlLines(t *testing.T) []string {
 	t.Helper()
-	f, err := os.Open(specPath())
-	if os.IsNotExist(err) {
-		t.Skipf("firecracker API spec %s not present; set BANGER_FIRECRACKER_SPEC", specPath())
-	}
+	f, err := os.Open(requireSpec(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +211,7 @@ func sorted(s []string) []string {
 func TestTablesMatchSpec(t *testing.T) {
 	defs := parseDefinitions(yamlLines(t))
 	if len(defs) < 20 {
-		t.Fatalf("read only %d definitions from %s; the reader is broken", len(defs), specPath())
+		t.Fatalf("read only %d definitions from the spec; the reader is broken", len(defs))
 	}
 	for name, table := range definitions {
 		sd, ok := defs[name]
@@ -236,7 +272,7 @@ func TestTablesMatchSpec(t *testing.T) {
 func TestEndpointsMatchSpec(t *testing.T) {
 	ops := parsePaths(yamlLines(t))
 	if len(ops) < 20 {
-		t.Fatalf("read only %d operations from %s; the reader is broken", len(ops), specPath())
+		t.Fatalf("read only %d operations from the spec; the reader is broken", len(ops))
 	}
 	for _, e := range endpoints {
 		op, ok := ops["PUT "+e.path]
@@ -257,5 +293,41 @@ func TestEndpointsMatchSpec(t *testing.T) {
 	info := parseDefinitions(yamlLines(t))["InstanceInfo"]
 	if info == nil || !slices.Equal(info.props["state"].enum, []string{"Not started", "Running", "Paused"}) {
 		t.Errorf("InstanceInfo.state enum changed: %+v", info)
+	}
+}
+
+// TestMissingSpecFailsUnderCI runs the spec tests in a child process whose
+// working directory is outside any checkout: they skip locally and fail
+// under CI=true, and a BANGER_FIRECRACKER_SPEC naming a missing file fails
+// them everywhere.
+func TestMissingSpecFailsUnderCI(t *testing.T) {
+	if os.Getenv("FCTEST_SPEC_CHILD") != "" {
+		t.Skip("child process")
+	}
+	exe, err := filepath.Abs(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, ci, spec string
+		fail           bool
+		want           string
+	}{
+		{"local", "", "", false, "skipping: needs the Firecracker API spec"},
+		{"CI", "true", "", true, "CI=true and a prerequisite is missing: the Firecracker API spec"},
+		{"explicit", "", "/nonexistent/spec.yaml", true, "open /nonexistent/spec.yaml: no such file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(exe, "-test.run=^TestTablesMatchSpec$", "-test.v")
+			cmd.Dir = t.TempDir()
+			cmd.Env = append(os.Environ(), "FCTEST_SPEC_CHILD=1", "CI="+tc.ci, "BANGER_FIRECRACKER_SPEC="+tc.spec)
+			out, err := cmd.CombinedOutput()
+			if failed := err != nil; failed != tc.fail {
+				t.Fatalf("child failed=%v (%v), want failed=%v\n%s", failed, err, tc.fail, out)
+			}
+			if !strings.Contains(string(out), tc.want) {
+				t.Fatalf("child output lacks %q:\n%s", tc.want, out)
+			}
+		})
 	}
 }
