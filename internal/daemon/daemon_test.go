@@ -54,6 +54,7 @@ func makeImage(t testing.TB, dir string) (rootfs, seed, kernel, initrd string) {
 
 func newTestDaemon(t testing.TB, host *fakeHost, base string) *testDaemon {
 	t.Helper()
+	t.Cleanup(host.drv.killAll)
 	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
 		_, err := os.Stat("/usr/sbin/mkfs.ext4")
 		testenv.RequireOrSkip(t, "e2fsprogs (mkfs.ext4)", err == nil)

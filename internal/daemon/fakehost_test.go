@@ -115,6 +115,18 @@ type fakeDriver struct {
 	attached  int
 	deaf      bool   // ignores shutdown requests
 	logLine   string // written to the VMM log when it starts
+	procs     []*exec.Cmd
+}
+
+// killAll ends every fake VMM this driver started: VMs outlive the daemon
+// by design, so a test must not leave its `sleep`s behind.
+func (f *fakeDriver) killAll() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.procs {
+		_ = c.Process.Kill()
+	}
+	f.procs = nil
 }
 
 func (f *fakeDriver) Name() string  { return "fake" }
@@ -143,6 +155,9 @@ func (f *fakeDriver) Start(_ context.Context, spec vmm.Spec) (vmm.Process, error
 	if err := cmd.Start(); err != nil {
 		return vmm.Process{}, err
 	}
+	f.mu.Lock()
+	f.procs = append(f.procs, cmd)
+	f.mu.Unlock()
 	go cmd.Wait()
 	return vmm.Identify(cmd.Process.Pid)
 }
