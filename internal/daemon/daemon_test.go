@@ -482,3 +482,71 @@ func TestStopEscalatesWhenTheGuestIgnoresShutdown(t *testing.T) {
 	}
 	td.DeleteVM(ctx, "deaf", false)
 }
+
+// TestFailedStartRecordsStoppedWithError: whatever makes a start fail, the
+// record ends stopped with the cause in LastError, no pid and no TAP, the
+// VMM is gone, and a start after the cause is fixed works.
+func TestFailedStartRecordsStoppedWithError(t *testing.T) {
+	t.Setenv("BANGER_SSH_TIMEOUT", "500ms")
+	never := func(context.Context, string) bool { return false }
+	for _, tc := range []struct {
+		name   string
+		break_ func(td *testDaemon)
+		want   string
+	}{
+		{"vmm fails to start", func(td *testDaemon) { td.host.drv.failStart = errors.New("vmm exploded") }, "vmm exploded"},
+		{"vmm exits", func(td *testDaemon) {
+			td.host.drv.exits, td.host.drv.logLine = true, "Kernel panic - not syncing: Attempted to kill init!"
+			td.opts.SSHReady = never
+		}, "Kernel panic"},
+		{"ssh timeout", func(td *testDaemon) { td.opts.SSHReady = never }, "did not answer ssh"},
+		{"network failure", func(td *testDaemon) {
+			td.host.drv.logLine = "qemu-system-x86_64: TUNSETOFFLOAD ioctl() failed: File descriptor in bad state"
+			td.opts.SSHReady = never
+		}, "cannot use tap"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			host := newFakeHost()
+			td := newTestDaemon(t, host, t.TempDir())
+			defer td.Close()
+			ctx := context.Background()
+			vm := td.create(t, "flaky")
+			if _, err := td.StopVM(ctx, "flaky", api.StopRequest{TimeoutSeconds: 5}, nil); err != nil {
+				t.Fatal(err)
+			}
+			ready := td.opts.SSHReady
+			tc.break_(td)
+			_, err := td.StartVM(ctx, "flaky", nil)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("start: want an error with %q, got %v", tc.want, err)
+			}
+			got, err := td.GetVM(ctx, "flaky")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.State != api.StateStopped || got.PID != 0 || got.TAP != "" || !strings.Contains(got.LastError, tc.want) {
+				t.Fatalf("record after a failed start: state=%s pid=%d tap=%q last_error=%q", got.State, got.PID, got.TAP, got.LastError)
+			}
+			if host.tapCount() != 0 {
+				t.Fatalf("tap not released: %d taken", host.tapCount())
+			}
+			if p := host.drv.lastProcess(); p.PID != 0 && p.PID != vm.PID && p.Alive() {
+				t.Fatalf("vmm pid %d of the failed start still runs", p.PID)
+			}
+
+			// Fix the cause: the next start works and clears the error.
+			host.drv.mu.Lock()
+			host.drv.failStart, host.drv.exits, host.drv.logLine = nil, false, ""
+			host.drv.mu.Unlock()
+			td.opts.SSHReady = ready
+			started, err := td.StartVM(ctx, "flaky", nil)
+			if err != nil {
+				t.Fatalf("start after the fix: %v", err)
+			}
+			if started.State != api.StateRunning || started.PID == 0 || started.LastError != "" || host.tapCount() != 1 {
+				t.Fatalf("after the fix: %+v taps=%d", started, host.tapCount())
+			}
+			td.DeleteVM(ctx, "flaky", true)
+		})
+	}
+}

@@ -115,6 +115,8 @@ type fakeDriver struct {
 	attached  int
 	deaf      bool   // ignores shutdown requests
 	logLine   string // written to the VMM log when it starts
+	exits     bool   // the VMM exits on its own right after starting
+	last      vmm.Process
 }
 
 func (f *fakeDriver) Name() string  { return "fake" }
@@ -138,13 +140,31 @@ func (f *fakeDriver) Start(_ context.Context, spec vmm.Spec) (vmm.Process, error
 		ln.Close()
 		os.Chmod(paths.VMDir(spec.Dir).APISocket(), 0o777)
 	}
-	cmd := exec.Command("sh", "-c", "exec sleep 3600", "fakevmm-"+spec.ID)
+	f.mu.Lock()
+	exits := f.exits
+	f.mu.Unlock()
+	script := "exec sleep 3600"
+	if exits {
+		// Like a guest kernel that panics: the VMM exits after a moment.
+		script = "exec sleep 0.2"
+	}
+	cmd := exec.Command("sh", "-c", script, "fakevmm-"+spec.ID)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		return vmm.Process{}, err
 	}
 	go cmd.Wait()
-	return vmm.Identify(cmd.Process.Pid)
+	p, err := vmm.Identify(cmd.Process.Pid)
+	f.mu.Lock()
+	f.last = p
+	f.mu.Unlock()
+	return p, err
+}
+
+func (f *fakeDriver) lastProcess() vmm.Process {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.last
 }
 func (f *fakeDriver) Attach(context.Context, vmm.Spec, vmm.Process) (vmm.Attachment, error) {
 	f.mu.Lock()
