@@ -115,6 +115,9 @@ func (d *Daemon) waitSSH(ctx context.Context, v *store.VM, p server.Progress) er
 			return nil
 		}
 		if !proc.Alive() {
+			if line := kernelPanic(d.layout.VM(v.ID).Console()); line != "" {
+				return fmt.Errorf("the guest kernel panicked (%q): %s", line, d.logTail(v))
+			}
 			return fmt.Errorf("the %s process exited before ssh answered: %s", v.VMM, d.logTail(v))
 		}
 		// A VMM that cannot use its TAP keeps running with a guest that
@@ -152,6 +155,19 @@ func sshBanner(ctx context.Context, addr string) bool {
 func sendsSSHBanner(r io.Reader) bool {
 	line, err := readLine(r, maxSSHBannerLine)
 	return err == nil && strings.HasPrefix(line, "SSH-")
+}
+
+// kernelPanic returns the guest kernel's panic message from the end of its
+// console log, or "". The panic line is followed by a stack trace, so it is
+// rarely among the last few lines a tail quotes.
+func kernelPanic(console string) string {
+	tail := vmm.LogTail(console, 0, 100)
+	i := strings.LastIndex(tail, "Kernel panic - not syncing")
+	if i < 0 {
+		return ""
+	}
+	line, _, _ := strings.Cut(tail[i:], " | ")
+	return line
 }
 
 // logTail names the VM's logs and quotes the last console lines.

@@ -496,9 +496,10 @@ func TestFailedStartRecordsStoppedWithError(t *testing.T) {
 	}{
 		{"vmm fails to start", func(td *testDaemon) { td.host.drv.failStart = errors.New("vmm exploded") }, "vmm exploded"},
 		{"vmm exits", func(td *testDaemon) {
-			td.host.drv.exits, td.host.drv.logLine = true, "Kernel panic - not syncing: Attempted to kill init!"
+			td.host.drv.exits = true
+			td.host.drv.console = "[    2.1] Kernel panic - not syncing: VFS: Unable to mount root fs\n[    2.1] CPU: 0 PID: 1\n[    2.1] Call Trace:\n[    2.1]  <TASK>\n[    2.1]  dump_stack_lvl+0x44/0x5c\n[    2.1]  panic+0x118/0x2ed\n[    2.1]  </TASK>"
 			td.opts.SSHReady = never
-		}, "Kernel panic"},
+		}, "guest kernel panicked (\"Kernel panic - not syncing: VFS: Unable to mount root fs\")"},
 		{"ssh timeout", func(td *testDaemon) { td.opts.SSHReady = never }, "did not answer ssh"},
 		{"network failure", func(td *testDaemon) {
 			td.host.drv.logLine = "qemu-system-x86_64: TUNSETOFFLOAD ioctl() failed: File descriptor in bad state"
@@ -536,7 +537,7 @@ func TestFailedStartRecordsStoppedWithError(t *testing.T) {
 
 			// Fix the cause: the next start works and clears the error.
 			host.drv.mu.Lock()
-			host.drv.failStart, host.drv.exits, host.drv.logLine = nil, false, ""
+			host.drv.failStart, host.drv.exits, host.drv.logLine, host.drv.console = nil, false, "", ""
 			host.drv.mu.Unlock()
 			td.opts.SSHReady = ready
 			started, err := td.StartVM(ctx, "flaky", nil)

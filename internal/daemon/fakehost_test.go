@@ -115,6 +115,7 @@ type fakeDriver struct {
 	attached  int
 	deaf      bool   // ignores shutdown requests
 	logLine   string // written to the VMM log when it starts
+	console   string // written to the console log when it starts
 	exits     bool   // the VMM exits on its own right after starting
 	last      vmm.Process
 }
@@ -127,6 +128,11 @@ func (f *fakeDriver) Start(_ context.Context, spec vmm.Spec) (vmm.Process, error
 	f.mu.Unlock()
 	if fail != nil {
 		return vmm.Process{}, fail
+	}
+	if f.console != "" {
+		if err := os.WriteFile(spec.ConsolePath, []byte(f.console+"\n"), 0o644); err != nil {
+			return vmm.Process{}, err
+		}
 	}
 	if f.logLine != "" {
 		if err := os.WriteFile(spec.LogPath, []byte(f.logLine+"\n"), 0o644); err != nil {
