@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"banger/internal/atomicfile"
 	"banger/internal/execx"
 )
 
@@ -187,19 +188,7 @@ func writeProbeCache(path string, c probeCache) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".kvm-probe-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, append(b, '\n'), 0o600)
 }
 
 // hostEnv is the real host.
