@@ -128,7 +128,7 @@ func (c diskCap) prepare(ctx context.Context, op *vmOp) error {
 		return err
 	}
 	d.log.Info("disks ready", "vm", op.v.Name, "ms", time.Since(start).Milliseconds())
-	if err := d.addKnownHost(op.v.ID, hostPub); err != nil {
+	if err := d.knownHosts.Add(op.v.ID, hostPub); err != nil {
 		os.RemoveAll(d.vmDir(op.v.ID).String())
 		return err
 	}
@@ -148,7 +148,10 @@ func (c diskCap) attach(ctx context.Context, op *vmOp) error {
 }
 
 func (c diskCap) destroy(_ context.Context, op *vmOp) error {
-	c.d.removeKnownHost(op.v.ID)
+	if err := c.d.knownHosts.Remove(op.v.ID); err != nil {
+		// A stale line is harmless (aliases are per VM id); the VM still goes.
+		c.d.log.Warn("remove host key", "vm", op.v.Name, "error", err)
+	}
 	dir := c.d.vmDir(op.v.ID).String()
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("remove %s: %w", dir, err)
