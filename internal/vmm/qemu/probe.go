@@ -158,7 +158,7 @@ func ProbeKVM(ctx context.Context, opts ProbeOptions) ProbeResult {
 	log.Info("kvm probe", "accel", r.Accel, "reason", r.Reason, "kernel", opts.Kernel, "elapsed", out.elapsed)
 	if opts.CacheFile != "" {
 		if err := writeProbeCache(opts.CacheFile, probeCache{Key: key, Result: r}); err != nil {
-			log.Warn("kvm probe: cannot cache the verdict", "file", opts.CacheFile, "err", err)
+			log.Warn("kvm probe: cannot cache the verdict", "file", opts.CacheFile, "error", err)
 		}
 	}
 	return r
