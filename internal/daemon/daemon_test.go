@@ -551,3 +551,28 @@ func TestFailedStartRecordsStoppedWithError(t *testing.T) {
 		})
 	}
 }
+
+// TestDriverLimitsTheMachine: a VMM's own size rule (Firecracker's even
+// vCPU count) comes from its driver, on create and on a resize.
+func TestDriverLimitsTheMachine(t *testing.T) {
+	host := newFakeHost()
+	host.drv.oneVCPU = true
+	td := newTestDaemon(t, host, t.TempDir())
+	defer td.Close()
+	ctx := context.Background()
+	_, err := td.CreateVM(ctx, api.CreateVMRequest{Name: "odd", DiskSize: 64 << 20, MemoryMiB: 256, VCPUs: 2}, nil)
+	if err == nil || !strings.Contains(err.Error(), "vcpu count 2 is not allowed: fake allows 1") {
+		t.Fatalf("create with 2 vcpus: %v", err)
+	}
+	td.create(t, "even")
+	if _, err := td.StopVM(ctx, "even", api.StopRequest{TimeoutSeconds: 5}, nil); err != nil {
+		t.Fatal(err)
+	}
+	two := 2
+	if _, err := td.SetVM(ctx, "even", api.SetVMRequest{VCPUs: &two}); err == nil || !strings.Contains(err.Error(), "vcpu count 2 is not allowed") {
+		t.Fatalf("set --vcpu 2: %v", err)
+	}
+	if got, _ := td.GetVM(ctx, "even"); got.VCPUs != 1 {
+		t.Fatalf("refused resize changed the vm: %d vcpus", got.VCPUs)
+	}
+}

@@ -117,6 +117,7 @@ type fakeDriver struct {
 	logLine   string // written to the VMM log when it starts
 	console   string // written to the console log when it starts
 	exits     bool   // the VMM exits on its own right after starting
+	oneVCPU   bool   // refuses more than one vCPU (a VMM-specific size rule)
 	last      vmm.Process
 }
 
@@ -165,6 +166,14 @@ func (f *fakeDriver) Start(_ context.Context, spec vmm.Spec) (vmm.Process, error
 	f.last = p
 	f.mu.Unlock()
 	return p, err
+}
+
+// ValidateMachine implements vmm.MachineValidator.
+func (f *fakeDriver) ValidateMachine(vcpus, _ int) error {
+	if f.oneVCPU && vcpus > 1 {
+		return fmt.Errorf("vcpu count %d is not allowed: fake allows 1", vcpus)
+	}
+	return nil
 }
 
 func (f *fakeDriver) lastProcess() vmm.Process {

@@ -292,8 +292,12 @@ func (d *Daemon) SetVM(ctx context.Context, ref string, req api.SetVMRequest) (a
 		if err := validateMachine(mem, cpus); err != nil {
 			return err
 		}
-		if v.VMM == "firecracker" && cpus > 1 && cpus%2 != 0 {
-			return apierr.Invalid("vcpu count %d is not allowed on Firecracker: use 1 or an even number", cpus)
+		// A VMM that is not usable now cannot judge the size; the start
+		// checks it again.
+		if drv, err := d.host.DriverByName(ctx, v.VMM); err == nil {
+			if err := validateForDriver(drv, mem, cpus); err != nil {
+				return err
+			}
 		}
 		if req.DiskSize != nil {
 			if *req.DiskSize < v.DiskSize {

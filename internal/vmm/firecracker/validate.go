@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"banger/internal/network"
 	"banger/internal/paths"
 	"banger/internal/vmm"
 )
@@ -94,8 +95,10 @@ func validateSpec(spec vmm.Spec) error {
 		}
 		seen[d.ID] = true
 	}
-	if spec.TAP != "" && len(spec.TAP) > 15 {
-		errs = append(errs, fmt.Errorf("tap name %q is longer than 15 bytes", spec.TAP))
+	if spec.TAP != "" {
+		if err := network.ValidateName(spec.TAP); err != nil {
+			errs = append(errs, fmt.Errorf("tap name: %w", err))
+		}
 	}
 	if spec.Dir != "" {
 		if err := paths.CheckSocketPath(paths.VMDir(spec.Dir).APISocket()); err != nil {
