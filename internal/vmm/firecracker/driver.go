@@ -56,11 +56,8 @@ func New(opts Options) *Driver {
 	return d
 }
 
-func (d *Driver) Name() string { return "firecracker" }
-
-// ValidateMachine implements vmm.MachineValidator.
-func (d *Driver) ValidateMachine(vcpus, memMiB int) error { return ValidateMachine(vcpus, memMiB) }
-func (d *Driver) Accel() string                           { return "kvm" }
+func (d *Driver) Name() string  { return "firecracker" }
+func (d *Driver) Accel() string { return "kvm" }
 
 // Start launches Firecracker for spec and boots the guest. See launch.go.
 func (d *Driver) Start(ctx context.Context, spec vmm.Spec) (vmm.Process, error) {

@@ -36,6 +36,9 @@ func ValidateMachine(vcpus, memMiB int) error {
 	return nil
 }
 
+// ValidateMachine implements vmm.MachineValidator.
+func (d *Driver) ValidateMachine(vcpus, memMiB int) error { return ValidateMachine(vcpus, memMiB) }
+
 // validID reports whether s is a Firecracker API resource id: non-empty,
 // letters, digits and '_' only (Firecracker rejects anything else).
 func validID(s string) bool {
