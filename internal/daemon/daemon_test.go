@@ -576,3 +576,51 @@ func TestDriverLimitsTheMachine(t *testing.T) {
 		t.Fatalf("refused resize changed the vm: %d vcpus", got.VCPUs)
 	}
 }
+
+// TestErrorStateIsFinished: a VM left in the error state (a failed start
+// whose VMM outlived the undo) is cleaned up by the next start, or by the
+// supervisor once its VMM exits.
+func TestErrorStateIsFinished(t *testing.T) {
+	host := newFakeHost()
+	td := newTestDaemon(t, host, t.TempDir())
+	defer td.Close()
+	ctx := context.Background()
+	vm := td.create(t, "stuck")
+	toError := func() {
+		t.Helper()
+		if _, err := td.store.UpdateVM(ctx, vm.ID, func(s *store.VM) error {
+			s.State, s.LastError = api.StateError, "start failed: the fake process (pid 1) did not exit"
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	toError()
+	old := vmm.Process{PID: vm.PID}
+	started, err := td.StartVM(ctx, "stuck", nil)
+	if err != nil {
+		t.Fatalf("start from the error state: %v", err)
+	}
+	if old.Alive() || started.State != api.StateRunning || started.PID == vm.PID || started.LastError != "" || host.tapCount() != 1 {
+		t.Fatalf("start from the error state: old vmm alive=%v, vm %+v, taps %d", old.Alive(), started, host.tapCount())
+	}
+
+	toError()
+	(vmm.Process{PID: started.PID}).Terminate(ctx, time.Second)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, _ := td.GetVM(ctx, "stuck")
+		if got.State == api.StateStopped {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("supervisor did not finish the error state: %+v", got)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if host.tapCount() != 0 {
+		t.Error("tap not released after the error-state vmm died")
+	}
+	td.DeleteVM(ctx, "stuck", false)
+}
