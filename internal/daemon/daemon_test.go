@@ -320,6 +320,23 @@ func TestHalfCreatedVMRemovedOnRestart(t *testing.T) {
 	}
 }
 
+// waitStopped waits (generously) for the supervisor to record name as
+// stopped.
+func (td *testDaemon) waitStopped(t *testing.T, name string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got, _ := td.GetVM(context.Background(), name)
+		if got.State == api.StateStopped {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("supervisor did not mark %s stopped: %+v", name, got)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func TestSupervisorNoticesDeadVMM(t *testing.T) {
 	host := newFakeHost()
 	td := newTestDaemon(t, host, t.TempDir())
@@ -327,17 +344,7 @@ func TestSupervisorNoticesDeadVMM(t *testing.T) {
 	ctx := context.Background()
 	vm := td.create(t, "crashy")
 	(vmm.Process{PID: vm.PID}).Terminate(ctx, time.Second)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		got, _ := td.GetVM(ctx, "crashy")
-		if got.State == api.StateStopped {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("supervisor did not mark the vm stopped: %+v", got)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	td.waitStopped(t, "crashy")
 	if host.tapCount() != 0 {
 		t.Error("tap not released after the vmm died")
 	}
@@ -608,17 +615,7 @@ func TestErrorStateIsFinished(t *testing.T) {
 
 	toError()
 	(vmm.Process{PID: started.PID}).Terminate(ctx, time.Second)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		got, _ := td.GetVM(ctx, "stuck")
-		if got.State == api.StateStopped {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("supervisor did not finish the error state: %+v", got)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	td.waitStopped(t, "stuck")
 	if host.tapCount() != 0 {
 		t.Error("tap not released after the error-state vmm died")
 	}
