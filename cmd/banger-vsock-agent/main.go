@@ -61,7 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// with an answer that says why, rather than restarting in a loop.
 	token, err := agent.LoadToken(*tokenFile)
 	if err != nil {
-		log.Error("no agent token; every request will be refused", "err", err)
+		log.Error("no agent token; every request will be refused", "error", err)
 	}
 	srv := agent.NewServer(agent.Options{Version: version, Log: log, Token: token})
 	if *listen == "" {

@@ -35,7 +35,7 @@ func (s *Server) handlePorts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.log.Error("list listening sockets", "err", err)
+		s.log.Error("list listening sockets", "error", err)
 		writeError(w, http.StatusInternalServerError, agentproto.CodeInternal, "list listening sockets: "+err.Error())
 		return
 	}

@@ -39,6 +39,6 @@ func (s *Server) shutdown(action string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := s.run(ctx, "systemctl", action); err != nil {
-		s.log.Error("shutdown failed", "action", action, "err", err)
+		s.log.Error("shutdown failed", "action", action, "error", err)
 	}
 }

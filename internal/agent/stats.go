@@ -30,7 +30,7 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	if b, err := os.ReadFile(filepath.Join(s.opts.ProcRoot, "sys/kernel/random/boot_id")); err == nil {
 		h.BootID = strings.TrimSpace(string(b))
 	} else {
-		s.log.Warn("read boot id", "err", err)
+		s.log.Warn("read boot id", "error", err)
 	}
 	writeJSON(w, http.StatusOK, h)
 }
@@ -65,7 +65,7 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) internalError(w http.ResponseWriter, err error) {
-	s.log.Error("agent request failed", "err", err)
+	s.log.Error("agent request failed", "error", err)
 	writeError(w, http.StatusInternalServerError, agentproto.CodeInternal, err.Error())
 }
 

@@ -98,10 +98,10 @@ func (s *Server) superviseTransport(ctx context.Context, t Transport) {
 		if err != nil {
 			// Said once at info: on a VM without this device it is normal.
 			if !reported {
-				log.Info("transport not available, will keep trying", "err", err)
+				log.Info("transport not available, will keep trying", "error", err)
 				reported = true
 			} else {
-				log.Debug("transport still not available", "err", err)
+				log.Debug("transport still not available", "error", err)
 			}
 			sleepCtx(ctx, backoff)
 			backoff = min(2*backoff, transportMaxBackoff)
@@ -114,7 +114,7 @@ func (s *Server) superviseTransport(ctx context.Context, t Transport) {
 		if ctx.Err() != nil {
 			return
 		}
-		log.Warn("transport stopped, restarting it", "err", err)
+		log.Warn("transport stopped, restarting it", "error", err)
 		sleepCtx(ctx, transportMinBackoff)
 	}
 }

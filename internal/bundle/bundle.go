@@ -5,6 +5,7 @@
 package bundle
 
 import (
+	"banger/internal/atomicfile"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -84,24 +85,8 @@ func Save(dir string, m *Meta) error {
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", FileName, err)
 	}
-	tmp, err := os.CreateTemp(dir, "."+FileName+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", FileName, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", FileName, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", FileName, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", FileName, err)
-	}
-	if err := os.Rename(tmp.Name(), filepath.Join(dir, FileName)); err != nil {
-		return fmt.Errorf("write %s: %w", FileName, err)
+	if err := atomicfile.Write(filepath.Join(dir, FileName), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("save runtime bundle: %w", err)
 	}
 	return nil
 }

@@ -114,7 +114,7 @@ func printError(w io.Writer, err error) {
 		fmt.Fprintln(w, "hint: on a shared host another user can claim /tmp/banger-<uid>; log in through a session that sets XDG_RUNTIME_DIR (systemd-logind does) or export XDG_RUNTIME_DIR=/run/user/$(id -u)")
 	case errors.Is(err, client.ErrUnreachable):
 		fmt.Fprintln(w, "error:", termtext.EscapeLines(err.Error()))
-		fmt.Fprintln(w, "hint: is bangerd running? `banger daemon status` starts it; its log is ~/.local/state/banger/bangerd.log")
+		fmt.Fprintln(w, "hint: is bangerd running? `banger daemon status` starts it; its log is", daemonLogFile())
 	default:
 		fmt.Fprintln(w, "error:", termtext.EscapeLines(err.Error()))
 	}
@@ -161,4 +161,12 @@ func markUsage(c *cobra.Command) {
 	for _, sub := range c.Commands() {
 		markUsage(sub)
 	}
+}
+
+// daemonLogFile names bangerd's log for a hint.
+func daemonLogFile() string {
+	if l, err := paths.FromEnv(); err == nil {
+		return l.LogFile()
+	}
+	return "bangerd.log in banger's state directory"
 }

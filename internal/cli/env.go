@@ -5,16 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"banger/internal/client"
 	"banger/internal/config"
+	"banger/internal/execx"
 	"banger/internal/paths"
 )
 
@@ -154,32 +153,26 @@ func startDaemon(ctx context.Context, l paths.Layout, c *client.Client) error {
 	if err := l.EnsureDirs(); err != nil {
 		return err
 	}
-	logf, err := os.OpenFile(l.LogFile(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	var offset int64
+	if st, err := os.Stat(l.LogFile()); err == nil {
+		offset = st.Size()
+	}
+	child, err := execx.Detached{Argv: []string{bin}, LogPath: l.LogFile()}.Start()
 	if err != nil {
-		return fmt.Errorf("open daemon log: %w", err)
+		return fmt.Errorf("start bangerd: %w", err)
 	}
-	defer logf.Close()
-	offset, _ := logf.Seek(0, io.SeekEnd)
-	cmd := exec.Command(bin)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start bangerd (%s): %w", bin, err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
 	deadline := time.After(15 * time.Second)
 	tick := time.NewTicker(30 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		select {
-		case err := <-exited:
+		case <-child.Done():
 			// Another CLI may have started a daemon at the same moment; ours
 			// then exits because the lock is taken, and theirs answers.
 			if alive(ctx, c) {
 				return nil
 			}
-			return fmt.Errorf("bangerd exited during startup (%v); last lines of %s:\n%s", err, l.LogFile(), logSince(l.LogFile(), offset, 10))
+			return fmt.Errorf("bangerd exited during startup (%v); last lines of %s:\n%s", child.Err(), l.LogFile(), logSince(l.LogFile(), offset, 10))
 		case <-deadline:
 			return fmt.Errorf("bangerd did not answer on %s within 15s; last lines of %s:\n%s", l.Socket(), l.LogFile(), logSince(l.LogFile(), offset, 10))
 		case <-ctx.Done():

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -105,7 +106,7 @@ func newVMShowCmd(e *env) *cobra.Command {
 				}
 				fmt.Fprintf(t, "dir:\t%s\n", v.Dir)
 				if v.LastError != "" {
-					fmt.Fprintf(t, "last error:\t%s\n", termtext.Escape(v.LastError))
+					fmt.Fprintf(t, "last error:\t%s\n", strings.ReplaceAll(termtext.EscapeLines(v.LastError), "\t", " "))
 				}
 				t.Flush()
 			}

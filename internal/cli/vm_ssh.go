@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"banger/internal/api"
+	"banger/internal/knownhosts"
 	"banger/internal/paths"
 )
 
@@ -76,7 +77,7 @@ func sshArgv(l paths.Layout, vm api.VM, remote []string) []string {
 		"-o", "IdentitiesOnly=yes",
 		"-o", "UserKnownHostsFile=" + l.KnownHosts(),
 		"-o", "StrictHostKeyChecking=yes",
-		"-o", "HostKeyAlias=banger-" + vm.ID,
+		"-o", "HostKeyAlias=" + knownhosts.HostKeyAlias(vm.ID),
 		"-o", "ConnectTimeout=10",
 		"-o", "LogLevel=ERROR",
 		"root@" + vm.IP,

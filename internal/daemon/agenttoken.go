@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"banger/internal/atomicfile"
 	"banger/internal/disk"
 	"banger/internal/guestconfig"
 	"banger/internal/paths"
@@ -36,24 +37,8 @@ func newAgentToken(dir paths.VMDir) (string, error) {
 // writeAgentToken writes the host's copy atomically, so a crash never
 // leaves a truncated token behind.
 func writeAgentToken(dir paths.VMDir, tok string) error {
-	tmp, err := os.CreateTemp(dir.String(), ".agent-token-*")
-	if err != nil {
-		return fmt.Errorf("write agent token: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.WriteString(tok + "\n"); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write agent token: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write agent token: %w", err)
-	}
-	// CreateTemp makes the file 0600 already; say so for the reader.
-	if err := os.Chmod(tmp.Name(), 0o600); err != nil {
-		return fmt.Errorf("write agent token: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), dir.AgentToken()); err != nil {
-		return fmt.Errorf("write agent token: %w", err)
+	if err := atomicfile.Write(dir.AgentToken(), []byte(tok+"\n"), 0o600); err != nil {
+		return fmt.Errorf("agent token: %w", err)
 	}
 	return nil
 }

@@ -145,6 +145,13 @@ func (d *Daemon) waitSSH(ctx context.Context, v *store.VM, p server.Progress) er
 			return nil
 		}
 		if !proc.Alive() {
+			// The console is console.N.log under qemu and part of
+			// firecracker.N.log under Firecracker.
+			for _, f := range bootlog.Files(dir, v.VMM, bootlog.Current(dir)) {
+				if line := kernelPanic(f); line != "" {
+					return fmt.Errorf("the guest kernel panicked (%q): %s", line, d.logTail(v))
+				}
+			}
 			return fmt.Errorf("the %s process exited before ssh answered: %s", v.VMM, d.logTail(v))
 		}
 		// A VMM that cannot use its TAP keeps running with a guest that
@@ -182,6 +189,19 @@ func sshBanner(ctx context.Context, addr string) bool {
 func sendsSSHBanner(r io.Reader) bool {
 	line, err := readLine(r, maxSSHBannerLine)
 	return err == nil && strings.HasPrefix(line, "SSH-")
+}
+
+// kernelPanic returns the guest kernel's panic message from the end of its
+// console log, or "". The panic line is followed by a stack trace, so it is
+// rarely among the last few lines a tail quotes.
+func kernelPanic(console string) string {
+	tail := vmm.LogTail(console, 0, 100)
+	i := strings.LastIndex(tail, "Kernel panic - not syncing")
+	if i < 0 {
+		return ""
+	}
+	line, _, _ := strings.Cut(tail[i:], " | ")
+	return line
 }
 
 // logTail names the current boot's logs that exist for the VM's VMM (under

@@ -81,15 +81,19 @@ func (d *Daemon) attachAll(ctx context.Context, op *vmOp, r *revert) error {
 	return nil
 }
 
-// detachAll releases a VM's runtime resources in reverse order.
-func (d *Daemon) detachAll(ctx context.Context, v *store.VM) {
+// detachAll releases a VM's runtime resources in reverse order, carrying
+// on past failures, and returns them joined.
+func (d *Daemon) detachAll(ctx context.Context, v *store.VM) error {
 	caps := d.capabilities()
 	op := &vmOp{v: v}
+	var errs []error
 	for i := len(caps) - 1; i >= 0; i-- {
 		if err := caps[i].detach(ctx, op); err != nil {
 			d.log.Warn("detach", "vm", v.Name, "capability", caps[i].name(), "error", err)
+			errs = append(errs, fmt.Errorf("detach %s: %w", caps[i].name(), err))
 		}
 	}
+	return errors.Join(errs...)
 }
 
 // destroyAll removes everything a VM owns, in reverse order.
@@ -124,7 +128,7 @@ func (c diskCap) prepare(ctx context.Context, op *vmOp) error {
 		return err
 	}
 	d.log.Info("disks ready", "vm", op.v.Name, "ms", time.Since(start).Milliseconds())
-	if err := d.addKnownHost(op.v.ID, hostPub); err != nil {
+	if err := d.knownHosts.Add(op.v.ID, hostPub); err != nil {
 		os.RemoveAll(d.vmDir(op.v.ID).String())
 		return err
 	}
@@ -144,7 +148,10 @@ func (c diskCap) attach(ctx context.Context, op *vmOp) error {
 }
 
 func (c diskCap) destroy(_ context.Context, op *vmOp) error {
-	c.d.removeKnownHost(op.v.ID)
+	if err := c.d.knownHosts.Remove(op.v.ID); err != nil {
+		// A stale line is harmless (aliases are per VM id); the VM still goes.
+		c.d.log.Warn("remove host key", "vm", op.v.Name, "error", err)
+	}
 	dir := c.d.vmDir(op.v.ID).String()
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("remove %s: %w", dir, err)
@@ -238,20 +245,34 @@ func (c vmmCap) attach(ctx context.Context, op *vmOp) error {
 	return restrictVMDir(d.vmDir(v.ID))
 }
 
+// vmmKillWait bounds how long detach waits for a VMM to die after SIGKILL.
+// A process stuck in uninterruptible sleep (a hung disk or device) outlives
+// SIGKILL; detach then reports it instead of blocking the VM's lock forever.
+const vmmKillWait = 30 * time.Second
+
 // detach makes sure the VMM is gone (a clean stop has already waited for
-// it) and removes its sockets and pidfile.
+// it) and removes its sockets and pidfile. A VMM that survives SIGKILL
+// keeps its pid in the record and its files, and detach fails.
 func (c vmmCap) detach(ctx context.Context, op *vmOp) error {
 	v := op.v
-	var err error
 	if p := procOf(v); p.Alive() {
-		err = p.Terminate(ctx, 3*time.Second)
+		const grace = 3 * time.Second
+		tctx, cancel := context.WithTimeout(ctx, grace+vmmKillWait)
+		err := p.Terminate(tctx, grace)
+		cancel()
+		if p.Alive() {
+			if err == nil {
+				err = errors.New("still running")
+			}
+			return fmt.Errorf("stop %s pid %d: %w", v.VMM, p.PID, err)
+		}
 	}
 	dir := c.d.vmDir(v.ID)
 	for _, f := range []string{dir.APISocket(), dir.VsockSocket(), dir.SerialSocket(), dir.PIDFile(), filepath.Join(dir.String(), "qmp.sock")} {
 		os.Remove(f)
 	}
 	v.PID, v.PIDStart = 0, 0
-	return err
+	return nil
 }
 
 // agentCap: the driver's host-side helpers for the guest agent socket (the

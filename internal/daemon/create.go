@@ -19,6 +19,7 @@ import (
 	"banger/internal/names"
 	"banger/internal/network"
 	"banger/internal/store"
+	"banger/internal/vmm"
 	"banger/internal/vmm/bootlog"
 )
 
@@ -99,8 +100,8 @@ func (d *Daemon) CreateVM(ctx context.Context, req api.CreateVMRequest, p server
 	if err != nil {
 		return api.VM{}, apierr.Unavailable("run `banger doctor`", "no usable VMM: %w", err)
 	}
-	if drv.Name() == "firecracker" && req.VCPUs > 1 && req.VCPUs%2 != 0 {
-		return api.VM{}, apierr.Invalid("vcpu count %d is not allowed on Firecracker: use 1 or an even number", req.VCPUs)
+	if err := validateForDriver(drv, req.MemoryMiB, req.VCPUs); err != nil {
+		return api.VM{}, err
 	}
 	name := req.Name
 	switch {
@@ -234,6 +235,17 @@ func validateMachine(memMiB, vcpus int) error {
 	}
 	if n := runtime.NumCPU(); vcpus > n {
 		return apierr.Invalid("vcpu count %d is more than this host's %d CPUs", vcpus, n)
+	}
+	return nil
+}
+
+// validateForDriver applies the VMM's own limits on a VM's size, if it has
+// any beyond the host's.
+func validateForDriver(drv vmm.Driver, memMiB, vcpus int) error {
+	if mv, ok := drv.(vmm.MachineValidator); ok {
+		if err := mv.ValidateMachine(vcpus, memMiB); err != nil {
+			return apierr.Invalid("%v", err)
+		}
 	}
 	return nil
 }

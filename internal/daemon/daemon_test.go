@@ -321,6 +321,23 @@ func TestHalfCreatedVMRemovedOnRestart(t *testing.T) {
 	}
 }
 
+// waitStopped waits (generously) for the supervisor to record name as
+// stopped.
+func (td *testDaemon) waitStopped(t *testing.T, name string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got, _ := td.GetVM(context.Background(), name)
+		if got.State == api.StateStopped {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("supervisor did not mark %s stopped: %+v", name, got)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func TestSupervisorNoticesDeadVMM(t *testing.T) {
 	host := newFakeHost()
 	td := newTestDaemon(t, host, t.TempDir())
@@ -328,17 +345,7 @@ func TestSupervisorNoticesDeadVMM(t *testing.T) {
 	ctx := context.Background()
 	vm := td.create(t, "crashy")
 	(vmm.Process{PID: vm.PID}).Terminate(ctx, time.Second)
-	deadline := time.Now().Add(time.Minute)
-	for {
-		got, _ := td.GetVM(ctx, "crashy")
-		if got.State == api.StateStopped {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("supervisor did not mark the vm stopped: %+v", got)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	td.waitStopped(t, "crashy")
 	if host.tapCount() != 0 {
 		t.Error("tap not released after the vmm died")
 	}
@@ -482,4 +489,136 @@ func TestStopEscalatesWhenTheGuestIgnoresShutdown(t *testing.T) {
 		t.Errorf("no escalation step reported (%s): %q", time.Since(start), steps)
 	}
 	td.DeleteVM(ctx, "deaf", false)
+}
+
+// TestFailedStartRecordsStoppedWithError: whatever makes a start fail, the
+// record ends stopped with the cause in LastError, no pid and no TAP, the
+// VMM is gone, and a start after the cause is fixed works.
+func TestFailedStartRecordsStoppedWithError(t *testing.T) {
+	t.Setenv("BANGER_SSH_TIMEOUT", "500ms")
+	never := func(context.Context, string) bool { return false }
+	for _, tc := range []struct {
+		name   string
+		break_ func(td *testDaemon)
+		want   string
+	}{
+		{"vmm fails to start", func(td *testDaemon) { td.host.drv.failStart = errors.New("vmm exploded") }, "vmm exploded"},
+		{"vmm exits", func(td *testDaemon) {
+			td.host.drv.exits = true
+			td.host.drv.console = "[    2.1] Kernel panic - not syncing: VFS: Unable to mount root fs\n[    2.1] CPU: 0 PID: 1\n[    2.1] Call Trace:\n[    2.1]  <TASK>\n[    2.1]  dump_stack_lvl+0x44/0x5c\n[    2.1]  panic+0x118/0x2ed\n[    2.1]  </TASK>"
+			td.opts.SSHReady = never
+		}, "guest kernel panicked (\"Kernel panic - not syncing: VFS: Unable to mount root fs\")"},
+		{"ssh timeout", func(td *testDaemon) { td.opts.SSHReady = never }, "did not answer ssh"},
+		{"network failure", func(td *testDaemon) {
+			td.host.drv.logLine = "qemu-system-x86_64: TUNSETOFFLOAD ioctl() failed: File descriptor in bad state"
+			td.opts.SSHReady = never
+		}, "cannot use tap"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			host := newFakeHost()
+			td := newTestDaemon(t, host, t.TempDir())
+			defer td.Close()
+			ctx := context.Background()
+			vm := td.create(t, "flaky")
+			if _, err := td.StopVM(ctx, "flaky", api.StopRequest{TimeoutSeconds: 5}, nil); err != nil {
+				t.Fatal(err)
+			}
+			ready := td.opts.SSHReady
+			tc.break_(td)
+			_, err := td.StartVM(ctx, "flaky", nil)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("start: want an error with %q, got %v", tc.want, err)
+			}
+			got, err := td.GetVM(ctx, "flaky")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.State != api.StateStopped || got.PID != 0 || got.TAP != "" || !strings.Contains(got.LastError, tc.want) {
+				t.Fatalf("record after a failed start: state=%s pid=%d tap=%q last_error=%q", got.State, got.PID, got.TAP, got.LastError)
+			}
+			if host.tapCount() != 0 {
+				t.Fatalf("tap not released: %d taken", host.tapCount())
+			}
+			if p := host.drv.lastProcess(); p.PID != 0 && p.PID != vm.PID && p.Alive() {
+				t.Fatalf("vmm pid %d of the failed start still runs", p.PID)
+			}
+
+			// Fix the cause: the next start works and clears the error.
+			host.drv.mu.Lock()
+			host.drv.failStart, host.drv.exits, host.drv.logLine, host.drv.console = nil, false, "", ""
+			host.drv.mu.Unlock()
+			td.opts.SSHReady = ready
+			started, err := td.StartVM(ctx, "flaky", nil)
+			if err != nil {
+				t.Fatalf("start after the fix: %v", err)
+			}
+			if started.State != api.StateRunning || started.PID == 0 || started.LastError != "" || host.tapCount() != 1 {
+				t.Fatalf("after the fix: %+v taps=%d", started, host.tapCount())
+			}
+			td.DeleteVM(ctx, "flaky", true)
+		})
+	}
+}
+
+// TestDriverLimitsTheMachine: a VMM's own size rule (Firecracker's even
+// vCPU count) comes from its driver, on create and on a resize.
+func TestDriverLimitsTheMachine(t *testing.T) {
+	host := newFakeHost()
+	host.drv.oneVCPU = true
+	td := newTestDaemon(t, host, t.TempDir())
+	defer td.Close()
+	ctx := context.Background()
+	_, err := td.CreateVM(ctx, api.CreateVMRequest{Name: "odd", DiskSize: 64 << 20, MemoryMiB: 256, VCPUs: 2}, nil)
+	if err == nil || !strings.Contains(err.Error(), "vcpu count 2 is not allowed: fake allows 1") {
+		t.Fatalf("create with 2 vcpus: %v", err)
+	}
+	td.create(t, "even")
+	if _, err := td.StopVM(ctx, "even", api.StopRequest{TimeoutSeconds: 5}, nil); err != nil {
+		t.Fatal(err)
+	}
+	two := 2
+	if _, err := td.SetVM(ctx, "even", api.SetVMRequest{VCPUs: &two}); err == nil || !strings.Contains(err.Error(), "vcpu count 2 is not allowed") {
+		t.Fatalf("set --vcpu 2: %v", err)
+	}
+	if got, _ := td.GetVM(ctx, "even"); got.VCPUs != 1 {
+		t.Fatalf("refused resize changed the vm: %d vcpus", got.VCPUs)
+	}
+}
+
+// TestErrorStateIsFinished: a VM left in the error state (a failed start
+// whose VMM outlived the undo) is cleaned up by the next start, or by the
+// supervisor once its VMM exits.
+func TestErrorStateIsFinished(t *testing.T) {
+	host := newFakeHost()
+	td := newTestDaemon(t, host, t.TempDir())
+	defer td.Close()
+	ctx := context.Background()
+	vm := td.create(t, "stuck")
+	toError := func() {
+		t.Helper()
+		if _, err := td.store.UpdateVM(ctx, vm.ID, func(s *store.VM) error {
+			s.State, s.LastError = api.StateError, "start failed: the fake process (pid 1) did not exit"
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	toError()
+	old := vmm.Process{PID: vm.PID}
+	started, err := td.StartVM(ctx, "stuck", nil)
+	if err != nil {
+		t.Fatalf("start from the error state: %v", err)
+	}
+	if old.Alive() || started.State != api.StateRunning || started.PID == vm.PID || started.LastError != "" || host.tapCount() != 1 {
+		t.Fatalf("start from the error state: old vmm alive=%v, vm %+v, taps %d", old.Alive(), started, host.tapCount())
+	}
+
+	toError()
+	(vmm.Process{PID: started.PID}).Terminate(ctx, time.Second)
+	td.waitStopped(t, "stuck")
+	if host.tapCount() != 0 {
+		t.Error("tap not released after the error-state vmm died")
+	}
+	td.DeleteVM(ctx, "stuck", false)
 }

@@ -115,6 +115,10 @@ type fakeDriver struct {
 	attached  int
 	deaf      bool   // ignores shutdown requests
 	logLine   string // written to the VMM log when it starts
+	console   string // written to the console log when it starts
+	exits     bool   // the VMM exits on its own right after starting
+	oneVCPU   bool   // refuses more than one vCPU (a VMM-specific size rule)
+	last      vmm.Process
 	procs     []*exec.Cmd
 }
 
@@ -138,6 +142,11 @@ func (f *fakeDriver) Start(_ context.Context, spec vmm.Spec) (vmm.Process, error
 	if fail != nil {
 		return vmm.Process{}, fail
 	}
+	if f.console != "" {
+		if err := os.WriteFile(spec.ConsolePath, []byte(f.console+"\n"), 0o644); err != nil {
+			return vmm.Process{}, err
+		}
+	}
 	if f.logLine != "" {
 		if err := os.WriteFile(spec.LogPath, []byte(f.logLine+"\n"), 0o644); err != nil {
 			return vmm.Process{}, err
@@ -150,7 +159,15 @@ func (f *fakeDriver) Start(_ context.Context, spec vmm.Spec) (vmm.Process, error
 		ln.Close()
 		os.Chmod(paths.VMDir(spec.Dir).APISocket(), 0o777)
 	}
-	cmd := exec.Command("sh", "-c", "exec sleep 3600", "fakevmm-"+spec.ID)
+	f.mu.Lock()
+	exits := f.exits
+	f.mu.Unlock()
+	script := "exec sleep 3600"
+	if exits {
+		// Like a guest kernel that panics: the VMM exits after a moment.
+		script = "exec sleep 0.2"
+	}
+	cmd := exec.Command("sh", "-c", script, "fakevmm-"+spec.ID)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		return vmm.Process{}, err
@@ -159,7 +176,25 @@ func (f *fakeDriver) Start(_ context.Context, spec vmm.Spec) (vmm.Process, error
 	f.procs = append(f.procs, cmd)
 	f.mu.Unlock()
 	go cmd.Wait()
-	return vmm.Identify(cmd.Process.Pid)
+	p, err := vmm.Identify(cmd.Process.Pid)
+	f.mu.Lock()
+	f.last = p
+	f.mu.Unlock()
+	return p, err
+}
+
+// ValidateMachine implements vmm.MachineValidator.
+func (f *fakeDriver) ValidateMachine(vcpus, _ int) error {
+	if f.oneVCPU && vcpus > 1 {
+		return fmt.Errorf("vcpu count %d is not allowed: fake allows 1", vcpus)
+	}
+	return nil
+}
+
+func (f *fakeDriver) lastProcess() vmm.Process {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.last
 }
 func (f *fakeDriver) Attach(context.Context, vmm.Spec, vmm.Process) (vmm.Attachment, error) {
 	f.mu.Lock()

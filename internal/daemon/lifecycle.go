@@ -54,7 +54,7 @@ func (d *Daemon) StartVM(ctx context.Context, ref string, p server.Progress) (ap
 	return d.withVM(ctx, ref, func(v *store.VM) error { return d.startLocked(ctx, v, p, false) })
 }
 
-func (d *Daemon) startLocked(ctx context.Context, v *store.VM, p server.Progress, noWait bool) error {
+func (d *Daemon) startLocked(ctx context.Context, v *store.VM, p server.Progress, noWait bool) (err error) {
 	if v.State == api.StateRunning && procOf(v).Alive() {
 		progressf(p, v.Name, "start", "%s is already running", v.Name)
 		return nil
@@ -62,12 +62,21 @@ func (d *Daemon) startLocked(ctx context.Context, v *store.VM, p server.Progress
 	if v.State == api.StateCreating {
 		return apierr.Conflict("wait for the create to finish", "vm %s is still being created", v.Name)
 	}
+	if v.State == api.StateError {
+		if err := d.finishFailedStart(ctx, v); err != nil {
+			return err
+		}
+	}
 	drv, err := d.host.DriverByName(ctx, v.VMM)
 	if err != nil {
 		return apierr.Unavailable("run `banger doctor`", "vm %s uses %s: %w", v.Name, v.VMM, err)
 	}
 	r := &revert{log: d.log}
-	defer r.run(ctx)
+	defer func() {
+		if err != nil {
+			d.failStart(ctx, v, r, err)
+		}
+	}()
 	if err := d.attachAll(ctx, &vmOp{v: v, drv: drv, p: p}, r); err != nil {
 		return err
 	}
@@ -82,6 +91,39 @@ func (d *Daemon) startLocked(ctx context.Context, v *store.VM, p server.Progress
 	r.success()
 	d.emit("started", v.Name, "")
 	return nil
+}
+
+// failStart undoes a start that failed and records the outcome with one
+// store write: stopped, with no pid or TAP and the cause as LastError. Only
+// when the VMM outlives the undo (stuck in uninterruptible sleep, see
+// vmmCap.detach) is the VM left in the error state, with the pid kept: it is
+// then neither running nor safely stopped, its disks may still be written,
+// and a later start, stop or delete finishes the cleanup.
+func (d *Daemon) failStart(ctx context.Context, v *store.VM, r *revert, cause error) {
+	undoErr := r.run(ctx)
+	v.State, v.LastError = api.StateStopped, "start failed: "+cause.Error()
+	if procOf(v).Alive() {
+		v.State = api.StateError
+		v.LastError += fmt.Sprintf("\nthe %s process (pid %d) did not exit: %v", v.VMM, v.PID, undoErr)
+	} else {
+		v.PID, v.PIDStart, v.TAP = 0, 0, ""
+	}
+	if err := d.save(ctx, v); err != nil {
+		d.log.Error("record failed start", "vm", v.Name, "error", err)
+	}
+	d.log.Warn("start failed", "vm", v.Name, "state", v.State, "error", cause)
+	d.emit("start-failed", v.Name, v.LastError)
+}
+
+// finishFailedStart releases what a failed start could not (its VMM would
+// not die), so the VM can start again.
+func (d *Daemon) finishFailedStart(ctx context.Context, v *store.VM) error {
+	err := d.detachAll(context.WithoutCancel(ctx), v)
+	if procOf(v).Alive() {
+		return apierr.Conflict("check the process (uninterruptible sleep, a hung disk) and try again", "vm %s: a %s process from a failed start (pid %d) is still running: %w", v.Name, v.VMM, v.PID, err)
+	}
+	v.State = api.StateStopped
+	return d.save(ctx, v)
 }
 
 // StopVM shuts a VM down cleanly, escalating after the timeout.
@@ -250,8 +292,12 @@ func (d *Daemon) SetVM(ctx context.Context, ref string, req api.SetVMRequest) (a
 		if err := validateMachine(mem, cpus); err != nil {
 			return err
 		}
-		if v.VMM == "firecracker" && cpus > 1 && cpus%2 != 0 {
-			return apierr.Invalid("vcpu count %d is not allowed on Firecracker: use 1 or an even number", cpus)
+		// A VMM that is not usable now cannot judge the size; the start
+		// checks it again.
+		if drv, err := d.host.DriverByName(ctx, v.VMM); err == nil {
+			if err := validateForDriver(drv, mem, cpus); err != nil {
+				return err
+			}
 		}
 		if req.DiskSize != nil {
 			if *req.DiskSize < v.DiskSize {

@@ -114,13 +114,13 @@ func (d *Daemon) supervise(ctx context.Context) {
 			continue
 		}
 		for _, v := range vms {
-			if v.State != api.StateRunning || procOf(&v).Alive() {
+			if !holdsVMM(v.State) || procOf(&v).Alive() {
 				continue
 			}
 			unlock := d.lockVM(v.ID)
 			cur, err := d.store.GetVM(ctx, v.ID)
-			if err == nil && cur.State == api.StateRunning && !procOf(&cur).Alive() {
-				d.log.Info("vmm exited; marking vm stopped", "vm", cur.Name, "pid", cur.PID)
+			if err == nil && holdsVMM(cur.State) && !procOf(&cur).Alive() {
+				d.log.Info("vmm exited; marking vm stopped", "vm", cur.Name, "pid", cur.PID, "state", cur.State)
 				d.detachAll(ctx, &cur)
 				cur.State = api.StateStopped
 				d.save(ctx, &cur)
@@ -130,3 +130,7 @@ func (d *Daemon) supervise(ctx context.Context) {
 		}
 	}
 }
+
+// holdsVMM reports whether a VM in state has a VMM process the supervisor
+// watches: a running VM's, or the one a failed start could not stop.
+func holdsVMM(state string) bool { return state == api.StateRunning || state == api.StateError }

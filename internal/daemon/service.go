@@ -12,6 +12,7 @@ import (
 	"banger/internal/api"
 	"banger/internal/bundle"
 	"banger/internal/config"
+	"banger/internal/knownhosts"
 	"banger/internal/paths"
 	"banger/internal/store"
 )
@@ -40,6 +41,8 @@ type Daemon struct {
 
 	events *hub
 	wg     sync.WaitGroup
+
+	knownHosts *knownhosts.File // banger's known_hosts, one line per VM
 }
 
 // New opens the state and reconciles it with reality. cancel stops the
@@ -53,7 +56,7 @@ func New(ctx context.Context, opts Options, log *slog.Logger, cancel context.Can
 		opts: opts, layout: opts.Layout, cfg: opts.Config, log: log, store: st,
 		started: time.Now(), stop: cancel, bgCtx: ctx,
 		locks: map[string]*sync.Mutex{}, attached: map[string]attachment{},
-		events: newHub(),
+		events: newHub(), knownHosts: knownhosts.New(opts.Layout.KnownHosts()),
 	}
 	d.runtimeDir, d.runtimeSource = paths.ResolveRuntimeDir(opts.Exe, opts.Config.RuntimeDir)
 	host := opts.Host

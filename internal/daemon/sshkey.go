@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"banger/internal/atomicfile"
 	"banger/internal/paths"
 )
 
@@ -36,15 +37,16 @@ func ensureSSHKey(_ context.Context, l paths.Layout) error {
 	if err != nil {
 		return err
 	}
-	tmp := l.SSHKey() + ".tmp"
-	if err := os.WriteFile(tmp, pem.EncodeToMemory(block), 0o600); err != nil {
-		return fmt.Errorf("write ssh key: %w", err)
-	}
+	// The public key goes first: the private key's presence is what says
+	// the pair exists.
 	pubLine := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub))) + " banger\n"
-	if err := os.WriteFile(l.SSHKey()+".pub", []byte(pubLine), 0o644); err != nil {
-		return fmt.Errorf("write ssh public key: %w", err)
+	if err := atomicfile.Write(l.SSHKey()+".pub", []byte(pubLine), 0o644); err != nil {
+		return fmt.Errorf("ssh public key: %w", err)
 	}
-	return os.Rename(tmp, l.SSHKey())
+	if err := atomicfile.Write(l.SSHKey(), pem.EncodeToMemory(block), 0o600); err != nil {
+		return fmt.Errorf("ssh key: %w", err)
+	}
+	return nil
 }
 
 // installationPublicKey returns the authorized_keys line of the

@@ -73,6 +73,14 @@ type Driver interface {
 	RequestShutdown(ctx context.Context, spec Spec, p Process) error
 }
 
+// MachineValidator is implemented by a driver whose VMM restricts a VM's
+// size beyond the host's limits (Firecracker's vCPU count). The daemon asks
+// it before create and before a resize, so the rule lives in the driver
+// alone.
+type MachineValidator interface {
+	ValidateMachine(vcpus, memMiB int) error
+}
+
 // Attachment is the host-side state a driver keeps for a running VM.
 type Attachment interface {
 	Close() error

@@ -117,7 +117,7 @@ func (l *serialListener) run(dev io.ReadWriteCloser) {
 		if h.everSynced {
 			backoff = serialMinBackoff
 		}
-		l.log.Debug("serial mux session ended", "err", err)
+		l.log.Debug("serial mux session ended", "error", err)
 		for {
 			if !l.sleep(backoff) {
 				return
@@ -126,7 +126,7 @@ func (l *serialListener) run(dev io.ReadWriteCloser) {
 			if dev, err = l.open(); err == nil {
 				break
 			}
-			l.log.Debug("reopen serial port", "err", err)
+			l.log.Debug("reopen serial port", "error", err)
 		}
 	}
 }
@@ -244,7 +244,7 @@ func (g *guestHandler) onOpen(s *session, id, port uint32) error {
 // onCorrupt resynchronises: drop every stream, tell the host, hunt for the
 // next HELLO. The device stays open.
 func (g *guestHandler) onCorrupt(s *session, err error) error {
-	g.l.log.Warn("serial mux: invalid frame, resynchronising", "err", err)
+	g.l.log.Warn("serial mux: invalid frame, resynchronising", "error", err)
 	return g.reset(s, err.Error())
 }
 

@@ -135,7 +135,7 @@ func (m *mux) acceptLoop() {
 		c, err := m.ln.Accept()
 		if err != nil {
 			if m.ctx.Err() == nil {
-				m.log.Error("vsock mux: accept failed, no longer serving", "err", err)
+				m.log.Error("vsock mux: accept failed, no longer serving", "error", err)
 			}
 			return
 		}
@@ -163,17 +163,17 @@ func (m *mux) handle(c net.Conn) {
 	c.SetDeadline(time.Now().Add(connectTimeout))
 	line, err := readLine(c)
 	if err != nil {
-		m.log.Debug("vsock mux: read CONNECT", "err", err)
+		m.log.Debug("vsock mux: read CONNECT", "error", err)
 		return
 	}
 	port, err := parseConnect(line)
 	if err != nil {
-		m.log.Debug("vsock mux: bad CONNECT", "err", err)
+		m.log.Debug("vsock mux: bad CONNECT", "error", err)
 		return
 	}
 	st, err := m.open(port)
 	if err != nil {
-		m.log.Debug("vsock mux: no stream", "port", port, "err", err)
+		m.log.Debug("vsock mux: no stream", "port", port, "error", err)
 		return
 	}
 	c.SetDeadline(time.Time{})
@@ -261,7 +261,7 @@ func (m *mux) connect(done chan struct{}) {
 	if err == nil {
 		m.log.Info("vsock mux: serial link up")
 	} else {
-		m.log.Debug("vsock mux: serial link attempt failed", "err", err)
+		m.log.Debug("vsock mux: serial link attempt failed", "error", err)
 	}
 }
 
@@ -276,7 +276,7 @@ func (m *mux) watch(link *hostLink) {
 	closed := m.closed
 	m.mu.Unlock()
 	if !closed {
-		m.log.Info("vsock mux: serial link down", "err", err)
+		m.log.Info("vsock mux: serial link down", "error", err)
 	}
 }
 

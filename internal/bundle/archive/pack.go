@@ -2,6 +2,7 @@ package archive
 
 import (
 	"archive/tar"
+	"banger/internal/atomicfile"
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
@@ -122,26 +123,13 @@ func PackFile(dir, out string) (sum string, size int64, err error) {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return "", 0, fmt.Errorf("create %s: %w", filepath.Dir(out), err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*")
-	if err != nil {
-		return "", 0, fmt.Errorf("create %s: %w", out, err)
-	}
-	defer os.Remove(tmp.Name())
 	h := sha256.New()
-	cw := &countWriter{w: io.MultiWriter(tmp, h)}
-	if err := Pack(dir, cw); err != nil {
-		tmp.Close()
+	var cw *countWriter
+	if err := atomicfile.WriteFrom(out, 0o644, func(w io.Writer) error {
+		cw = &countWriter{w: io.MultiWriter(w, h)}
+		return Pack(dir, cw)
+	}); err != nil {
 		return "", 0, err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return "", 0, err
-	}
-	if err := tmp.Close(); err != nil {
-		return "", 0, fmt.Errorf("write %s: %w", out, err)
-	}
-	if err := os.Rename(tmp.Name(), out); err != nil {
-		return "", 0, fmt.Errorf("write %s: %w", out, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), cw.n, nil
 }

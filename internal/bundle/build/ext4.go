@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"banger/internal/atomicfile"
 	"banger/internal/execx"
 )
 
@@ -62,5 +63,5 @@ func mkfsFromDir(ctx context.Context, r *reporter, dir, out, label string, size,
 	if err := os.Chmod(tmp, 0o644); err != nil {
 		return err
 	}
-	return os.Rename(tmp, out)
+	return atomicfile.Publish(tmp, out)
 }

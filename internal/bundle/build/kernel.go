@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"banger/internal/atomicfile"
 	"banger/internal/bundle"
 	"banger/internal/execx"
 )
@@ -56,10 +57,10 @@ func buildKernel(ctx context.Context, r *reporter, apt *aptSource, meta, scratch
 			return err
 		}
 		r.logf("vmlinux: %d bytes from a %d-byte bzImage", len(elfBytes), len(bz))
-		if err := copyFileAtomic(bzPaths[0], filepath.Join(dest, bundle.KernelImageName), 0o644); err != nil {
+		if err := atomicfile.Copy(bzPaths[0], filepath.Join(dest, bundle.KernelImageName), 0o644); err != nil {
 			return err
 		}
-		return writeFileAtomic(filepath.Join(dest, bundle.KernelELFName), elfBytes, 0o644)
+		return atomicfile.Write(filepath.Join(dest, bundle.KernelELFName), elfBytes, 0o644)
 	}); err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"banger/internal/atomicfile"
 	"banger/internal/bundle"
 	"banger/internal/execx"
 )
@@ -74,7 +75,7 @@ func (b *builder) syncFirecracker() (bool, error) {
 				return false, fmt.Errorf("firecracker: %w", err)
 			}
 			if hd, _ := hashFile(dst); hd != hs {
-				if err := copyFileAtomic(src, dst, 0o755); err != nil {
+				if err := atomicfile.Copy(src, dst, 0o755); err != nil {
 					return false, fmt.Errorf("copy firecracker: %w", err)
 				}
 				b.r.say("==> %-8s copied %s", "firecracker", src)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"banger/internal/atomicfile"
 	"banger/internal/execx"
 )
 
@@ -102,7 +103,7 @@ func (s *stamps) set(name string, e stampEntry) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(s.path, append(b, '\n'), 0o644)
+	return atomicfile.Write(s.path, append(b, '\n'), 0o644)
 }
 
 // runSteps runs each step unless its stamp is current. It reports "up to

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"banger/internal/atomicfile"
 	"banger/internal/bundle"
 	"banger/internal/execx"
 )
@@ -61,24 +63,10 @@ func (b *builder) initrdStep() step {
 				return nil, err
 			}
 			err = b.r.timed("write initrd", func() error {
-				f, err := os.CreateTemp(b.dest, "."+bundle.InitrdName+".*")
-				if err != nil {
-					return err
-				}
-				defer os.Remove(f.Name())
 				spec := InitrdSpec{Busybox: busybox, ModulesDir: b.modulesDir(), Release: b.release(), Modules: InitrdModules}
-				if err := WriteInitrd(ctx, spec, f); err != nil {
-					f.Close()
-					return err
-				}
-				if err := f.Chmod(0o644); err != nil {
-					f.Close()
-					return err
-				}
-				if err := f.Close(); err != nil {
-					return err
-				}
-				return os.Rename(f.Name(), b.path(bundle.InitrdName))
+				return atomicfile.WriteFrom(b.path(bundle.InitrdName), 0o644, func(w io.Writer) error {
+					return WriteInitrd(ctx, spec, w)
+				})
 			})
 			return nil, err
 		},
@@ -150,10 +138,10 @@ func (b *builder) rootfsStep() step {
 			if err := buildRootfs(ctx, b.r, spec); err != nil {
 				return nil, err
 			}
-			if err := writeFileAtomic(b.path(bundle.PackagesStampName), []byte(hashBytes(data)+"\n"), 0o644); err != nil {
+			if err := atomicfile.Write(b.path(bundle.PackagesStampName), []byte(hashBytes(data)+"\n"), 0o644); err != nil {
 				return nil, err
 			}
-			if err := writeFileAtomic(b.path(bundle.PackagesName), data, 0o644); err != nil {
+			if err := atomicfile.Write(b.path(bundle.PackagesName), data, 0o644); err != nil {
 				return nil, err
 			}
 			// A fresh image lacks the agent: the agent step keys on this.
@@ -176,7 +164,7 @@ func (b *builder) agentStep() step {
 		run: func(ctx context.Context) (map[string]string, error) {
 			dst := b.path(bundle.AgentName)
 			if same, _ := sameFile(b.o.Agent, dst); !same {
-				if err := copyFileAtomic(b.o.Agent, dst, 0o755); err != nil {
+				if err := atomicfile.Copy(b.o.Agent, dst, 0o755); err != nil {
 					return nil, fmt.Errorf("copy agent: %w", err)
 				}
 			}

@@ -29,7 +29,11 @@ func Main(args []string) int {
 			fmt.Println("bangerd", version.Version)
 			return 0
 		case "-h", "--help", "help":
-			fmt.Println("usage: bangerd [--version]\n\nbangerd is banger's daemon; the banger CLI starts it when needed.\nIt serves the API on $XDG_RUNTIME_DIR/banger/bangerd.sock and logs to ~/.local/state/banger/bangerd.log.")
+			sock, log := "$XDG_RUNTIME_DIR/banger/bangerd.sock", "~/.local/state/banger/bangerd.log"
+			if l, err := paths.FromEnv(); err == nil {
+				sock, log = l.Socket(), l.LogFile()
+			}
+			fmt.Printf("usage: bangerd [--version]\n\nbangerd is banger's daemon; the banger CLI starts it when needed.\nIt serves the API on %s and logs to %s.\n", sock, log)
 			return 0
 		default:
 			fmt.Fprintf(os.Stderr, "bangerd: unknown argument %q (bangerd takes no arguments; see --help)\n", args[0])

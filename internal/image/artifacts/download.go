@@ -1,6 +1,7 @@
 package artifacts
 
 import (
+	"banger/internal/atomicfile"
 	"context"
 	"errors"
 	"fmt"
@@ -19,22 +20,14 @@ func (f *Fetcher) download(ctx context.Context, a Artifact, url, dest string) (e
 	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
 		return fmt.Errorf("create artifact cache: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".part-*")
+	tmp, err := atomicfile.Create(dest, 0o644)
 	if err != nil {
 		return fmt.Errorf("create artifact cache file: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
+	defer tmp.Abort()
 	h := newIntegrityHasher()
 	if err = f.get(ctx, url, io.MultiWriter(tmp, h)); err != nil {
 		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", tmp.Name(), err)
 	}
 	switch a.Kind {
 	case NPM:
@@ -45,13 +38,7 @@ func (f *Fetcher) download(ctx context.Context, a Artifact, url, dest string) (e
 	if err != nil {
 		return err
 	}
-	if err = os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", dest, err)
-	}
-	if err = os.Rename(tmp.Name(), dest); err != nil {
-		return fmt.Errorf("write %s: %w", dest, err)
-	}
-	return nil
+	return tmp.Commit()
 }
 
 // get copies the body of a 200 response to w, refusing more than maxSize.

@@ -2,13 +2,13 @@ package artifacts
 
 import (
 	"archive/tar"
+	"banger/internal/atomicfile"
 	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path"
-	"path/filepath"
 )
 
 // maxSize bounds what is read from any source, so a hostile or broken
@@ -57,30 +57,11 @@ func ExtractBinary(a Artifact, tgz, dest string) error {
 	}
 }
 
-// writeAtomic writes r to a temporary file beside dest and renames it into
-// place; on any failure nothing is left behind.
-func writeAtomic(dest string, mode os.FileMode, r io.Reader) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", dest, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = io.Copy(tmp, r); err != nil {
-		return fmt.Errorf("write %s: %w", dest, err)
-	}
-	if err = tmp.Chmod(mode); err != nil {
-		return fmt.Errorf("write %s: %w", dest, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", dest, err)
-	}
-	if err = os.Rename(tmp.Name(), dest); err != nil {
-		return fmt.Errorf("write %s: %w", dest, err)
-	}
-	return nil
+// writeAtomic writes r to dest atomically; on any failure nothing is left
+// behind.
+func writeAtomic(dest string, mode os.FileMode, r io.Reader) error {
+	return atomicfile.WriteFrom(dest, mode, func(w io.Writer) error {
+		_, err := io.Copy(w, r)
+		return err
+	})
 }

@@ -151,12 +151,12 @@ func (s *Server) serveUDP(a answerer) {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			s.Logger.Debug("dns udp read", "err", err)
+			s.Logger.Debug("dns udp read", "error", err)
 			continue
 		}
 		if resp := a.respond(buf[:n], true); resp != nil {
 			if _, err := s.udp.WriteToUDPAddrPort(resp, from); err != nil {
-				s.Logger.Debug("dns udp write", "to", from.String(), "err", err)
+				s.Logger.Debug("dns udp write", "to", from.String(), "error", err)
 			}
 		}
 	}
@@ -170,7 +170,7 @@ func (s *Server) serveTCP(a answerer) {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			s.Logger.Warn("dns tcp accept", "err", err)
+			s.Logger.Warn("dns tcp accept", "error", err)
 			time.Sleep(100 * time.Millisecond) // e.g. out of file descriptors
 			continue
 		}

@@ -368,7 +368,7 @@ func (p *Pool) fill() {
 				if p.ctx.Err() != nil {
 					return
 				}
-				p.log.Warn("refilling tap pool failed", "err", err, "retry_in", p.opts.Retry)
+				p.log.Warn("refilling tap pool failed", "error", err, "retry_in", p.opts.Retry)
 				select {
 				case <-time.After(p.opts.Retry):
 					continue

@@ -4,12 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
 
+	"banger/internal/atomicfile"
 	"banger/internal/execx"
 	"banger/internal/paths"
 	"banger/internal/vmm"
@@ -204,21 +203,5 @@ func (l *launch) logHint() string {
 }
 
 func writePIDFile(path string, pid int) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".vmm.pid-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.WriteString(strconv.Itoa(pid) + "\n"); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, []byte(strconv.Itoa(pid)+"\n"), 0o644)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"banger/internal/network"
 	"banger/internal/paths"
 	"banger/internal/vmm"
 )
@@ -51,6 +52,9 @@ func ValidateMachine(vcpus, memMiB int) error {
 	}
 	return nil
 }
+
+// ValidateMachine implements vmm.MachineValidator.
+func (d *Driver) ValidateMachine(vcpus, memMiB int) error { return ValidateMachine(vcpus, memMiB) }
 
 // validID reports whether s is a Firecracker API resource id: non-empty,
 // letters, digits and '_' only (Firecracker rejects anything else).
@@ -114,8 +118,10 @@ func validateSpec(spec vmm.Spec) error {
 		}
 		seen[d.ID] = true
 	}
-	if spec.TAP != "" && len(spec.TAP) > 15 {
-		errs = append(errs, fmt.Errorf("tap name %q is longer than 15 bytes", spec.TAP))
+	if spec.TAP != "" {
+		if err := network.ValidateName(spec.TAP); err != nil {
+			errs = append(errs, fmt.Errorf("tap name: %w", err))
+		}
 	}
 	if spec.Dir != "" {
 		if err := paths.CheckSocketPath(paths.VMDir(spec.Dir).APISocket()); err != nil {

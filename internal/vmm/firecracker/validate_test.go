@@ -80,7 +80,7 @@ func TestValidateSpec(t *testing.T) {
 		"duplicate disk": {func(s *vmm.Spec) { s.Disks[1].ID = "rootfs" }, "used twice"},
 		"no kernel":      {func(s *vmm.Spec) { s.Kernel = "" }, "no kernel"},
 		"instance id":    {func(s *vmm.Spec) { s.ID = "a b" }, `vm id "a b"`},
-		"long tap":       {func(s *vmm.Spec) { s.TAP = "a-very-long-tap-name" }, "longer than 15 bytes"},
+		"long tap":       {func(s *vmm.Spec) { s.TAP = "a-very-long-tap-name" }, "Linux allows at most 15"},
 		"long socket":    {func(s *vmm.Spec) { s.Dir = "/" + strings.Repeat("d", 120) }, "longer than the unix limit"},
 		"boot args":      {func(s *vmm.Spec) { s.BootArgs = strings.Repeat("x", 2048) }, "boot args are 2048 bytes"},
 		// 2 disks + network: Firecracker appends " pci=off" (8) and 3 × 36.

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"banger/internal/agent/agentproto"
+	"banger/internal/network"
 	"banger/internal/vmm"
 )
 
@@ -33,10 +34,6 @@ type launchConfig struct {
 
 // qemuID is what qemu accepts as a device, drive or chardev id.
 var qemuID = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.-]{0,31}$`)
-
-// tapName is a Linux interface name (at most 15 bytes) without characters
-// that qemu's option parser or the kernel would treat specially.
-var tapName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,15}$`)
 
 // optValue escapes a value inside a qemu "key=value,key=value" option
 // string, where a literal comma is written twice.
@@ -194,8 +191,8 @@ func validateSpec(spec vmm.Spec, l launchConfig) error {
 		}
 	}
 	if spec.TAP != "" {
-		if !tapName.MatchString(spec.TAP) {
-			errs = append(errs, fmt.Sprintf("tap name %q is not a valid interface name", spec.TAP))
+		if err := network.ValidateName(spec.TAP); err != nil {
+			errs = append(errs, fmt.Sprintf("tap name: %v", err))
 		}
 		if hw, err := net.ParseMAC(spec.MAC); err != nil || len(hw) != 6 {
 			errs = append(errs, fmt.Sprintf("guest mac %q is not a 6-byte MAC address", spec.MAC))

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"banger/internal/atomicfile"
 	"banger/internal/execx"
 )
 
@@ -157,7 +158,7 @@ func ProbeKVM(ctx context.Context, opts ProbeOptions) ProbeResult {
 	log.Info("kvm probe", "accel", r.Accel, "reason", r.Reason, "kernel", opts.Kernel, "elapsed", out.elapsed)
 	if opts.CacheFile != "" {
 		if err := writeProbeCache(opts.CacheFile, probeCache{Key: key, Result: r}); err != nil {
-			log.Warn("kvm probe: cannot cache the verdict", "file", opts.CacheFile, "err", err)
+			log.Warn("kvm probe: cannot cache the verdict", "file", opts.CacheFile, "error", err)
 		}
 	}
 	return r
@@ -187,19 +188,7 @@ func writeProbeCache(path string, c probeCache) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".kvm-probe-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, append(b, '\n'), 0o600)
 }
 
 // hostEnv is the real host.

@@ -101,7 +101,7 @@ func (p *handshakeProxy) acceptLoop() {
 		c, err := p.ln.Accept()
 		if err != nil {
 			if !errors.Is(err, net.ErrClosed) {
-				p.log.Error("agent socket: accept failed, no longer serving", "err", err)
+				p.log.Error("agent socket: accept failed, no longer serving", "error", err)
 			}
 			return
 		}
@@ -127,7 +127,7 @@ func (p *handshakeProxy) handle(c net.Conn) {
 	}
 	port, err := parseConnectLine(line)
 	if err != nil {
-		p.log.Debug("agent socket: bad handshake", "err", err)
+		p.log.Debug("agent socket: bad handshake", "error", err)
 		return
 	}
 	c.SetReadDeadline(time.Time{})
@@ -135,7 +135,7 @@ func (p *handshakeProxy) handle(c net.Conn) {
 	g, local, err := p.dial(ctx, port)
 	cancel()
 	if err != nil {
-		p.log.Debug("agent socket: guest port not reachable", "port", port, "err", err)
+		p.log.Debug("agent socket: guest port not reachable", "port", port, "error", err)
 		return
 	}
 	if !p.track(g) {
