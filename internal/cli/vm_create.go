@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -50,7 +49,7 @@ func newVMCreateCmd(e *env) *cobra.Command {
 				return err
 			}
 			start := time.Now()
-			vm, err := c.Stream(cmd.Context(), http.MethodPost, "/v1/vms", req, progressPrinter(e, false))
+			vm, err := c.CreateVM(cmd.Context(), req, progressPrinter(e, false))
 			if err != nil {
 				return err
 			}

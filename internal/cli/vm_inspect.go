@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -24,8 +23,8 @@ func newVMListCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var vms []api.VM
-			if err := c.Do(cmd.Context(), http.MethodGet, "/v1/vms", nil, &vms); err != nil {
+			vms, err := c.ListVMs(cmd.Context())
+			if err != nil {
 				return err
 			}
 			if asJSON {
@@ -72,8 +71,8 @@ func newVMShowCmd(e *env) *cobra.Command {
 			}
 			var out []api.VM
 			for _, ref := range refs {
-				var vm api.VM
-				if err := c.Do(cmd.Context(), http.MethodGet, vmPath(ref, ""), nil, &vm); err != nil {
+				vm, err := c.GetVM(cmd.Context(), ref)
+				if err != nil {
 					return err
 				}
 				out = append(out, vm)
@@ -130,8 +129,8 @@ func newVMStatsCmd(e *env) *cobra.Command {
 			}
 			var all []api.VMStats
 			for _, ref := range refs {
-				var st api.VMStats
-				if err := c.Do(cmd.Context(), http.MethodGet, vmPath(ref, "/stats"), nil, &st); err != nil {
+				st, err := c.VMStats(cmd.Context(), ref)
+				if err != nil {
 					return err
 				}
 				all = append(all, st)

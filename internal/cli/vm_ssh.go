@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os/exec"
 	"strings"
 	"time"
@@ -32,8 +31,8 @@ func newVMSSHCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var vm api.VM
-			if err := c.Do(cmd.Context(), http.MethodGet, vmPath(ref, ""), nil, &vm); err != nil {
+			vm, err := c.GetVM(cmd.Context(), ref)
+			if err != nil {
 				return err
 			}
 			if vm.State != api.StateRunning {
@@ -103,8 +102,7 @@ func remindStillRunning(ctx context.Context, e *env, vm api.VM) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 4*time.Second)
 	defer cancel()
-	var h api.GuestHealth
-	if err := c.Do(ctx, http.MethodGet, vmPath(vm.ID, "/health"), nil, &h); err != nil || !h.Up {
+	if h, err := c.VMHealth(ctx, vm.ID); err != nil || !h.Up {
 		return
 	}
 	fmt.Fprintf(e.io.ErrOut, "banger: %s is still running; stop it with `banger vm stop %s`\n", vm.Name, vm.Name)

@@ -11,7 +11,6 @@ import (
 
 	"banger/internal/api"
 	"banger/internal/daemon/apierr"
-	"banger/internal/daemon/server"
 	"banger/internal/disk"
 	"banger/internal/guestconfig"
 	"banger/internal/names"
@@ -19,12 +18,9 @@ import (
 	"banger/internal/store"
 )
 
-// Defaults for vm create.
+// Limits of vm create; the defaults are api.Default*.
 const (
-	DefaultMemoryMiB = 1024
-	DefaultVCPUs     = 2
-	DefaultDiskSize  = 8 << 30
-	MinMemoryMiB     = 128
+	MinMemoryMiB = 128
 	// overlaySize is the apparent size of the sparse per-VM system overlay;
 	// only what the guest writes is allocated.
 	overlaySize = 16 << 30
@@ -32,16 +28,16 @@ const (
 
 // CreateVM creates and boots a VM. Either it ends running (and, unless
 // NoWait, answering ssh) or everything it built is removed again.
-func (d *Daemon) CreateVM(ctx context.Context, req api.CreateVMRequest, p server.Progress) (api.VM, error) {
+func (d *Daemon) CreateVM(ctx context.Context, req api.CreateVMRequest, p api.Progress) (api.VM, error) {
 	start := time.Now()
 	if req.MemoryMiB == 0 {
-		req.MemoryMiB = DefaultMemoryMiB
+		req.MemoryMiB = api.DefaultMemoryMiB
 	}
 	if req.VCPUs == 0 {
-		req.VCPUs = DefaultVCPUs
+		req.VCPUs = api.DefaultVCPUs
 	}
 	if req.DiskSize == 0 {
-		req.DiskSize = DefaultDiskSize
+		req.DiskSize = api.DefaultDiskSize
 	}
 	if err := validateMachine(req.MemoryMiB, req.VCPUs); err != nil {
 		return api.VM{}, err
@@ -150,7 +146,7 @@ func (d *Daemon) CreateVM(ctx context.Context, req api.CreateVMRequest, p server
 		}
 	}
 	r.success()
-	d.emit("created", name, "")
+	d.emit(api.EventCreated, name, "")
 	return d.toAPIVM(*v), nil
 }
 

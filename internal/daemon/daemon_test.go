@@ -470,7 +470,7 @@ func TestStopEscalatesWhenTheGuestIgnoresShutdown(t *testing.T) {
 	vm := td.create(t, "deaf")
 	var steps []string
 	start := time.Now()
-	got, err := td.StopVM(ctx, "deaf", api.StopRequest{TimeoutSeconds: 1}, func(ev api.Event) { steps = append(steps, ev.Message) })
+	got, err := td.StopVM(ctx, "deaf", api.StopRequest{TimeoutSeconds: 1}, progressFn(func(ev api.Event) { steps = append(steps, ev.Message) }))
 	if err != nil || got.State != api.StateStopped {
 		t.Fatalf("stop: %v %+v", err, got)
 	}
@@ -482,3 +482,8 @@ func TestStopEscalatesWhenTheGuestIgnoresShutdown(t *testing.T) {
 	}
 	td.DeleteVM(ctx, "deaf", false)
 }
+
+// progressFn records a lifecycle operation's progress in a test.
+type progressFn func(api.Event)
+
+func (f progressFn) Report(ev api.Event) { f(ev) }

@@ -10,7 +10,6 @@ import (
 
 	"banger/internal/api"
 	"banger/internal/daemon/apierr"
-	"banger/internal/daemon/server"
 	"banger/internal/disk"
 	"banger/internal/store"
 	"banger/internal/vmm"
@@ -50,11 +49,11 @@ func (d *Daemon) save(ctx context.Context, v *store.VM) error {
 }
 
 // StartVM boots a stopped VM.
-func (d *Daemon) StartVM(ctx context.Context, ref string, p server.Progress) (api.VM, error) {
+func (d *Daemon) StartVM(ctx context.Context, ref string, p api.Progress) (api.VM, error) {
 	return d.withVM(ctx, ref, func(v *store.VM) error { return d.startLocked(ctx, v, p, false) })
 }
 
-func (d *Daemon) startLocked(ctx context.Context, v *store.VM, p server.Progress, noWait bool) error {
+func (d *Daemon) startLocked(ctx context.Context, v *store.VM, p api.Progress, noWait bool) error {
 	if v.State == api.StateRunning && procOf(v).Alive() {
 		progressf(p, v.Name, "start", "%s is already running", v.Name)
 		return nil
@@ -80,12 +79,12 @@ func (d *Daemon) startLocked(ctx context.Context, v *store.VM, p server.Progress
 		}
 	}
 	r.success()
-	d.emit("started", v.Name, "")
+	d.emit(api.EventStarted, v.Name, "")
 	return nil
 }
 
 // StopVM shuts a VM down cleanly, escalating after the timeout.
-func (d *Daemon) StopVM(ctx context.Context, ref string, req api.StopRequest, p server.Progress) (api.VM, error) {
+func (d *Daemon) StopVM(ctx context.Context, ref string, req api.StopRequest, p api.Progress) (api.VM, error) {
 	timeout := 60 * time.Second
 	if req.TimeoutSeconds > 0 {
 		timeout = time.Duration(req.TimeoutSeconds) * time.Second
@@ -95,7 +94,7 @@ func (d *Daemon) StopVM(ctx context.Context, ref string, req api.StopRequest, p 
 
 func procOf(v *store.VM) vmm.Process { return vmm.Process{PID: v.PID, StartTime: v.PIDStart} }
 
-func (d *Daemon) stopLocked(ctx context.Context, v *store.VM, timeout time.Duration, p server.Progress) error {
+func (d *Daemon) stopLocked(ctx context.Context, v *store.VM, timeout time.Duration, p api.Progress) error {
 	ctx = context.WithoutCancel(ctx) // a stop, once begun, finishes
 	proc := procOf(v)
 	if proc.Alive() {
@@ -112,7 +111,7 @@ func (d *Daemon) stopLocked(ctx context.Context, v *store.VM, timeout time.Durat
 	if err := d.save(ctx, v); err != nil {
 		return err
 	}
-	d.emit("stopped", v.Name, "")
+	d.emit(api.EventStopped, v.Name, "")
 	return nil
 }
 
@@ -153,7 +152,7 @@ func (d *Daemon) shutdownGuest(ctx context.Context, v *store.VM, timeout time.Du
 }
 
 // RestartVM stops and starts a VM.
-func (d *Daemon) RestartVM(ctx context.Context, ref string, p server.Progress) (api.VM, error) {
+func (d *Daemon) RestartVM(ctx context.Context, ref string, p api.Progress) (api.VM, error) {
 	return d.withVM(ctx, ref, func(v *store.VM) error {
 		if v.State == api.StateRunning {
 			if err := d.stopLocked(ctx, v, 60*time.Second, p); err != nil {
@@ -184,7 +183,7 @@ func (d *Daemon) KillVM(ctx context.Context, ref string, req api.KillRequest) (a
 			d.detachAll(ctx, v)
 			v.State = api.StateStopped
 			v.LastError = "killed with " + signalName(sig)
-			d.emit("stopped", v.Name, v.LastError)
+			d.emit(api.EventStopped, v.Name, v.LastError)
 			return d.save(ctx, v)
 		}
 		return nil
@@ -225,7 +224,7 @@ func (d *Daemon) destroy(ctx context.Context, v *store.VM) error {
 	if err := d.store.DeleteVM(ctx, v.ID); err != nil {
 		return err
 	}
-	d.emit("deleted", v.Name, "")
+	d.emit(api.EventDeleted, v.Name, "")
 	return nil
 }
 

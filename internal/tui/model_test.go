@@ -35,7 +35,7 @@ func testVMs() []api.VM {
 // and a refresh tick too slow to fire during a test.
 func newTest(t *testing.T) (Model, *fakeBackend) {
 	t.Helper()
-	f := newFake()
+	f := newFake(t)
 	m := New(context.Background(), Options{Backend: f, RefreshEvery: time.Hour})
 	m.now = func() time.Time { return testNow }
 	m = send(t, m, tea.WindowSizeMsg{Width: 80, Height: 24})

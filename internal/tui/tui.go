@@ -27,6 +27,9 @@ type Options struct {
 	// SSHArgv is the ssh command line for a running VM, the same one
 	// `banger vm ssh` runs. Nil disables the ssh key.
 	SSHArgv func(api.VM) []string
+	// Describe splits an error into message and hint; nil shows bangerd's
+	// own message and hint.
+	Describe Describe
 	// StartErr is why bangerd could not be started; it is shown until
 	// bangerd answers.
 	StartErr error
