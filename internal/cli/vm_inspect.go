@@ -48,7 +48,7 @@ func newVMListCmd(e *env) *cobra.Command {
 				if v.NAT {
 					nat = "yes"
 				}
-				fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%d\t%d MiB\t%s\t%s\t%s\t%s\n", v.Name, v.ID[:8], v.State, v.IP, v.VCPUs, v.MemoryMiB, humanize.Bytes(v.DiskSize), nat, v.Image, up)
+				fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", v.Name, v.ID[:8], v.State, v.IP, v.VCPUs, humanize.MiB(v.MemoryMiB), humanize.Bytes(v.DiskSize), nat, v.Image, up)
 			}
 			return t.Flush()
 		},
@@ -93,7 +93,7 @@ func newVMShowCmd(e *env) *cobra.Command {
 				if v.TAP != "" {
 					fmt.Fprintf(t, "tap:\t%s\n", v.TAP)
 				}
-				fmt.Fprintf(t, "vcpus:\t%d\nmemory:\t%d MiB\nwork disk:\t%s\nnat:\t%v\n", v.VCPUs, v.MemoryMiB, humanize.Bytes(v.DiskSize), v.NAT)
+				fmt.Fprintf(t, "vcpus:\t%d\nmemory:\t%s\nwork disk:\t%s\nnat:\t%v\n", v.VCPUs, humanize.MiB(v.MemoryMiB), humanize.Bytes(v.DiskSize), v.NAT)
 				fmt.Fprintf(t, "vmm:\t%s %s\n", v.VMM, v.Accel)
 				if v.PID != 0 {
 					fmt.Fprintf(t, "pid:\t%d\n", v.PID)

@@ -13,6 +13,7 @@ import (
 	"banger/internal/daemon/apierr"
 	"banger/internal/disk"
 	"banger/internal/guestconfig"
+	"banger/internal/humanize"
 	"banger/internal/names"
 	"banger/internal/network"
 	"banger/internal/store"
@@ -85,7 +86,7 @@ func (d *Daemon) CreateVM(ctx context.Context, req api.CreateVMRequest, p api.Pr
 			return api.VM{}, err
 		}
 		if req.DiskSize < seedSize {
-			return api.VM{}, apierr.Invalid("disk size %s is smaller than image %s's work seed (%s): use at least %s", disk.FormatSize(req.DiskSize), img.Name, disk.FormatSize(seedSize), disk.FormatSize(seedSize))
+			return api.VM{}, apierr.Invalid("disk size %s is smaller than image %s's work seed (%s): use at least %s", humanize.Bytes(req.DiskSize), img.Name, humanize.Bytes(seedSize), humanize.Bytes(seedSize))
 		}
 	}
 	drv, err := d.host.Driver(ctx)
@@ -216,10 +217,10 @@ func (d *Daemon) keepFailureLog(v *store.VM) string {
 // validateMachine checks memory and vCPU counts against the host.
 func validateMachine(memMiB, vcpus int) error {
 	if memMiB < MinMemoryMiB {
-		return apierr.Invalid("memory %d MiB is below the minimum of %d MiB", memMiB, MinMemoryMiB)
+		return apierr.Invalid("memory %s is below the minimum of %s", humanize.MiB(memMiB), humanize.MiB(MinMemoryMiB))
 	}
 	if total := hostMemoryMiB(); total > 0 && memMiB > total {
-		return apierr.Invalid("memory %d MiB is more than this host has (%d MiB)", memMiB, total)
+		return apierr.Invalid("memory %s is more than this host has (%s)", humanize.MiB(memMiB), humanize.MiB(total))
 	}
 	if vcpus < 1 {
 		return apierr.Invalid("vcpu count %d is not allowed: use at least 1", vcpus)

@@ -11,6 +11,7 @@ import (
 	"banger/internal/api"
 	"banger/internal/daemon/apierr"
 	"banger/internal/disk"
+	"banger/internal/humanize"
 	"banger/internal/store"
 	"banger/internal/vmm"
 )
@@ -254,7 +255,7 @@ func (d *Daemon) SetVM(ctx context.Context, ref string, req api.SetVMRequest) (a
 		}
 		if req.DiskSize != nil {
 			if *req.DiskSize < v.DiskSize {
-				return apierr.Invalid("disk size %s is smaller than the current %s: work disks only grow", disk.FormatSize(*req.DiskSize), disk.FormatSize(v.DiskSize))
+				return apierr.Invalid("disk size %s is smaller than the current %s: work disks only grow", humanize.Bytes(*req.DiskSize), humanize.Bytes(v.DiskSize))
 			}
 			if *req.DiskSize > v.DiskSize {
 				if err := disk.Grow(ctx, d.vmDir(v.ID).WorkDisk(), *req.DiskSize); err != nil {

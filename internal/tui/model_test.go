@@ -189,7 +189,7 @@ func TestNavigationAndDetails(t *testing.T) {
 	}
 	m = send(t, m, det)
 	view := plain(m.View())
-	for _, want := range []string{"details of calm-otter", "running, up 3m12s", "3.5% (12.2s), rss 300.0 MiB", "allocated     overlay 120.0 MiB of 8.0 GiB, work disk 64.0 MiB of 8.0 GiB", "612.0 MiB available of 1.0 GiB", "guest /root", "1.0 GiB used of 8.0 GiB"} {
+	for _, want := range []string{"details of calm-otter", "running, up 3m12s", "3.5% (12.2s), rss 300 MiB", "allocated     overlay 120 MiB of 8 GiB, work disk 64 MiB of 8 GiB", "612 MiB available of 1 GiB", "guest /root", "1 GiB used of 8 GiB"} {
 		if !strings.Contains(view, want) {
 			t.Errorf("details view lacks %q:\n%s", want, view)
 		}

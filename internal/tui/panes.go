@@ -65,7 +65,7 @@ func (d detailsView) lines(st Styles, describe Describe, now time.Time) []string
 		kv("id", fmt.Sprintf("%s (image %s, created %s ago)", v.ID, v.Image, humanize.Duration(now.Sub(v.CreatedAt)))),
 		kv("state", state),
 		kv("address", fmt.Sprintf("%s (%s)  mac %s", v.IP, v.DNSName, v.MAC)),
-		kv("size", fmt.Sprintf("%d vCPU, %d MiB memory, %s work disk, NAT %s", v.VCPUs, v.MemoryMiB, humanize.Bytes(v.DiskSize), nat)),
+		kv("size", fmt.Sprintf("%d vCPU, %s memory, %s work disk, NAT %s", v.VCPUs, humanize.MiB(v.MemoryMiB), humanize.Bytes(v.DiskSize), nat)),
 	}
 	vmm := strings.TrimSpace(v.VMM + " " + v.Accel)
 	if v.PID != 0 {
