@@ -145,24 +145,9 @@ func newRoot(stdio IO) *cobra.Command {
 		newDoctorCmd(e),
 		newTUICmd(e),
 	)
-	for _, c := range root.Commands() {
-		markUsage(c)
-	}
+	root.SetHelpCommand(newHelpCmd(root))
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	markUsage(root)
 	return root
-}
-
-// markUsage makes argument-count errors of every subcommand usage errors.
-func markUsage(c *cobra.Command) {
-	if c.Args != nil {
-		args := c.Args
-		c.Args = func(cmd *cobra.Command, a []string) error {
-			if err := args(cmd, a); err != nil {
-				return usageError{err}
-			}
-			return nil
-		}
-	}
-	for _, sub := range c.Commands() {
-		markUsage(sub)
-	}
 }
