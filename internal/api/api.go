@@ -93,6 +93,9 @@ const (
 	EventStarted = "started"
 	EventStopped = "stopped"
 	EventDeleted = "deleted"
+	// EventStartFailed: a start failed and was rolled back; Message is
+	// the VM's LastError.
+	EventStartFailed = "start-failed"
 )
 
 // Progress receives the progress events of a long operation (create,

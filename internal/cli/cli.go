@@ -50,6 +50,15 @@ func (e exitError) Error() string {
 	return e.err.Error()
 }
 
+// hintError is a CLI error with what to do next.
+type hintError struct {
+	err  error
+	hint string
+}
+
+func (e hintError) Error() string { return e.err.Error() }
+func (e hintError) Unwrap() error { return e.err }
+
 // IO is where a command reads and writes.
 type IO struct {
 	In     io.Reader
@@ -111,7 +120,10 @@ func describe(err error) (msg, hint string) {
 	if hint != "" {
 		return msg, hint
 	}
+	var he hintError
 	switch {
+	case errors.As(err, &he):
+		hint = he.hint
 	case errors.As(err, new(*artifacts.UnavailableError)):
 		hint = "on a host that reaches the npm registry, run `banger image fetch --mirror DIR` (with artifact_mirror pointing at the git bundles), copy DIR here and set artifact_mirror = \"DIR\" in ~/.config/banger/config.toml or BANGER_ARTIFACT_MIRROR=DIR"
 	case errors.As(err, new(*artifacts.MismatchError)):

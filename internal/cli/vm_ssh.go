@@ -36,7 +36,7 @@ func newVMSSHCmd(e *env) *cobra.Command {
 				return err
 			}
 			if vm.State != api.StateRunning {
-				return fmt.Errorf("vm %s is %s: start it with `banger vm start %s`", vm.Name, vm.State, vm.Name)
+				return notRunning(vm)
 			}
 			l, err := e.Layout()
 			if err != nil {
@@ -65,6 +65,18 @@ func newVMSSHCmd(e *env) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&printCmd, "print", false, "print the ssh command instead of running it")
 	return cmd
+}
+
+// notRunning is why vm ssh cannot reach vm. After a start that failed
+// (or a VMM that died), "start it" is the wrong advice on its own: the
+// user has just tried that, so the recorded cause comes first.
+func notRunning(vm api.VM) error {
+	if vm.LastError == "" {
+		return hintError{fmt.Errorf("vm %s is %s", vm.Name, vm.State), "start it with `banger vm start " + vm.Name + "`"}
+	}
+	cause, _, _ := strings.Cut(vm.LastError, "\n")
+	return hintError{fmt.Errorf("vm %s is %s: %s", vm.Name, vm.State, cause),
+		"`banger vm show " + vm.Name + "` has the details; fix the cause, then `banger vm start " + vm.Name + "`"}
 }
 
 // sshArgv is the system ssh command for vm with the installation key and
