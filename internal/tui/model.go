@@ -95,11 +95,15 @@ type Model struct {
 
 // New returns the model Run shows; commands use ctx.
 func New(ctx context.Context, o Options) Model {
+	return newModel(ctx, o, NewStyles(renderer(o.Out)))
+}
+
+func newModel(ctx context.Context, o Options, st Styles) Model {
 	every := o.RefreshEvery
 	if every <= 0 {
 		every = defaultRefresh
 	}
-	keys, st := DefaultKeyMap(), DefaultStyles()
+	keys := DefaultKeyMap()
 	m := Model{
 		ctx:      ctx,
 		backend:  o.Backend,
