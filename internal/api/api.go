@@ -7,6 +7,10 @@ import "time"
 // Version is the API path prefix.
 const Version = "v1"
 
+// NDJSON is the media type of streamed replies: a client that sends it in
+// Accept gets a long operation's progress, one Event per line.
+const NDJSON = "application/x-ndjson"
+
 // VM states.
 const (
 	StateCreating = "creating"

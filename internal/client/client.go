@@ -127,7 +127,7 @@ func (c *Client) stream(ctx context.Context, method, path string, body any, onEv
 	if err != nil {
 		return api.VM{}, err
 	}
-	req.Header.Set("Accept", "application/x-ndjson")
+	req.Header.Set("Accept", api.NDJSON)
 	resp, err := c.send(req)
 	if err != nil {
 		return api.VM{}, err

@@ -54,7 +54,7 @@ func recorder(t *testing.T, reply any) (*Client, func() request) {
 		mu.Lock()
 		last = request{r.Method, r.URL.EscapedPath(), r.URL.RawQuery, r.Header.Get("Accept"), string(b)}
 		mu.Unlock()
-		if r.Header.Get("Accept") == "application/x-ndjson" {
+		if r.Header.Get("Accept") == api.NDJSON {
 			json.NewEncoder(w).Encode(api.Event{Type: api.EventResult, Result: &api.VM{Name: "web"}})
 			return
 		}
@@ -105,7 +105,7 @@ func TestEachMethodCallsItsEndpoint(t *testing.T) {
 		if got.method != tc.method || got.path != tc.path || got.rawQuery != tc.query || strings.TrimSpace(got.body) != tc.body {
 			t.Errorf("sent %s %s?%s %q, want %s %s?%s %q", got.method, got.path, got.rawQuery, got.body, tc.method, tc.path, tc.query, tc.body)
 		}
-		if streamed := got.accept == "application/x-ndjson"; streamed != tc.streamed {
+		if streamed := got.accept == api.NDJSON; streamed != tc.streamed {
 			t.Errorf("%s %s: asked for a stream = %v, want %v", tc.method, tc.path, streamed, tc.streamed)
 		}
 	}

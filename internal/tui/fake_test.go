@@ -88,7 +88,7 @@ func (f *fakeBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		writeJSON(w, http.StatusInternalServerError, api.ErrorBody{Error: api.Error{Code: api.CodeInternal, Message: err.Error()}})
 	case k == "GET /v1/events":
-		w.Header().Set("Content-Type", "application/x-ndjson")
+		w.Header().Set("Content-Type", api.NDJSON)
 		enc := json.NewEncoder(w)
 		for _, ev := range events {
 			enc.Encode(ev)
@@ -97,8 +97,8 @@ func (f *fakeBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if eventsErr != nil {
 			panic(http.ErrAbortHandler) // drops the connection mid-stream
 		}
-	case r.Header.Get("Accept") == "application/x-ndjson":
-		w.Header().Set("Content-Type", "application/x-ndjson")
+	case r.Header.Get("Accept") == api.NDJSON:
+		w.Header().Set("Content-Type", api.NDJSON)
 		enc := json.NewEncoder(w)
 		for _, ev := range progress {
 			enc.Encode(ev)

@@ -41,9 +41,6 @@ type Service interface {
 	RequestShutdown()
 }
 
-// NDJSON is the media type of streamed responses.
-const NDJSON = "application/x-ndjson"
-
 // New returns the API handler.
 func New(s Service, log *slog.Logger) http.Handler {
 	h := &handler{s: s, log: log}
@@ -188,12 +185,12 @@ func (h *handler) reply(w http.ResponseWriter, v any, err error) {
 // stream runs op; a client that accepts NDJSON gets progress events and a
 // final "result" or "error" event, others get the plain JSON reply.
 func (h *handler) stream(w http.ResponseWriter, r *http.Request, op func(api.Progress) (any, error)) {
-	if r.Header.Get("Accept") != NDJSON {
+	if r.Header.Get("Accept") != api.NDJSON {
 		v, err := op(discard{})
 		h.reply(w, v, err)
 		return
 	}
-	w.Header().Set("Content-Type", NDJSON)
+	w.Header().Set("Content-Type", api.NDJSON)
 	w.WriteHeader(http.StatusOK)
 	flusher, _ := w.(http.Flusher)
 	var mu sync.Mutex
@@ -234,7 +231,7 @@ type discard struct{}
 func (discard) Report(api.Event) {}
 
 func (h *handler) events(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", NDJSON)
+	w.Header().Set("Content-Type", api.NDJSON)
 	w.WriteHeader(http.StatusOK)
 	flusher, _ := w.(http.Flusher)
 	if flusher != nil {
