@@ -1,43 +1,24 @@
-package client
+package client_test
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"banger/internal/api"
+	"banger/internal/client"
+	"banger/internal/client/clienttest"
 )
 
-// fakeDaemon serves handler on a unix socket and returns a client for it.
-func fakeDaemon(t *testing.T, handler http.HandlerFunc) *Client {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "client-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sock := filepath.Join(dir, "bangerd.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(handler)
-	srv.Listener.Close()
-	srv.Listener = l
-	srv.Start()
-	t.Cleanup(func() {
-		srv.Close()
-		os.RemoveAll(dir)
-	})
-	return New(sock)
+func fakeDaemon(t *testing.T, handler http.HandlerFunc) *client.Client {
+	c, _ := clienttest.Serve(t, handler)
+	return c
 }
 
 type request struct {
@@ -46,7 +27,7 @@ type request struct {
 }
 
 // recorder answers every request with reply and records it.
-func recorder(t *testing.T, reply any) (*Client, func() request) {
+func recorder(t *testing.T, reply any) (*client.Client, func() request) {
 	var mu sync.Mutex
 	var last request
 	c := fakeDaemon(t, func(w http.ResponseWriter, r *http.Request) {
@@ -117,11 +98,11 @@ func TestErrorBodyBecomesAPIError(t *testing.T) {
 		json.NewEncoder(w).Encode(api.ErrorBody{Error: api.Error{Code: api.CodeConflict, Message: "vm web is running", Hint: "stop it first"}})
 	})
 	_, err := c.SetVM(context.Background(), "web", api.SetVMRequest{})
-	var ae *APIError
+	var ae *client.APIError
 	if !errors.As(err, &ae) || ae.Status != http.StatusConflict || ae.Body.Code != api.CodeConflict || ae.Body.Hint != "stop it first" {
 		t.Fatalf("got %#v, want the conflict as an *APIError", err)
 	}
-	if msg, hint := ErrorParts(err); msg != "vm web is running" || hint != "stop it first" {
+	if msg, hint := client.ErrorParts(err); msg != "vm web is running" || hint != "stop it first" {
 		t.Errorf("ErrorParts = %q, %q", msg, hint)
 	}
 }
@@ -131,7 +112,7 @@ func TestUnexpectedErrorReplyKeepsStatusAndText(t *testing.T) {
 		http.Error(w, "proxy says no", http.StatusBadGateway)
 	})
 	_, err := c.ListVMs(context.Background())
-	var ae *APIError
+	var ae *client.APIError
 	if !errors.As(err, &ae) || ae.Status != http.StatusBadGateway || ae.Body.Code != api.CodeInternal || !strings.Contains(ae.Body.Message, "proxy says no") {
 		t.Fatalf("got %#v", err)
 	}
@@ -161,7 +142,7 @@ func TestStreamErrorEventBecomesAPIError(t *testing.T) {
 		enc.Encode(api.Event{Type: api.EventError, Error: &api.Error{Code: api.CodeUnavailable, Message: "wait for ssh: timed out", Hint: "see the console log"}})
 	})
 	_, err := c.StartVM(context.Background(), "web", nil)
-	var ae *APIError
+	var ae *client.APIError
 	if !errors.As(err, &ae) || ae.Body.Message != "wait for ssh: timed out" || ae.Body.Hint != "see the console log" {
 		t.Fatalf("got %#v", err)
 	}
@@ -196,12 +177,12 @@ func TestEventsDeliversEachEvent(t *testing.T) {
 }
 
 func TestNothingListeningIsUnreachable(t *testing.T) {
-	c := New(filepath.Join(t.TempDir(), "absent.sock"))
+	c := client.New(filepath.Join(t.TempDir(), "absent.sock"))
 	_, err := c.ListVMs(context.Background())
-	if !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), "absent.sock") {
+	if !errors.Is(err, client.ErrUnreachable) || !strings.Contains(err.Error(), "absent.sock") {
 		t.Fatalf("got %v, want ErrUnreachable naming the socket", err)
 	}
-	if msg, hint := ErrorParts(err); msg != err.Error() || hint != "" {
+	if msg, hint := client.ErrorParts(err); msg != err.Error() || hint != "" {
 		t.Errorf("ErrorParts of a plain error = %q, %q", msg, hint)
 	}
 }

@@ -4,11 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +13,7 @@ import (
 
 	"banger/internal/api"
 	"banger/internal/client"
+	"banger/internal/client/clienttest"
 )
 
 // fakeBackend is the real typed client talking to a fake bangerd on a unix
@@ -45,25 +42,8 @@ type fakeCall struct {
 
 func newFake(t *testing.T) *fakeBackend {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "tui-fake-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sock := filepath.Join(dir, "bangerd.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fakeBackend{Client: client.New(sock), replies: map[string]any{}, errs: map[string]error{}}
-	srv := httptest.NewUnstartedServer(f)
-	srv.Listener.Close()
-	srv.Listener = l
-	srv.Start()
-	t.Cleanup(func() {
-		srv.CloseClientConnections()
-		srv.Close()
-		os.RemoveAll(dir)
-	})
+	f := &fakeBackend{replies: map[string]any{}, errs: map[string]error{}}
+	f.Client, _ = clienttest.Serve(t, f)
 	return f
 }
 

@@ -9,14 +9,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"banger/internal/api"
 	"banger/internal/client"
+	"banger/internal/client/clienttest"
 	"banger/internal/daemon/apierr"
 	"banger/internal/daemon/server"
 )
@@ -61,28 +59,12 @@ func (f *fakeService) Subscribe(ctx context.Context) <-chan api.Event {
 // and a plain HTTP client for raw requests.
 func serve(t *testing.T, s server.Service) (*client.Client, *http.Client) {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "server-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sock := filepath.Join(dir, "bangerd.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(server.New(s, slog.New(slog.NewTextHandler(io.Discard, nil))))
-	srv.Listener.Close()
-	srv.Listener = l
-	srv.Start()
-	t.Cleanup(func() {
-		srv.Close()
-		os.RemoveAll(dir)
-	})
+	c, sock := clienttest.Serve(t, server.New(s, slog.New(slog.NewTextHandler(io.Discard, nil))))
 	raw := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "unix", sock)
 	}}}
-	return client.New(sock), raw
+	return c, raw
 }
 
 func TestStreamedStartReportsProgressThenResult(t *testing.T) {
