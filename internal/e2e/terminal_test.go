@@ -31,6 +31,7 @@ func TestCommandsDoNotQueryTheTerminal(t *testing.T) {
 		// the typescript goes nowhere.
 		cmd := e.command(ctx, script, "-qfec", line, "/dev/null")
 		cmd.Stdin = nil // /dev/null: no one types, no one answers
+		cmd.Env = append(cmd.Env, "TERM=xterm-256color")
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		err := cmd.Run()
