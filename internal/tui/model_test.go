@@ -408,6 +408,15 @@ func TestSSH(t *testing.T) {
 	if cmd != nil || got.ID != "" || !strings.Contains(m.status.text, "buildbox is stopped: start it with s first") {
 		t.Errorf("ssh to a stopped VM: cmd %v, status %#v", cmd != nil, m.status)
 	}
+
+	// After a failed start the status leads with the recorded cause.
+	failed := testVMs()
+	failed[1].LastError = "start failed: wait for ssh: timed out\nconsole: panic"
+	m = send(t, m, vmsMsg{vms: failed})
+	m, cmd = sendCmd(t, m, keyMsg("c"))
+	if cmd != nil || m.status.text != "buildbox is stopped: start failed: wait for ssh: timed out" || !strings.Contains(m.status.hint, "fix the cause") {
+		t.Errorf("ssh to a VM whose start failed: cmd %v, status %#v", cmd != nil, m.status)
+	}
 }
 
 func TestQuit(t *testing.T) {
