@@ -107,3 +107,15 @@ func TestCreateHelpDefaultsAreTheDaemons(t *testing.T) {
 		}
 	}
 }
+
+func TestHelpCompletesCommandNames(t *testing.T) {
+	_, out, _ := runUsage(t, "__complete", "help", "vm", "st")
+	for _, want := range []string{"start", "stats", "stop"} {
+		if !strings.Contains(out, want+"\t") {
+			t.Errorf("help vm st<TAB> lacks %s:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "list\t") {
+		t.Errorf("help vm st<TAB> offers list:\n%s", out)
+	}
+}
