@@ -7,6 +7,10 @@ import "time"
 // Version is the API path prefix.
 const Version = "v1"
 
+// NDJSON is the media type of streamed replies: a client that sends it in
+// Accept gets a long operation's progress, one Event per line.
+const NDJSON = "application/x-ndjson"
+
 // VM states.
 const (
 	StateCreating = "creating"
@@ -82,10 +86,41 @@ type StopRequest struct {
 	TimeoutSeconds int `json:"timeout_seconds,omitempty"`
 }
 
+// Event kinds. A streamed operation sends EventProgress lines and ends with
+// one EventResult or EventError; GET /v1/events sends the lifecycle kinds.
+const (
+	EventProgress = "progress"
+	EventResult   = "result"
+	EventError    = "error"
+
+	EventCreated = "created"
+	EventStarted = "started"
+	EventStopped = "stopped"
+	EventDeleted = "deleted"
+	// EventStartFailed: a start failed and was rolled back; Message is
+	// the VM's LastError.
+	EventStartFailed = "start-failed"
+)
+
+// Progress receives the progress events of a long operation (create,
+// start, stop, restart) as they happen. bangerd's lifecycle reports to it;
+// the HTTP server adapts it to an NDJSON stream.
+type Progress interface {
+	Report(Event)
+}
+
+// Defaults of POST /v1/vms for fields left zero; `banger vm create --help`
+// shows the same values without asking the daemon.
+const (
+	DefaultMemoryMiB = 1024
+	DefaultVCPUs     = 2
+	DefaultDiskSize  = 8 << 30
+)
+
 // Event is one NDJSON line of a streamed operation or of GET /v1/events.
 type Event struct {
 	Time    time.Time `json:"time"`
-	Type    string    `json:"type"` // "progress", "result", "error", or a lifecycle event name
+	Type    string    `json:"type"` // one of the Event* kinds
 	VM      string    `json:"vm,omitempty"`
 	Step    string    `json:"step,omitempty"`
 	Message string    `json:"message,omitempty"`

@@ -50,6 +50,15 @@ func (e exitError) Error() string {
 	return e.err.Error()
 }
 
+// hintError is a CLI error with what to do next.
+type hintError struct {
+	err  error
+	hint string
+}
+
+func (e hintError) Error() string { return e.err.Error() }
+func (e hintError) Unwrap() error { return e.err }
+
 // IO is where a command reads and writes.
 type IO struct {
 	In     io.Reader
@@ -96,28 +105,35 @@ func Run(ctx context.Context, args []string, stdio IO) int {
 // the guest (agent errors, console lines), so control characters are
 // escaped.
 func printError(w io.Writer, err error) {
-	var apiErr *client.APIError
-	switch {
-	case errors.As(err, &apiErr):
-		fmt.Fprintln(w, "error:", termtext.EscapeLines(apiErr.Body.Message))
-		if apiErr.Body.Hint != "" {
-			fmt.Fprintln(w, "hint:", termtext.EscapeLines(apiErr.Body.Hint))
-		}
-	case errors.As(err, new(*artifacts.UnavailableError)):
-		fmt.Fprintln(w, "error:", err)
-		fmt.Fprintln(w, "hint: on a host that reaches the npm registry, run `banger image fetch --mirror DIR` (with artifact_mirror pointing at the git bundles), copy DIR here and set artifact_mirror = \"DIR\" in ~/.config/banger/config.toml or BANGER_ARTIFACT_MIRROR=DIR")
-	case errors.As(err, new(*artifacts.MismatchError)):
-		fmt.Fprintln(w, "error:", err)
-		fmt.Fprintln(w, "hint: nothing was cached; replace or remove the file it came from, or, if the pin is out of date, update it in internal/image/artifacts")
-	case errors.As(err, new(*client.ForeignPeerError)), errors.As(err, new(*paths.UnsafeRuntimeDirError)):
-		fmt.Fprintln(w, "error:", err)
-		fmt.Fprintln(w, "hint: on a shared host another user can claim /tmp/banger-<uid>; log in through a session that sets XDG_RUNTIME_DIR (systemd-logind does) or export XDG_RUNTIME_DIR=/run/user/$(id -u)")
-	case errors.Is(err, client.ErrUnreachable):
-		fmt.Fprintln(w, "error:", termtext.EscapeLines(err.Error()))
-		fmt.Fprintln(w, "hint: is bangerd running? `banger daemon status` starts it; its log is", daemonLogFile())
-	default:
-		fmt.Fprintln(w, "error:", termtext.EscapeLines(err.Error()))
+	msg, hint := describe(err)
+	fmt.Fprintln(w, "error:", termtext.EscapeLines(msg))
+	if hint != "" {
+		fmt.Fprintln(w, "hint:", termtext.EscapeLines(hint))
 	}
+}
+
+// describe splits err into what failed and what to do next: bangerd's own
+// message and hint, or a hint of the CLI's for errors that never reached
+// bangerd. The CLI and the TUI both show errors through it.
+func describe(err error) (msg, hint string) {
+	msg, hint = client.ErrorParts(err)
+	if hint != "" {
+		return msg, hint
+	}
+	var he hintError
+	switch {
+	case errors.As(err, &he):
+		hint = he.hint
+	case errors.As(err, new(*artifacts.UnavailableError)):
+		hint = "on a host that reaches the npm registry, run `banger image fetch --mirror DIR` (with artifact_mirror pointing at the git bundles), copy DIR here and set artifact_mirror = \"DIR\" in ~/.config/banger/config.toml or BANGER_ARTIFACT_MIRROR=DIR"
+	case errors.As(err, new(*artifacts.MismatchError)):
+		hint = "nothing was cached; replace or remove the file it came from, or, if the pin is out of date, update it in internal/image/artifacts"
+	case errors.As(err, new(*client.ForeignPeerError)), errors.As(err, new(*paths.UnsafeRuntimeDirError)):
+		hint = "on a shared host another user can claim /tmp/banger-<uid>; log in through a session that sets XDG_RUNTIME_DIR (systemd-logind does) or export XDG_RUNTIME_DIR=/run/user/$(id -u)"
+	case errors.Is(err, client.ErrUnreachable):
+		hint = "is bangerd running? `banger daemon status` starts it; its log is " + daemonLogFile()
+	}
+	return msg, hint
 }
 
 func newRoot(stdio IO) *cobra.Command {
@@ -141,26 +157,11 @@ func newRoot(stdio IO) *cobra.Command {
 		newDoctorCmd(e),
 		newTUICmd(e),
 	)
-	for _, c := range root.Commands() {
-		markUsage(c)
-	}
+	root.SetHelpCommand(newHelpCmd(root))
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	markUsage(root)
 	return root
-}
-
-// markUsage makes argument-count errors of every subcommand usage errors.
-func markUsage(c *cobra.Command) {
-	if c.Args != nil {
-		args := c.Args
-		c.Args = func(cmd *cobra.Command, a []string) error {
-			if err := args(cmd, a); err != nil {
-				return usageError{err}
-			}
-			return nil
-		}
-	}
-	for _, sub := range c.Commands() {
-		markUsage(sub)
-	}
 }
 
 // daemonLogFile names bangerd's log for a hint.

@@ -5,7 +5,6 @@ import (
 	"banger/internal/vmm"
 	"context"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -98,7 +97,7 @@ func stopDaemon(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	if err := c.Do(ctx, http.MethodPost, "/v1/shutdown", nil, nil); err != nil {
+	if err := c.Shutdown(ctx); err != nil {
 		return err
 	}
 	// Wait for the process to go away so a following command starts fresh.

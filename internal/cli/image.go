@@ -2,8 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"net/http"
-	"net/url"
 
 	"github.com/spf13/cobra"
 
@@ -20,8 +18,8 @@ func newImageCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var ims []api.Image
-			if err := c.Do(cmd.Context(), http.MethodGet, "/v1/images", nil, &ims); err != nil {
+			ims, err := c.ListImages(cmd.Context())
+			if err != nil {
 				return err
 			}
 			if asJSON {
@@ -55,8 +53,8 @@ func newImageCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var im api.Image
-			if err := c.Do(cmd.Context(), http.MethodGet, "/v1/images/"+url.PathEscape(args[0]), nil, &im); err != nil {
+			im, err := c.GetImage(cmd.Context(), args[0])
+			if err != nil {
 				return err
 			}
 			if asJSON {
@@ -75,8 +73,8 @@ func newImageCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var im api.Image
-			if err := c.Do(cmd.Context(), http.MethodDelete, "/v1/images/"+url.PathEscape(args[0]), nil, &im); err != nil {
+			im, err := c.DeleteImage(cmd.Context(), args[0])
+			if err != nil {
 				return err
 			}
 			if asJSON {
@@ -103,8 +101,8 @@ func newImageCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var im api.Image
-			if err := c.Do(cmd.Context(), http.MethodPost, "/v1/images", absPaths(reg), &im); err != nil {
+			im, err := c.RegisterImage(cmd.Context(), absPaths(reg))
+			if err != nil {
 				return err
 			}
 			if asJSON {

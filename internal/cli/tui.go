@@ -47,6 +47,7 @@ s start, x stop, r restart, d delete, n toggle NAT, c ssh, ? help, q quit.`,
 			return tui.Run(cmd.Context(), tui.Options{
 				Backend:  backend,
 				StartErr: startErr,
+				Describe: describe,
 				SSHArgv:  func(vm api.VM) []string { return sshArgv(l, vm, nil) },
 				In:       e.io.In,
 				Out:      e.io.Out,

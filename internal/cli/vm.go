@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,10 +23,6 @@ func newVMCmd(e *env) *cobra.Command {
 		newVMDeleteCmd(e), newVMSetCmd(e),
 	)
 	return cmd
-}
-
-func vmPath(ref string, suffix string) string {
-	return "/v1/vms/" + url.PathEscape(ref) + suffix
 }
 
 // refResult is one line of a multi-ref command.
@@ -55,7 +50,7 @@ func forEachRef(ctx context.Context, e *env, refs []string, asJSON bool, op func
 			vm, err := op(ctx, c, ref)
 			results[i] = refResult{Ref: ref, OK: err == nil, VM: vm}
 			if err != nil {
-				results[i].Error, results[i].Hint = errorParts(err)
+				results[i].Error, results[i].Hint = describe(err)
 			}
 		}(i, ref)
 	}
@@ -89,13 +84,6 @@ func forEachRef(ctx context.Context, e *env, refs []string, asJSON bool, op func
 		return exitError{code: ExitFailure, err: fmt.Errorf("%d of %d failed", failed, len(refs))}
 	}
 	return nil
-}
-
-func errorParts(err error) (msg, hint string) {
-	if ae, ok := err.(*client.APIError); ok {
-		return ae.Body.Message, ae.Body.Hint
-	}
-	return err.Error(), ""
 }
 
 // progressPrinter prints streamed progress events to stderr.

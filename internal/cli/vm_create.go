@@ -2,13 +2,14 @@ package cli
 
 import (
 	"fmt"
-	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"banger/internal/api"
 	"banger/internal/disk"
+	"banger/internal/humanize"
 )
 
 type createOptions struct {
@@ -50,7 +51,7 @@ func newVMCreateCmd(e *env) *cobra.Command {
 				return err
 			}
 			start := time.Now()
-			vm, err := c.Stream(cmd.Context(), http.MethodPost, "/v1/vms", req, progressPrinter(e, false))
+			vm, err := c.CreateVM(cmd.Context(), req, progressPrinter(e, false))
 			if err != nil {
 				return err
 			}
@@ -65,9 +66,11 @@ func newVMCreateCmd(e *env) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&o.name, "name", "", "VM name (a DNS label; generated as adjective-animal when omitted)")
 	f.StringVar(&o.image, "image", "", "image name or id (default: the bundle's default image)")
-	f.StringVar(&o.memory, "memory", "1024", "memory in MiB (or with a suffix, e.g. 2G)")
-	f.StringVar(&o.vcpu, "vcpu", "2", "number of vCPUs")
-	f.StringVar(&o.diskSize, "disk-size", "8G", "size of the persistent /root work disk, e.g. 16G")
+	// The defaults shown are the daemon's own (api.Default*): a flag left
+	// unset is not sent, and bangerd fills it in.
+	f.StringVar(&o.memory, "memory", humanize.MiB(api.DefaultMemoryMiB), "memory in MiB (or with a suffix, e.g. 2G)")
+	f.StringVar(&o.vcpu, "vcpu", strconv.Itoa(api.DefaultVCPUs), "number of vCPUs")
+	f.StringVar(&o.diskSize, "disk-size", humanize.Bytes(api.DefaultDiskSize), "size of the persistent /root work disk, e.g. 16G")
 	f.BoolVar(&o.nat, "nat", false, "give the VM outbound network access through NAT")
 	f.BoolVar(&o.noWait, "no-wait", false, "return once the VMM runs, without waiting for SSH")
 	f.BoolVar(&o.asJSON, "json", false, "print the VM as JSON")

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
@@ -25,8 +24,8 @@ func newVMListCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var vms []api.VM
-			if err := c.Do(cmd.Context(), http.MethodGet, "/v1/vms", nil, &vms); err != nil {
+			vms, err := c.ListVMs(cmd.Context())
+			if err != nil {
 				return err
 			}
 			if asJSON {
@@ -50,7 +49,7 @@ func newVMListCmd(e *env) *cobra.Command {
 				if v.NAT {
 					nat = "yes"
 				}
-				fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%d\t%d MiB\t%s\t%s\t%s\t%s\n", v.Name, v.ID[:8], v.State, v.IP, v.VCPUs, v.MemoryMiB, humanize.Bytes(v.DiskSize), nat, v.Image, up)
+				fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", v.Name, v.ID[:8], v.State, v.IP, v.VCPUs, humanize.MiB(v.MemoryMiB), humanize.Bytes(v.DiskSize), nat, v.Image, up)
 			}
 			return t.Flush()
 		},
@@ -73,8 +72,8 @@ func newVMShowCmd(e *env) *cobra.Command {
 			}
 			var out []api.VM
 			for _, ref := range refs {
-				var vm api.VM
-				if err := c.Do(cmd.Context(), http.MethodGet, vmPath(ref, ""), nil, &vm); err != nil {
+				vm, err := c.GetVM(cmd.Context(), ref)
+				if err != nil {
 					return err
 				}
 				out = append(out, vm)
@@ -95,7 +94,7 @@ func newVMShowCmd(e *env) *cobra.Command {
 				if v.TAP != "" {
 					fmt.Fprintf(t, "tap:\t%s\n", v.TAP)
 				}
-				fmt.Fprintf(t, "vcpus:\t%d\nmemory:\t%d MiB\nwork disk:\t%s\nnat:\t%v\n", v.VCPUs, v.MemoryMiB, humanize.Bytes(v.DiskSize), v.NAT)
+				fmt.Fprintf(t, "vcpus:\t%d\nmemory:\t%s\nwork disk:\t%s\nnat:\t%v\n", v.VCPUs, humanize.MiB(v.MemoryMiB), humanize.Bytes(v.DiskSize), v.NAT)
 				fmt.Fprintf(t, "vmm:\t%s %s\n", v.VMM, v.Accel)
 				if v.PID != 0 {
 					fmt.Fprintf(t, "pid:\t%d\n", v.PID)
@@ -131,8 +130,8 @@ func newVMStatsCmd(e *env) *cobra.Command {
 			}
 			var all []api.VMStats
 			for _, ref := range refs {
-				var st api.VMStats
-				if err := c.Do(cmd.Context(), http.MethodGet, vmPath(ref, "/stats"), nil, &st); err != nil {
+				st, err := c.VMStats(cmd.Context(), ref)
+				if err != nil {
 					return err
 				}
 				all = append(all, st)

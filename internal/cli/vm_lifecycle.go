@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/spf13/cobra"
 
@@ -26,23 +25,25 @@ func newRefCmd(e *env, use, short, example string, op func(context.Context, *cli
 	return cmd
 }
 
-func streamOp(e *env, suffix string, body any, multi bool) func(context.Context, *client.Client, string) (*api.VM, error) {
-	return func(ctx context.Context, c *client.Client, ref string) (*api.VM, error) {
-		return c.Stream(ctx, http.MethodPost, vmPath(ref, suffix), body, progressPrinter(e, multi))
+// vmOrNil is the result line's VM: none when the operation failed.
+func vmOrNil(vm api.VM, err error) (*api.VM, error) {
+	if err != nil {
+		return nil, err
 	}
+	return &vm, nil
 }
 
 func newVMStartCmd(e *env) *cobra.Command {
 	return newRefCmd(e, "start", "Start stopped VMs (returns when SSH answers)", "  banger vm start calm-otter",
 		func(ctx context.Context, c *client.Client, ref string) (*api.VM, error) {
-			return streamOp(e, "/start", nil, true)(ctx, c, ref)
+			return vmOrNil(c.StartVM(ctx, ref, progressPrinter(e, true)))
 		}, stateLine, nil)
 }
 
 func newVMRestartCmd(e *env) *cobra.Command {
 	return newRefCmd(e, "restart", "Stop and start VMs", "  banger vm restart calm-otter",
 		func(ctx context.Context, c *client.Client, ref string) (*api.VM, error) {
-			return streamOp(e, "/restart", nil, true)(ctx, c, ref)
+			return vmOrNil(c.RestartVM(ctx, ref, progressPrinter(e, true)))
 		}, stateLine, nil)
 }
 
@@ -50,7 +51,7 @@ func newVMStopCmd(e *env) *cobra.Command {
 	var timeout int
 	return newRefCmd(e, "stop", "Shut VMs down cleanly (escalating to SIGTERM/SIGKILL after --timeout)", "  banger vm stop calm-otter buildbox api-1",
 		func(ctx context.Context, c *client.Client, ref string) (*api.VM, error) {
-			return streamOp(e, "/stop", api.StopRequest{TimeoutSeconds: timeout}, true)(ctx, c, ref)
+			return vmOrNil(c.StopVM(ctx, ref, api.StopRequest{TimeoutSeconds: timeout}, progressPrinter(e, true)))
 		}, stateLine, func(cmd *cobra.Command) {
 			cmd.Flags().IntVar(&timeout, "timeout", 60, "seconds to wait for a clean guest shutdown")
 		})
@@ -60,9 +61,7 @@ func newVMKillCmd(e *env) *cobra.Command {
 	var signal string
 	return newRefCmd(e, "kill", "Send a signal to VMs' VMM processes", "  banger vm kill --signal KILL aa12bb34 cc56dd78",
 		func(ctx context.Context, c *client.Client, ref string) (*api.VM, error) {
-			var vm api.VM
-			err := c.Do(ctx, http.MethodPost, vmPath(ref, "/kill"), api.KillRequest{Signal: signal}, &vm)
-			return &vm, err
+			return vmOrNil(c.KillVM(ctx, ref, api.KillRequest{Signal: signal}))
 		}, func(vm *api.VM) string { return "signalled (" + vm.State + ")" }, func(cmd *cobra.Command) {
 			cmd.Flags().StringVarP(&signal, "signal", "s", "TERM", "signal name or number (TERM, KILL, INT, HUP, ...)")
 		})
@@ -72,13 +71,7 @@ func newVMDeleteCmd(e *env) *cobra.Command {
 	var force bool
 	return newRefCmd(e, "delete", "Delete VMs and their disks (running VMs need --force)", "  banger vm delete calm-otter",
 		func(ctx context.Context, c *client.Client, ref string) (*api.VM, error) {
-			path := vmPath(ref, "")
-			if force {
-				path += "?force=true"
-			}
-			var vm api.VM
-			err := c.Do(ctx, http.MethodDelete, path, nil, &vm)
-			return &vm, err
+			return vmOrNil(c.DeleteVM(ctx, ref, force))
 		}, func(*api.VM) string { return "deleted" }, func(cmd *cobra.Command) {
 			cmd.Flags().BoolVarP(&force, "force", "f", false, "stop a running VM first")
 		})

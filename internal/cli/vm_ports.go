@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"net/http"
 
 	"github.com/spf13/cobra"
 
@@ -30,12 +29,11 @@ func newVMPortsCmd(e *env) *cobra.Command {
 			results := make([]result, len(refs))
 			failed := 0
 			for i, ref := range refs {
-				var pr api.PortsResponse
-				err := c.Do(cmd.Context(), http.MethodGet, vmPath(ref, "/ports"), nil, &pr)
+				pr, err := c.VMPorts(cmd.Context(), ref)
 				results[i] = result{PortsResponse: pr, Ref: ref}
 				if err != nil {
 					failed++
-					msg, hint := errorParts(err)
+					msg, hint := describe(err)
 					if hint != "" {
 						msg += " (" + hint + ")"
 					}

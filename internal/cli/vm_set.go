@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/spf13/cobra"
 
@@ -55,9 +54,7 @@ func newVMSetCmd(e *env) *cobra.Command {
 				return usagef("nothing to change: give --memory, --vcpu, --disk-size, --nat or --no-nat")
 			}
 			return forEachRef(cmd.Context(), e, refs, asJSON, func(ctx context.Context, c *client.Client, ref string) (*api.VM, error) {
-				var vm api.VM
-				err := c.Do(ctx, http.MethodPatch, vmPath(ref, ""), req, &vm)
-				return &vm, err
+				return vmOrNil(c.SetVM(ctx, ref, req))
 			}, func(*api.VM) string { return "updated" })
 		},
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os/exec"
 	"strings"
 	"time"
@@ -33,12 +32,12 @@ func newVMSSHCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var vm api.VM
-			if err := c.Do(cmd.Context(), http.MethodGet, vmPath(ref, ""), nil, &vm); err != nil {
+			vm, err := c.GetVM(cmd.Context(), ref)
+			if err != nil {
 				return err
 			}
 			if vm.State != api.StateRunning {
-				return fmt.Errorf("vm %s is %s: start it with `banger vm start %s`", vm.Name, vm.State, vm.Name)
+				return notRunning(vm)
 			}
 			l, err := e.Layout()
 			if err != nil {
@@ -67,6 +66,18 @@ func newVMSSHCmd(e *env) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&printCmd, "print", false, "print the ssh command instead of running it")
 	return cmd
+}
+
+// notRunning is why vm ssh cannot reach vm. After a start that failed
+// (or a VMM that died), "start it" is the wrong advice on its own: the
+// user has just tried that, so the recorded cause comes first.
+func notRunning(vm api.VM) error {
+	if vm.LastError == "" {
+		return hintError{fmt.Errorf("vm %s is %s", vm.Name, vm.State), "start it with `banger vm start " + vm.Name + "`"}
+	}
+	cause, _, _ := strings.Cut(vm.LastError, "\n")
+	return hintError{fmt.Errorf("vm %s is %s: %s", vm.Name, vm.State, cause),
+		"`banger vm show " + vm.Name + "` has the details; fix the cause, then `banger vm start " + vm.Name + "`"}
 }
 
 // sshArgv is the system ssh command for vm with the installation key and
@@ -104,8 +115,7 @@ func remindStillRunning(ctx context.Context, e *env, vm api.VM) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 4*time.Second)
 	defer cancel()
-	var h api.GuestHealth
-	if err := c.Do(ctx, http.MethodGet, vmPath(vm.ID, "/health"), nil, &h); err != nil || !h.Up {
+	if h, err := c.VMHealth(ctx, vm.ID); err != nil || !h.Up {
 		return
 	}
 	fmt.Fprintf(e.io.ErrOut, "banger: %s is still running; stop it with `banger vm stop %s`\n", vm.Name, vm.Name)

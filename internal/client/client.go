@@ -1,7 +1,9 @@
-// Package client talks to bangerd over its unix socket. It turns transport
-// failures into ErrUnreachable and API error bodies into *APIError, and
-// refuses (*ForeignPeerError) a socket served by another user's process;
-// hints for the user are added by the CLI, not here.
+// Package client talks to bangerd over its unix socket: one method per API
+// endpoint (endpoints.go), and the only place the /v1/... paths are
+// written on the client side. It turns transport failures into
+// ErrUnreachable and API error bodies into *APIError, and refuses
+// (*ForeignPeerError) a socket served by another user's process; hints for
+// the user are added by the CLI, not here.
 package client
 
 import (
@@ -97,8 +99,8 @@ func decodeError(resp *http.Response) error {
 	return &APIError{Status: resp.StatusCode, Body: eb.Error}
 }
 
-// Do sends a JSON request and decodes a JSON reply into out (if non-nil).
-func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {
+// do sends a JSON request and decodes a JSON reply into out (if non-nil).
+func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
 	req, err := c.newRequest(ctx, method, path, body)
 	if err != nil {
 		return err
@@ -118,17 +120,17 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 	return nil
 }
 
-// Stream sends a request asking for NDJSON progress, calls onEvent for each
+// stream sends a request asking for NDJSON progress, calls onEvent for each
 // progress event and returns the final result (or the final error).
-func (c *Client) Stream(ctx context.Context, method, path string, body any, onEvent func(api.Event)) (*api.VM, error) {
+func (c *Client) stream(ctx context.Context, method, path string, body any, onEvent func(api.Event)) (api.VM, error) {
 	req, err := c.newRequest(ctx, method, path, body)
 	if err != nil {
-		return nil, err
+		return api.VM{}, err
 	}
-	req.Header.Set("Accept", "application/x-ndjson")
+	req.Header.Set("Accept", api.NDJSON)
 	resp, err := c.send(req)
 	if err != nil {
-		return nil, err
+		return api.VM{}, err
 	}
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
@@ -136,16 +138,19 @@ func (c *Client) Stream(ctx context.Context, method, path string, body any, onEv
 	for sc.Scan() {
 		var ev api.Event
 		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-			return nil, fmt.Errorf("decode bangerd event: %w", err)
+			return api.VM{}, fmt.Errorf("decode bangerd event: %w", err)
 		}
 		switch ev.Type {
-		case "result":
-			return ev.Result, nil
-		case "error":
-			if ev.Error == nil {
-				return nil, errors.New("bangerd reported an error without details")
+		case api.EventResult:
+			if ev.Result == nil {
+				return api.VM{}, errors.New("bangerd reported a result without the vm")
 			}
-			return nil, &APIError{Status: http.StatusOK, Body: *ev.Error}
+			return *ev.Result, nil
+		case api.EventError:
+			if ev.Error == nil {
+				return api.VM{}, errors.New("bangerd reported an error without details")
+			}
+			return api.VM{}, &APIError{Status: http.StatusOK, Body: *ev.Error}
 		default:
 			if onEvent != nil {
 				onEvent(ev)
@@ -153,14 +158,15 @@ func (c *Client) Stream(ctx context.Context, method, path string, body any, onEv
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read bangerd events: %w", err)
+		return api.VM{}, fmt.Errorf("read bangerd events: %w", err)
 	}
-	return nil, errors.New("bangerd closed the stream before the operation finished; see bangerd.log")
+	return api.VM{}, errors.New("bangerd closed the stream before the operation finished; see bangerd.log")
 }
 
-// Events streams GET /v1/events until ctx ends.
+// Events follows GET /v1/events, calling onEvent for each lifecycle event,
+// until ctx ends or the daemon closes the stream.
 func (c *Client) Events(ctx context.Context, onEvent func(api.Event)) error {
-	req, err := c.newRequest(ctx, http.MethodGet, "/v1/events", nil)
+	req, err := c.newRequest(ctx, http.MethodGet, prefix+"/events", nil)
 	if err != nil {
 		return err
 	}
@@ -177,11 +183,4 @@ func (c *Client) Events(ctx context.Context, onEvent func(api.Event)) error {
 		}
 	}
 	return sc.Err()
-}
-
-// Status returns the daemon status.
-func (c *Client) Status(ctx context.Context) (api.DaemonStatus, error) {
-	var st api.DaemonStatus
-	err := c.Do(ctx, http.MethodGet, "/v1/status", nil, &st)
-	return st, err
 }

@@ -43,8 +43,8 @@ func BenchmarkListVMs200(b *testing.B) {
 	c := client.New(sock)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		var vms []api.VM
-		if err := c.Do(ctx, http.MethodGet, "/v1/vms", nil, &vms); err != nil || len(vms) != 200 {
+		vms, err := c.ListVMs(ctx)
+		if err != nil || len(vms) != 200 {
 			b.Fatalf("%v %d", err, len(vms))
 		}
 	}

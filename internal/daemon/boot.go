@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"banger/internal/api"
-	"banger/internal/daemon/server"
 	"banger/internal/paths"
 	"banger/internal/store"
 	"banger/internal/vmm"
@@ -46,9 +45,9 @@ func kernelArgs(vmmName string) string {
 }
 
 // progressf reports one step of a long operation.
-func progressf(p server.Progress, vm, step, format string, args ...any) {
+func progressf(p api.Progress, vm, step, format string, args ...any) {
 	if p != nil {
-		p(api.Event{Type: "progress", VM: vm, Step: step, Message: fmt.Sprintf(format, args...)})
+		p.Report(api.Event{Type: api.EventProgress, VM: vm, Step: step, Message: fmt.Sprintf(format, args...)})
 	}
 }
 
@@ -127,7 +126,7 @@ func sshTimeout(accel string) time.Duration {
 
 // waitSSH waits until the guest's sshd sends its banner, failing early if
 // the VMM exits.
-func (d *Daemon) waitSSH(ctx context.Context, v *store.VM, p server.Progress) error {
+func (d *Daemon) waitSSH(ctx context.Context, v *store.VM, p api.Progress) error {
 	progressf(p, v.Name, "ssh", "waiting for ssh on %s:22", v.IP)
 	timeout := sshTimeout(v.Accel)
 	ctx, cancel := context.WithTimeout(ctx, timeout)

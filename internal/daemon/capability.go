@@ -10,7 +10,6 @@ import (
 
 	"banger/internal/api"
 	"banger/internal/daemon/apierr"
-	"banger/internal/daemon/server"
 	"banger/internal/network"
 	"banger/internal/store"
 	"banger/internal/vmm"
@@ -39,7 +38,7 @@ type vmOp struct {
 	v   *store.VM
 	img store.Image // create only
 	drv vmm.Driver  // attach only
-	p   server.Progress
+	p   api.Progress
 }
 
 // base gives capabilities no-op steps to override.

@@ -13,9 +13,9 @@ import (
 
 	"banger/internal/api"
 	"banger/internal/daemon/apierr"
-	"banger/internal/daemon/server"
 	"banger/internal/disk"
 	"banger/internal/guestconfig"
+	"banger/internal/humanize"
 	"banger/internal/names"
 	"banger/internal/network"
 	"banger/internal/store"
@@ -23,12 +23,9 @@ import (
 	"banger/internal/vmm/bootlog"
 )
 
-// Defaults for vm create.
+// Limits of vm create; the defaults are api.Default*.
 const (
-	DefaultMemoryMiB = 1024
-	DefaultVCPUs     = 2
-	DefaultDiskSize  = 8 << 30
-	MinMemoryMiB     = 128
+	MinMemoryMiB = 128
 	// overlaySize is the apparent size of the sparse per-VM system overlay;
 	// only what the guest writes is allocated.
 	overlaySize = 16 << 30
@@ -36,16 +33,16 @@ const (
 
 // CreateVM creates and boots a VM. Either it ends running (and, unless
 // NoWait, answering ssh) or everything it built is removed again.
-func (d *Daemon) CreateVM(ctx context.Context, req api.CreateVMRequest, p server.Progress) (api.VM, error) {
+func (d *Daemon) CreateVM(ctx context.Context, req api.CreateVMRequest, p api.Progress) (api.VM, error) {
 	start := time.Now()
 	if req.MemoryMiB == 0 {
-		req.MemoryMiB = DefaultMemoryMiB
+		req.MemoryMiB = api.DefaultMemoryMiB
 	}
 	if req.VCPUs == 0 {
-		req.VCPUs = DefaultVCPUs
+		req.VCPUs = api.DefaultVCPUs
 	}
 	if req.DiskSize == 0 {
-		req.DiskSize = DefaultDiskSize
+		req.DiskSize = api.DefaultDiskSize
 	}
 	if err := validateMachine(req.MemoryMiB, req.VCPUs); err != nil {
 		return api.VM{}, err
@@ -93,7 +90,7 @@ func (d *Daemon) CreateVM(ctx context.Context, req api.CreateVMRequest, p server
 			return api.VM{}, err
 		}
 		if req.DiskSize < seedSize {
-			return api.VM{}, apierr.Invalid("disk size %s is smaller than image %s's work seed (%s): use at least %s", disk.FormatSize(req.DiskSize), img.Name, disk.FormatSize(seedSize), disk.FormatSize(seedSize))
+			return api.VM{}, apierr.Invalid("disk size %s is smaller than image %s's work seed (%s): use at least %s", humanize.Bytes(req.DiskSize), img.Name, humanize.Bytes(seedSize), humanize.Bytes(seedSize))
 		}
 	}
 	drv, err := d.host.Driver(ctx)
@@ -154,7 +151,7 @@ func (d *Daemon) CreateVM(ctx context.Context, req api.CreateVMRequest, p server
 		}
 	}
 	r.success()
-	d.emit("created", name, "")
+	d.emit(api.EventCreated, name, "")
 	return d.toAPIVM(*v), nil
 }
 
@@ -225,10 +222,10 @@ func (d *Daemon) keepFailureLog(v *store.VM) string {
 // validateMachine checks memory and vCPU counts against the host.
 func validateMachine(memMiB, vcpus int) error {
 	if memMiB < MinMemoryMiB {
-		return apierr.Invalid("memory %d MiB is below the minimum of %d MiB", memMiB, MinMemoryMiB)
+		return apierr.Invalid("memory %s is below the minimum of %s", humanize.MiB(memMiB), humanize.MiB(MinMemoryMiB))
 	}
 	if total := hostMemoryMiB(); total > 0 && memMiB > total {
-		return apierr.Invalid("memory %d MiB is more than this host has (%d MiB)", memMiB, total)
+		return apierr.Invalid("memory %s is more than this host has (%s)", humanize.MiB(memMiB), humanize.MiB(total))
 	}
 	if vcpus < 1 {
 		return apierr.Invalid("vcpu count %d is not allowed: use at least 1", vcpus)

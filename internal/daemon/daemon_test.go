@@ -478,7 +478,7 @@ func TestStopEscalatesWhenTheGuestIgnoresShutdown(t *testing.T) {
 	vm := td.create(t, "deaf")
 	var steps []string
 	start := time.Now()
-	got, err := td.StopVM(ctx, "deaf", api.StopRequest{TimeoutSeconds: 1}, func(ev api.Event) { steps = append(steps, ev.Message) })
+	got, err := td.StopVM(ctx, "deaf", api.StopRequest{TimeoutSeconds: 1}, progressFn(func(ev api.Event) { steps = append(steps, ev.Message) }))
 	if err != nil || got.State != api.StateStopped {
 		t.Fatalf("stop: %v %+v", err, got)
 	}
@@ -622,3 +622,8 @@ func TestErrorStateIsFinished(t *testing.T) {
 	}
 	td.DeleteVM(ctx, "stuck", false)
 }
+
+// progressFn records a lifecycle operation's progress in a test.
+type progressFn func(api.Event)
+
+func (f progressFn) Report(ev api.Event) { f(ev) }

@@ -10,8 +10,8 @@ import (
 
 	"banger/internal/api"
 	"banger/internal/daemon/apierr"
-	"banger/internal/daemon/server"
 	"banger/internal/disk"
+	"banger/internal/humanize"
 	"banger/internal/store"
 	"banger/internal/vmm"
 )
@@ -50,11 +50,11 @@ func (d *Daemon) save(ctx context.Context, v *store.VM) error {
 }
 
 // StartVM boots a stopped VM.
-func (d *Daemon) StartVM(ctx context.Context, ref string, p server.Progress) (api.VM, error) {
+func (d *Daemon) StartVM(ctx context.Context, ref string, p api.Progress) (api.VM, error) {
 	return d.withVM(ctx, ref, func(v *store.VM) error { return d.startLocked(ctx, v, p, false) })
 }
 
-func (d *Daemon) startLocked(ctx context.Context, v *store.VM, p server.Progress, noWait bool) (err error) {
+func (d *Daemon) startLocked(ctx context.Context, v *store.VM, p api.Progress, noWait bool) (err error) {
 	if v.State == api.StateRunning && procOf(v).Alive() {
 		progressf(p, v.Name, "start", "%s is already running", v.Name)
 		return nil
@@ -89,7 +89,7 @@ func (d *Daemon) startLocked(ctx context.Context, v *store.VM, p server.Progress
 		}
 	}
 	r.success()
-	d.emit("started", v.Name, "")
+	d.emit(api.EventStarted, v.Name, "")
 	return nil
 }
 
@@ -112,7 +112,7 @@ func (d *Daemon) failStart(ctx context.Context, v *store.VM, r *revert, cause er
 		d.log.Error("record failed start", "vm", v.Name, "error", err)
 	}
 	d.log.Warn("start failed", "vm", v.Name, "state", v.State, "error", cause)
-	d.emit("start-failed", v.Name, v.LastError)
+	d.emit(api.EventStartFailed, v.Name, v.LastError)
 }
 
 // finishFailedStart releases what a failed start could not (its VMM would
@@ -127,7 +127,7 @@ func (d *Daemon) finishFailedStart(ctx context.Context, v *store.VM) error {
 }
 
 // StopVM shuts a VM down cleanly, escalating after the timeout.
-func (d *Daemon) StopVM(ctx context.Context, ref string, req api.StopRequest, p server.Progress) (api.VM, error) {
+func (d *Daemon) StopVM(ctx context.Context, ref string, req api.StopRequest, p api.Progress) (api.VM, error) {
 	timeout := 60 * time.Second
 	if req.TimeoutSeconds > 0 {
 		timeout = time.Duration(req.TimeoutSeconds) * time.Second
@@ -137,7 +137,7 @@ func (d *Daemon) StopVM(ctx context.Context, ref string, req api.StopRequest, p 
 
 func procOf(v *store.VM) vmm.Process { return vmm.Process{PID: v.PID, StartTime: v.PIDStart} }
 
-func (d *Daemon) stopLocked(ctx context.Context, v *store.VM, timeout time.Duration, p server.Progress) error {
+func (d *Daemon) stopLocked(ctx context.Context, v *store.VM, timeout time.Duration, p api.Progress) error {
 	ctx = context.WithoutCancel(ctx) // a stop, once begun, finishes
 	proc := procOf(v)
 	if proc.Alive() {
@@ -154,7 +154,7 @@ func (d *Daemon) stopLocked(ctx context.Context, v *store.VM, timeout time.Durat
 	if err := d.save(ctx, v); err != nil {
 		return err
 	}
-	d.emit("stopped", v.Name, "")
+	d.emit(api.EventStopped, v.Name, "")
 	return nil
 }
 
@@ -195,7 +195,7 @@ func (d *Daemon) shutdownGuest(ctx context.Context, v *store.VM, timeout time.Du
 }
 
 // RestartVM stops and starts a VM.
-func (d *Daemon) RestartVM(ctx context.Context, ref string, p server.Progress) (api.VM, error) {
+func (d *Daemon) RestartVM(ctx context.Context, ref string, p api.Progress) (api.VM, error) {
 	return d.withVM(ctx, ref, func(v *store.VM) error {
 		if v.State == api.StateRunning {
 			if err := d.stopLocked(ctx, v, 60*time.Second, p); err != nil {
@@ -226,7 +226,7 @@ func (d *Daemon) KillVM(ctx context.Context, ref string, req api.KillRequest) (a
 			d.detachAll(ctx, v)
 			v.State = api.StateStopped
 			v.LastError = "killed with " + signalName(sig)
-			d.emit("stopped", v.Name, v.LastError)
+			d.emit(api.EventStopped, v.Name, v.LastError)
 			return d.save(ctx, v)
 		}
 		return nil
@@ -267,7 +267,7 @@ func (d *Daemon) destroy(ctx context.Context, v *store.VM) error {
 	if err := d.store.DeleteVM(ctx, v.ID); err != nil {
 		return err
 	}
-	d.emit("deleted", v.Name, "")
+	d.emit(api.EventDeleted, v.Name, "")
 	return nil
 }
 
@@ -301,7 +301,7 @@ func (d *Daemon) SetVM(ctx context.Context, ref string, req api.SetVMRequest) (a
 		}
 		if req.DiskSize != nil {
 			if *req.DiskSize < v.DiskSize {
-				return apierr.Invalid("disk size %s is smaller than the current %s: work disks only grow", disk.FormatSize(*req.DiskSize), disk.FormatSize(v.DiskSize))
+				return apierr.Invalid("disk size %s is smaller than the current %s: work disks only grow", humanize.Bytes(*req.DiskSize), humanize.Bytes(v.DiskSize))
 			}
 			if *req.DiskSize > v.DiskSize {
 				if err := disk.Grow(ctx, d.vmDir(v.ID).WorkDisk(), *req.DiskSize); err != nil {

@@ -124,7 +124,7 @@ func (d *Daemon) supervise(ctx context.Context) {
 				d.detachAll(ctx, &cur)
 				cur.State = api.StateStopped
 				d.save(ctx, &cur)
-				d.emit("stopped", cur.Name, "vmm exited")
+				d.emit(api.EventStopped, cur.Name, "vmm exited")
 			}
 			unlock()
 		}

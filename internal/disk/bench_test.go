@@ -1,6 +1,7 @@
 package disk
 
 import (
+	"banger/internal/humanize"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -63,7 +64,7 @@ func BenchmarkGrow(b *testing.B) {
 	dir := b.TempDir()
 	seed := makeSeed(b, dir, WorkLabel, 1<<30)
 	for _, size := range []int64{4 << 30, 64 << 30, 1 << 40} {
-		b.Run(FormatSize(size), func(b *testing.B) {
+		b.Run(humanize.Bytes(size), func(b *testing.B) {
 			var alloc int64
 			for i := 0; b.Loop(); i++ {
 				b.StopTimer()

@@ -21,6 +21,7 @@ import (
 	"syscall"
 
 	"banger/internal/execx"
+	"banger/internal/humanize"
 )
 
 // Labels of the two per-VM disks. The guest init finds the overlay and
@@ -147,7 +148,7 @@ const MinSize = 64 << 20
 
 func checkNewSize(size int64) error {
 	if size < MinSize {
-		return fmt.Errorf("disk size %s is below the minimum %s", FormatSize(size), FormatSize(MinSize))
+		return fmt.Errorf("disk size %s is below the minimum %s", humanize.Bytes(size), humanize.Bytes(MinSize))
 	}
 	if size%4096 != 0 {
 		return fmt.Errorf("disk size %d is not a multiple of 4096 bytes", size)

@@ -1,6 +1,7 @@
 package disk
 
 import (
+	"banger/internal/humanize"
 	"context"
 	"fmt"
 	"os"
@@ -54,7 +55,7 @@ func makeWork(ctx context.Context, rootfs, dst string, size int64) error {
 		}
 	}
 	if total > size {
-		return fmt.Errorf("/root in the image holds %s of files, more than the %s work disk", FormatSize(total), FormatSize(size))
+		return fmt.Errorf("/root in the image holds %s of files, more than the %s work disk", humanize.Bytes(total), humanize.Bytes(size))
 	}
 
 	tmp, err := os.MkdirTemp(filepath.Dir(dst), ".banger-work-")

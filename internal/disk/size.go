@@ -59,23 +59,3 @@ func ParseSize(s string) (int64, error) {
 	}
 	return n << shift, nil
 }
-
-// FormatSize renders bytes in the largest binary unit that keeps one
-// decimal, e.g. 8G, 1.5G, 512M, 4096.
-func FormatSize(n int64) string {
-	units := []struct {
-		suffix string
-		shift  uint
-	}{{"T", 40}, {"G", 30}, {"M", 20}, {"K", 10}}
-	for _, u := range units {
-		v := n >> u.shift
-		if v == 0 {
-			continue
-		}
-		if n&(1<<u.shift-1) == 0 {
-			return strconv.FormatInt(v, 10) + u.suffix
-		}
-		return strconv.FormatFloat(float64(n)/float64(int64(1)<<u.shift), 'f', 1, 64) + u.suffix
-	}
-	return strconv.FormatInt(n, 10)
-}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"banger/internal/execx"
+	"banger/internal/humanize"
 )
 
 // ErrShrink is returned (wrapped) when a disk would have to get smaller.
@@ -78,7 +79,7 @@ func grow(ctx context.Context, path string, size int64) error {
 		return err
 	}
 	if size < cur {
-		return fmt.Errorf("refusing to shrink from %s to %s: %w", FormatSize(cur), FormatSize(size), ErrShrink)
+		return fmt.Errorf("refusing to shrink from %s to %s: %w", humanize.Bytes(cur), humanize.Bytes(size), ErrShrink)
 	}
 	sb, err := readSuperblock(path)
 	if err != nil {

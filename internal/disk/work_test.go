@@ -1,6 +1,7 @@
 package disk
 
 import (
+	"banger/internal/humanize"
 	"encoding/binary"
 	"errors"
 	"io/fs"
@@ -73,7 +74,7 @@ func TestCloneSeedAndGrow(t *testing.T) {
 		t.Errorf("groups with unflagged all-hole inode tables after grow: %v, %v", g, err)
 	}
 	if _, alloc, _ := Usage(work); alloc > 64<<20 {
-		t.Errorf("grown disk allocates %s; it should stay sparse", FormatSize(alloc))
+		t.Errorf("grown disk allocates %s; it should stay sparse", humanize.Bytes(alloc))
 	}
 
 	// Same size: nothing to do. Smaller: refused with both sizes named.
@@ -81,8 +82,8 @@ func TestCloneSeedAndGrow(t *testing.T) {
 		t.Errorf("grow to the current size: %v", err)
 	}
 	err := Grow(ctx, work, 2<<30)
-	if !errors.Is(err, ErrShrink) || !strings.Contains(err.Error(), "from 4G to 2G") {
-		t.Errorf("shrink: %v, want ErrShrink naming 4G and 2G", err)
+	if !errors.Is(err, ErrShrink) || !strings.Contains(err.Error(), "from 4 GiB to 2 GiB") {
+		t.Errorf("shrink: %v, want ErrShrink naming 4 GiB and 2 GiB", err)
 	}
 	if n, _ := Size(work); n != 4<<30 {
 		t.Errorf("refused shrink changed the size to %d", n)

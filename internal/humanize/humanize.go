@@ -1,5 +1,6 @@
-// Package humanize formats sizes and durations for people, the same way in
-// the CLI and the TUI.
+// Package humanize formats sizes and durations for people: the one format
+// of every size banger shows, in the CLI, the TUI and the daemon's error
+// messages.
 package humanize
 
 import (
@@ -7,7 +8,9 @@ import (
 	"time"
 )
 
-// Bytes formats n with binary units: 512 B, 1.5 KiB, 8.0 GiB.
+// Bytes formats n with binary units: 512 B, 8 GiB, 1.5 GiB. A whole number
+// of a unit has no decimals, so it reads back through the CLI's size
+// flags (--disk-size 8 GiB, --memory 1 GiB); other values keep one.
 func Bytes(n int64) string {
 	const unit = 1024
 	if n < unit {
@@ -18,8 +21,14 @@ func Bytes(n int64) string {
 		div *= unit
 		exp++
 	}
+	if n%div == 0 {
+		return fmt.Sprintf("%d %ciB", n/div, "KMGTPE"[exp])
+	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
+
+// MiB formats a size given in MiB (memory), like Bytes.
+func MiB(n int) string { return Bytes(int64(n) << 20) }
 
 // Duration formats an age or uptime compactly: 42s, 3m07s, 5h12m, 3d04h.
 func Duration(d time.Duration) string {

@@ -2,43 +2,40 @@ package tui
 
 import (
 	"context"
-	"errors"
-	"net/url"
 
 	"banger/internal/api"
 	"banger/internal/client"
 	"banger/internal/termtext"
 )
 
-// Backend is the part of the bangerd client the TUI uses. *client.Client
-// satisfies it; tests use a fake.
+// Backend is the part of the typed bangerd client the TUI uses.
+// *client.Client satisfies it; VMs are always addressed by id, which,
+// unlike a name prefix, can never become ambiguous while the TUI is open.
 type Backend interface {
-	Do(ctx context.Context, method, path string, body, out any) error
-	Stream(ctx context.Context, method, path string, body any, onEvent func(api.Event)) (*api.VM, error)
+	ListVMs(ctx context.Context) ([]api.VM, error)
+	GetVM(ctx context.Context, ref string) (api.VM, error)
+	VMStats(ctx context.Context, ref string) (api.VMStats, error)
+	VMPorts(ctx context.Context, ref string) (api.PortsResponse, error)
+	StartVM(ctx context.Context, ref string, onProgress func(api.Event)) (api.VM, error)
+	StopVM(ctx context.Context, ref string, req api.StopRequest, onProgress func(api.Event)) (api.VM, error)
+	RestartVM(ctx context.Context, ref string, onProgress func(api.Event)) (api.VM, error)
+	SetVM(ctx context.Context, ref string, req api.SetVMRequest) (api.VM, error)
+	DeleteVM(ctx context.Context, ref string, force bool) (api.VM, error)
 	Events(ctx context.Context, onEvent func(api.Event)) error
 }
 
 var _ Backend = (*client.Client)(nil)
 
-// vmPath addresses a VM by id: unlike a name prefix it can never become
-// ambiguous while the TUI is open.
-func vmPath(id, suffix string) string {
-	return "/v1/vms/" + url.PathEscape(id) + suffix
-}
+// Describe splits an error into what failed and what to do next. The CLI
+// hands the TUI its own, so both show an error and its hint the same way.
+type Describe func(error) (msg, hint string)
 
-const unreachableHint = "is bangerd running? `banger daemon status` starts it; its log is ~/.local/state/banger/bangerd.log"
-
-// errorParts splits err into what failed and what to do next: the API's
-// own message and hint, or a hint for a daemon that does not answer. An
-// error may quote the guest (agent errors, console lines), so both come
-// back with control characters escaped, on one line each.
-func errorParts(err error) (msg, hint string) {
-	var apiErr *client.APIError
-	switch {
-	case errors.As(err, &apiErr):
-		return termtext.Escape(apiErr.Body.Message), termtext.Escape(apiErr.Body.Hint)
-	case errors.Is(err, client.ErrUnreachable):
-		return termtext.Escape(err.Error()), unreachableHint
+// parts is d(err) with control characters escaped, on one line each: an
+// error may quote the guest (agent errors, console lines).
+func (d Describe) parts(err error) (msg, hint string) {
+	if d == nil {
+		d = client.ErrorParts
 	}
-	return termtext.Escape(err.Error()), ""
+	msg, hint = d(err)
+	return termtext.Escape(msg), termtext.Escape(hint)
 }

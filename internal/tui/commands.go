@@ -2,7 +2,7 @@ package tui
 
 import (
 	"context"
-	"net/http"
+	"fmt"
 	"os/exec"
 	"time"
 
@@ -25,8 +25,7 @@ func fetchVMs(ctx context.Context, b Backend) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, listTimeout)
 		defer cancel()
-		var vms []api.VM
-		err := b.Do(ctx, http.MethodGet, "/v1/vms", nil, &vms)
+		vms, err := b.ListVMs(ctx)
 		return vmsMsg{vms: vms, err: err}
 	}
 }
@@ -36,12 +35,11 @@ func fetchDetails(ctx context.Context, b Backend, id string) tea.Cmd {
 		ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 		defer cancel()
 		msg := detailsMsg{id: id}
-		if msg.err = b.Do(ctx, http.MethodGet, vmPath(id, ""), nil, &msg.vm); msg.err != nil {
+		if msg.vm, msg.err = b.GetVM(ctx, id); msg.err != nil {
 			return msg
 		}
 		if msg.vm.State == api.StateRunning {
-			var st api.VMStats
-			if err := b.Do(ctx, http.MethodGet, vmPath(id, "/stats"), nil, &st); err != nil {
+			if st, err := b.VMStats(ctx, id); err != nil {
 				msg.statsErr = err
 			} else {
 				msg.stats = &st
@@ -55,8 +53,7 @@ func fetchPorts(ctx context.Context, b Backend, id string) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 		defer cancel()
-		var pr api.PortsResponse
-		err := b.Do(ctx, http.MethodGet, vmPath(id, "/ports"), nil, &pr)
+		pr, err := b.VMPorts(ctx, id)
 		return portsMsg{id: id, ports: pr.Ports, err: err}
 	}
 }
@@ -66,14 +63,23 @@ func fetchPorts(ctx context.Context, b Backend, id string) tea.Cmd {
 // own: the daemon bounds each step.
 func runOp(ctx context.Context, b Backend, inbox chan<- tea.Msg, id int, verb, vmID string) tea.Cmd {
 	return func() tea.Msg {
-		var body any
-		if verb == "stop" {
-			body = api.StopRequest{}
+		progress := func(ev api.Event) { post(ctx, inbox, opProgressMsg{id: id, ev: ev}) }
+		var vm api.VM
+		var err error
+		switch verb {
+		case "start":
+			vm, err = b.StartVM(ctx, vmID, progress)
+		case "stop":
+			vm, err = b.StopVM(ctx, vmID, api.StopRequest{}, progress)
+		case "restart":
+			vm, err = b.RestartVM(ctx, vmID, progress)
+		default:
+			err = fmt.Errorf("unknown operation %q", verb)
 		}
-		vm, err := b.Stream(ctx, http.MethodPost, vmPath(vmID, "/"+verb), body, func(ev api.Event) {
-			post(ctx, inbox, opProgressMsg{id: id, ev: ev})
-		})
-		return opDoneMsg{id: id, vm: vm, err: err}
+		if err != nil {
+			return opDoneMsg{id: id, err: err}
+		}
+		return opDoneMsg{id: id, vm: &vm}
 	}
 }
 
@@ -81,7 +87,7 @@ func setNAT(ctx context.Context, b Backend, vm api.VM, on bool) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 		defer cancel()
-		err := b.Do(ctx, http.MethodPatch, vmPath(vm.ID, ""), api.SetVMRequest{NAT: &on}, nil)
+		_, err := b.SetVM(ctx, vm.ID, api.SetVMRequest{NAT: &on})
 		done := "NAT off"
 		if on {
 			done = "NAT on"
@@ -93,11 +99,7 @@ func setNAT(ctx context.Context, b Backend, vm api.VM, on bool) tea.Cmd {
 // deleteVM has no timeout: deleting a running VM (force) stops it first.
 func deleteVM(ctx context.Context, b Backend, vm api.VM, force bool) tea.Cmd {
 	return func() tea.Msg {
-		path := vmPath(vm.ID, "")
-		if force {
-			path += "?force=true"
-		}
-		err := b.Do(ctx, http.MethodDelete, path, nil, nil)
+		_, err := b.DeleteVM(ctx, vm.ID, force)
 		return actionDoneMsg{name: vm.Name, done: "deleted", verb: "delete", err: err}
 	}
 }

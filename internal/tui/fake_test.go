@@ -1,8 +1,9 @@
 package tui
 
 import (
-	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"sync"
 	"testing"
@@ -12,19 +13,23 @@ import (
 
 	"banger/internal/api"
 	"banger/internal/client"
+	"banger/internal/client/clienttest"
 )
 
-// fakeBackend answers like bangerd from canned replies keyed by
-// "METHOD path", and records every call. A request nobody set up gets the
-// not_found error bangerd gives an unknown endpoint.
+// fakeBackend is the real typed client talking to a fake bangerd on a unix
+// socket, which answers from canned replies keyed by "METHOD path" and
+// records every call. A request nobody set up gets the not_found error
+// bangerd gives an unknown endpoint.
 type fakeBackend struct {
+	*client.Client
 	mu      sync.Mutex
 	replies map[string]any
 	errs    map[string]error
-	// progress is streamed by Stream before it returns result.
+	// progress is streamed by a lifecycle operation before result.
 	progress []api.Event
 	result   *api.VM
-	// events are delivered by Events, which then ends with eventsErr.
+	// events are delivered by GET /v1/events, which then ends; cut short
+	// (the connection dropped) when eventsErr is set.
 	events    []api.Event
 	eventsErr error
 	calls     []fakeCall
@@ -35,66 +40,61 @@ type fakeCall struct {
 	body         []byte
 }
 
-func newFake() *fakeBackend {
-	return &fakeBackend{replies: map[string]any{}, errs: map[string]error{}}
+func newFake(t *testing.T) *fakeBackend {
+	t.Helper()
+	f := &fakeBackend{replies: map[string]any{}, errs: map[string]error{}}
+	f.Client, _ = clienttest.Serve(t, f)
+	return f
 }
 
-func (f *fakeBackend) record(method, path string, body any) (reply any, err error, ok bool) {
+func (f *fakeBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	path := r.URL.Path
+	if r.URL.RawQuery != "" {
+		path += "?" + r.URL.RawQuery
+	}
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	var b []byte
-	if body != nil {
-		b, _ = json.Marshal(body)
+	f.calls = append(f.calls, fakeCall{r.Method, path, body})
+	k := r.Method + " " + path
+	err := f.errs[k]
+	reply, ok := f.replies[k]
+	progress, result, events, eventsErr := f.progress, f.result, f.events, f.eventsErr
+	f.mu.Unlock()
+
+	var apiErr *client.APIError
+	switch {
+	case errors.As(err, &apiErr):
+		writeJSON(w, apiErr.Status, api.ErrorBody{Error: apiErr.Body})
+	case err != nil:
+		writeJSON(w, http.StatusInternalServerError, api.ErrorBody{Error: api.Error{Code: api.CodeInternal, Message: err.Error()}})
+	case k == "GET /v1/events":
+		w.Header().Set("Content-Type", api.NDJSON)
+		enc := json.NewEncoder(w)
+		for _, ev := range events {
+			enc.Encode(ev)
+		}
+		w.(http.Flusher).Flush()
+		if eventsErr != nil {
+			panic(http.ErrAbortHandler) // drops the connection mid-stream
+		}
+	case r.Header.Get("Accept") == api.NDJSON:
+		w.Header().Set("Content-Type", api.NDJSON)
+		enc := json.NewEncoder(w)
+		for _, ev := range progress {
+			enc.Encode(ev)
+		}
+		enc.Encode(api.Event{Type: api.EventResult, Result: result})
+	case ok:
+		writeJSON(w, http.StatusOK, reply)
+	default:
+		writeJSON(w, http.StatusNotFound, api.ErrorBody{Error: api.Error{Code: api.CodeNotFound, Message: "no such endpoint: " + r.Method + " " + path}})
 	}
-	f.calls = append(f.calls, fakeCall{method, path, b})
-	k := method + " " + path
-	if err := f.errs[k]; err != nil {
-		return nil, err, true
-	}
-	reply, ok = f.replies[k]
-	return reply, nil, ok
 }
 
-func notFound(method, path string) error {
-	return &client.APIError{Status: http.StatusNotFound, Body: api.Error{Code: api.CodeNotFound, Message: "no such endpoint: " + method + " " + path}}
-}
-
-func (f *fakeBackend) Do(ctx context.Context, method, path string, body, out any) error {
-	reply, err, ok := f.record(method, path, body)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return notFound(method, path)
-	}
-	if out == nil {
-		return nil
-	}
-	b, err := json.Marshal(reply)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, out)
-}
-
-func (f *fakeBackend) Stream(ctx context.Context, method, path string, body any, onEvent func(api.Event)) (*api.VM, error) {
-	if _, err, _ := f.record(method, path, body); err != nil {
-		return nil, err
-	}
-	for _, ev := range f.progress {
-		onEvent(ev)
-	}
-	return f.result, nil
-}
-
-func (f *fakeBackend) Events(ctx context.Context, onEvent func(api.Event)) error {
-	if _, err, _ := f.record(http.MethodGet, "/v1/events", nil); err != nil {
-		return err
-	}
-	for _, ev := range f.events {
-		onEvent(ev)
-	}
-	return f.eventsErr
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
 }
 
 // count is how many calls went to "METHOD path".

@@ -2,11 +2,13 @@ package tui
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 
 	"banger/internal/api"
+	"banger/internal/termtext"
 )
 
 // handleKey decides what a key does: a pending question takes every key,
@@ -144,6 +146,12 @@ func (m Model) quit() (Model, tea.Cmd) {
 
 func (m Model) ssh(vm api.VM) (Model, tea.Cmd) {
 	switch {
+	case vm.State != api.StateRunning && vm.LastError != "":
+		// After a failed start, "start it" alone is advice the user has
+		// just followed: lead with the recorded cause, as vm ssh does.
+		cause, _, _ := strings.Cut(vm.LastError, "\n")
+		m.status = statusLine{text: fmt.Sprintf("%s is %s: %s", vm.Name, vm.State, termtext.Escape(cause)), hint: "enter shows the details; fix the cause, then s starts it", err: true}
+		return m, nil
 	case vm.State != api.StateRunning:
 		m.status = statusLine{text: fmt.Sprintf("%s is %s: start it with s first", vm.Name, vm.State), err: true}
 		return m, nil

@@ -58,12 +58,13 @@ type confirmation struct {
 
 // Model is the TUI's state. Its zero value is not usable; call New.
 type Model struct {
-	ctx     context.Context
-	backend Backend
-	sshArgv func(api.VM) []string
-	now     func() time.Time
-	every   time.Duration
-	inbox   chan tea.Msg
+	ctx      context.Context
+	backend  Backend
+	sshArgv  func(api.VM) []string
+	describe Describe
+	now      func() time.Time
+	every    time.Duration
+	inbox    chan tea.Msg
 
 	keys          KeyMap
 	styles        Styles
@@ -94,15 +95,20 @@ type Model struct {
 
 // New returns the model Run shows; commands use ctx.
 func New(ctx context.Context, o Options) Model {
+	return newModel(ctx, o, NewStyles(renderer(o.Out)))
+}
+
+func newModel(ctx context.Context, o Options, st Styles) Model {
 	every := o.RefreshEvery
 	if every <= 0 {
 		every = defaultRefresh
 	}
-	keys, st := DefaultKeyMap(), DefaultStyles()
+	keys := DefaultKeyMap()
 	m := Model{
 		ctx:      ctx,
 		backend:  o.Backend,
 		sshArgv:  o.SSHArgv,
+		describe: o.Describe,
 		now:      time.Now,
 		every:    every,
 		inbox:    make(chan tea.Msg, 64),
@@ -310,7 +316,7 @@ func (m *Model) startOp(verb string, vm api.VM) tea.Cmd {
 }
 
 func (m *Model) setError(what string, err error) {
-	msg, hint := errorParts(err)
+	msg, hint := m.describe.parts(err)
 	m.status = statusLine{text: what + ": " + msg, hint: hint, err: true}
 }
 

@@ -35,7 +35,7 @@ func testVMs() []api.VM {
 // and a refresh tick too slow to fire during a test.
 func newTest(t *testing.T) (Model, *fakeBackend) {
 	t.Helper()
-	f := newFake()
+	f := newFake(t)
 	m := New(context.Background(), Options{Backend: f, RefreshEvery: time.Hour})
 	m.now = func() time.Time { return testNow }
 	m = send(t, m, tea.WindowSizeMsg{Width: 80, Height: 24})
@@ -189,7 +189,7 @@ func TestNavigationAndDetails(t *testing.T) {
 	}
 	m = send(t, m, det)
 	view := plain(m.View())
-	for _, want := range []string{"details of calm-otter", "running, up 3m12s", "3.5% (12.2s), rss 300.0 MiB", "allocated     overlay 120.0 MiB of 8.0 GiB, work disk 64.0 MiB of 8.0 GiB", "612.0 MiB available of 1.0 GiB", "guest /root", "1.0 GiB used of 8.0 GiB"} {
+	for _, want := range []string{"details of calm-otter", "running, up 3m12s", "3.5% (12.2s), rss 300 MiB", "allocated     overlay 120 MiB of 8 GiB, work disk 64 MiB of 8 GiB", "612 MiB available of 1 GiB", "guest /root", "1 GiB used of 8 GiB"} {
 		if !strings.Contains(view, want) {
 			t.Errorf("details view lacks %q:\n%s", want, view)
 		}
@@ -407,6 +407,15 @@ func TestSSH(t *testing.T) {
 	m, cmd = sendCmd(t, m, keyMsg("c"))
 	if cmd != nil || got.ID != "" || !strings.Contains(m.status.text, "buildbox is stopped: start it with s first") {
 		t.Errorf("ssh to a stopped VM: cmd %v, status %#v", cmd != nil, m.status)
+	}
+
+	// After a failed start the status leads with the recorded cause.
+	failed := testVMs()
+	failed[1].LastError = "start failed: wait for ssh: timed out\nconsole: panic"
+	m = send(t, m, vmsMsg{vms: failed})
+	m, cmd = sendCmd(t, m, keyMsg("c"))
+	if cmd != nil || m.status.text != "buildbox is stopped: start failed: wait for ssh: timed out" || !strings.Contains(m.status.hint, "fix the cause") {
+		t.Errorf("ssh to a VM whose start failed: cmd %v, status %#v", cmd != nil, m.status)
 	}
 }
 

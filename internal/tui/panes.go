@@ -43,13 +43,13 @@ type portsView struct {
 	err     error
 }
 
-func (d detailsView) lines(st Styles, now time.Time) []string {
+func (d detailsView) lines(st Styles, describe Describe, now time.Time) []string {
 	title := st.PaneTitle.Render("details of " + d.name)
 	switch {
 	case d.loading:
 		return []string{title, st.Dim.Render("loading…")}
 	case d.err != nil && d.vm == nil:
-		return append([]string{title}, errorLines(st, d.err)...)
+		return append([]string{title}, errorLines(st, describe, d.err)...)
 	}
 	v := d.vm
 	kv := func(k, val string) string { return st.Label.Render(k) + val }
@@ -65,7 +65,7 @@ func (d detailsView) lines(st Styles, now time.Time) []string {
 		kv("id", fmt.Sprintf("%s (image %s, created %s ago)", v.ID, v.Image, humanize.Duration(now.Sub(v.CreatedAt)))),
 		kv("state", state),
 		kv("address", fmt.Sprintf("%s (%s)  mac %s", v.IP, v.DNSName, v.MAC)),
-		kv("size", fmt.Sprintf("%d vCPU, %d MiB memory, %s work disk, NAT %s", v.VCPUs, v.MemoryMiB, humanize.Bytes(v.DiskSize), nat)),
+		kv("size", fmt.Sprintf("%d vCPU, %s memory, %s work disk, NAT %s", v.VCPUs, humanize.MiB(v.MemoryMiB), humanize.Bytes(v.DiskSize), nat)),
 	}
 	vmm := strings.TrimSpace(v.VMM + " " + v.Accel)
 	if v.PID != 0 {
@@ -76,7 +76,7 @@ func (d detailsView) lines(st Styles, now time.Time) []string {
 		out = append(out, kv("last error", st.Error.Render(termtext.Escape(v.LastError))))
 	}
 	if d.err != nil {
-		msg, _ := errorParts(d.err)
+		msg, _ := describe.parts(d.err)
 		out = append(out, kv("refresh", st.Error.Render(msg)))
 	}
 	if s := d.stats; s != nil {
@@ -97,19 +97,19 @@ func (d detailsView) lines(st Styles, now time.Time) []string {
 			out = append(out, kv("guest", st.Dim.Render("no figures: "+termtext.Escape(s.GuestError))))
 		}
 	} else if d.statsErr != nil {
-		msg, _ := errorParts(d.statsErr)
+		msg, _ := describe.parts(d.statsErr)
 		out = append(out, kv("stats", st.Error.Render(msg)))
 	}
 	return out
 }
 
-func (p portsView) lines(st Styles) []string {
+func (p portsView) lines(st Styles, describe Describe) []string {
 	title := st.PaneTitle.Render("ports of " + p.name)
 	switch {
 	case p.loading:
 		return []string{title, st.Dim.Render("asking the guest agent…")}
 	case p.err != nil:
-		return append([]string{title}, errorLines(st, p.err)...)
+		return append([]string{title}, errorLines(st, describe, p.err)...)
 	case len(p.ports) == 0:
 		return []string{title, st.Dim.Render("nothing listens on an address reachable from the host")}
 	}
@@ -138,8 +138,8 @@ func (p portsView) lines(st Styles) []string {
 }
 
 // errorLines is an error and, when there is one, what to do about it.
-func errorLines(st Styles, err error) []string {
-	msg, hint := errorParts(err)
+func errorLines(st Styles, describe Describe, err error) []string {
+	msg, hint := describe.parts(err)
 	out := []string{st.Error.Render("error: ") + msg}
 	if hint != "" {
 		out = append(out, st.Hint.Render("hint: ")+hint)

@@ -13,11 +13,14 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
 
 	"banger/internal/api"
+	_ "banger/internal/tui/noquery" // before Bubble Tea's init: see the package
 )
 
 // Options configure the TUI.
@@ -27,6 +30,9 @@ type Options struct {
 	// SSHArgv is the ssh command line for a running VM, the same one
 	// `banger vm ssh` runs. Nil disables the ssh key.
 	SSHArgv func(api.VM) []string
+	// Describe splits an error into message and hint; nil shows bangerd's
+	// own message and hint.
+	Describe Describe
 	// StartErr is why bangerd could not be started; it is shown until
 	// bangerd answers.
 	StartErr error
@@ -36,6 +42,15 @@ type Options struct {
 	// In and Out default to the process's terminal.
 	In  io.Reader
 	Out io.Writer
+}
+
+// renderer is a Lip Gloss renderer for out (default stdout), the
+// terminal the TUI draws on.
+func renderer(out io.Writer) *lipgloss.Renderer {
+	if out == nil {
+		out = os.Stdout
+	}
+	return lipgloss.NewRenderer(out)
 }
 
 // Run shows the TUI until the user quits or ctx ends.
@@ -49,7 +64,11 @@ func Run(ctx context.Context, o Options) error {
 	if o.Out != nil {
 		opts = append(opts, tea.WithOutput(o.Out))
 	}
-	_, err := tea.NewProgram(New(ctx, o), opts...).Run()
+	// Ask the terminal for its background now, before Bubble Tea takes
+	// over its input and the answer would be read as keys.
+	r := renderer(o.Out)
+	r.HasDarkBackground()
+	_, err := tea.NewProgram(newModel(ctx, o, NewStyles(r)), opts...).Run()
 	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
 		return nil // interrupted by a signal: not an error of the TUI
 	}

@@ -95,7 +95,7 @@ func (m Model) errorView() string {
 		title = "bangerd is not answering"
 	}
 	lines := []string{st.Error.Render("✗ " + title)}
-	lines = append(lines, errorLines(st, m.err)...)
+	lines = append(lines, errorLines(st, m.describe, m.err)...)
 	if m.startErr != nil {
 		lines = append(lines, st.Error.Render("bangerd did not start: ")+m.startErr.Error())
 	}
@@ -108,9 +108,9 @@ func (m Model) paneView(height int) string {
 	var lines []string
 	switch m.pane {
 	case paneDetails:
-		lines = m.details.lines(m.styles, m.now())
+		lines = m.details.lines(m.styles, m.describe, m.now())
 	case panePorts:
-		lines = m.ports.lines(m.styles)
+		lines = m.ports.lines(m.styles, m.describe)
 	}
 	inner := max(10, m.width-4) // border and padding
 	if fit := max(1, height-2); len(lines) > fit {

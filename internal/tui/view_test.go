@@ -58,6 +58,14 @@ func TestViewEmpty(t *testing.T) {
 
 func TestViewError(t *testing.T) {
 	m, _ := newTest(t)
+	// The CLI's Describe adds this hint; the view shows whatever it gives.
+	m.describe = func(err error) (string, string) {
+		msg, hint := client.ErrorParts(err)
+		if errors.Is(err, client.ErrUnreachable) {
+			hint = "is bangerd running? `banger daemon status` starts it; its log is ~/.local/state/banger/bangerd.log"
+		}
+		return msg, hint
+	}
 	m.startErr = errors.New("cannot find the bangerd binary beside banger or on PATH: run `make install` or set BANGER_DAEMON_BIN")
 	m = send(t, m, vmsMsg{err: fmt.Errorf("%w at /run/user/0/banger/bangerd.sock: dial unix /run/user/0/banger/bangerd.sock: connect: no such file or directory", client.ErrUnreachable)})
 	m = send(t, m, eventsEndedMsg{})

@@ -81,7 +81,7 @@ func vmRow(vm api.VM, now time.Time) table.Row {
 	if ip == "" {
 		ip = "-"
 	}
-	return table.Row{vm.Name, vm.State, ip, fmt.Sprint(vm.VCPUs), fmt.Sprintf("%d MiB", vm.MemoryMiB), humanize.Bytes(vm.DiskSize), nat, up}
+	return table.Row{vm.Name, vm.State, ip, fmt.Sprint(vm.VCPUs), humanize.MiB(vm.MemoryMiB), humanize.Bytes(vm.DiskSize), nat, up}
 }
 
 // setSize gives the table its width and the number of VM rows to show.

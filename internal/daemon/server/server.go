@@ -18,18 +18,15 @@ import (
 	"banger/internal/daemon/apierr"
 )
 
-// Progress receives progress events of a long operation.
-type Progress func(api.Event)
-
 // Service is what the API exposes; bangerd's daemon implements it.
 type Service interface {
 	Status(ctx context.Context) api.DaemonStatus
 	ListVMs(ctx context.Context) ([]api.VM, error)
 	GetVM(ctx context.Context, ref string) (api.VM, error)
-	CreateVM(ctx context.Context, req api.CreateVMRequest, p Progress) (api.VM, error)
-	StartVM(ctx context.Context, ref string, p Progress) (api.VM, error)
-	StopVM(ctx context.Context, ref string, req api.StopRequest, p Progress) (api.VM, error)
-	RestartVM(ctx context.Context, ref string, p Progress) (api.VM, error)
+	CreateVM(ctx context.Context, req api.CreateVMRequest, p api.Progress) (api.VM, error)
+	StartVM(ctx context.Context, ref string, p api.Progress) (api.VM, error)
+	StopVM(ctx context.Context, ref string, req api.StopRequest, p api.Progress) (api.VM, error)
+	RestartVM(ctx context.Context, ref string, p api.Progress) (api.VM, error)
 	KillVM(ctx context.Context, ref string, req api.KillRequest) (api.VM, error)
 	DeleteVM(ctx context.Context, ref string, force bool) (api.VM, error)
 	SetVM(ctx context.Context, ref string, req api.SetVMRequest) (api.VM, error)
@@ -43,9 +40,6 @@ type Service interface {
 	Subscribe(ctx context.Context) <-chan api.Event
 	RequestShutdown()
 }
-
-// NDJSON is the media type of streamed responses.
-const NDJSON = "application/x-ndjson"
 
 // New returns the API handler.
 func New(s Service, log *slog.Logger) http.Handler {
@@ -67,7 +61,7 @@ func New(s Service, log *slog.Logger) http.Handler {
 		if !h.decode(w, r, &req) {
 			return
 		}
-		h.stream(w, r, func(p Progress) (any, error) { return s.CreateVM(r.Context(), req, p) })
+		h.stream(w, r, func(p api.Progress) (any, error) { return s.CreateVM(r.Context(), req, p) })
 	})
 	mux.HandleFunc("GET /v1/vms/{ref}", func(w http.ResponseWriter, r *http.Request) {
 		vm, err := s.GetVM(r.Context(), r.PathValue("ref"))
@@ -86,17 +80,17 @@ func New(s Service, log *slog.Logger) http.Handler {
 		h.reply(w, vm, err)
 	})
 	mux.HandleFunc("POST /v1/vms/{ref}/start", func(w http.ResponseWriter, r *http.Request) {
-		h.stream(w, r, func(p Progress) (any, error) { return s.StartVM(r.Context(), r.PathValue("ref"), p) })
+		h.stream(w, r, func(p api.Progress) (any, error) { return s.StartVM(r.Context(), r.PathValue("ref"), p) })
 	})
 	mux.HandleFunc("POST /v1/vms/{ref}/stop", func(w http.ResponseWriter, r *http.Request) {
 		var req api.StopRequest
 		if !h.decode(w, r, &req) {
 			return
 		}
-		h.stream(w, r, func(p Progress) (any, error) { return s.StopVM(r.Context(), r.PathValue("ref"), req, p) })
+		h.stream(w, r, func(p api.Progress) (any, error) { return s.StopVM(r.Context(), r.PathValue("ref"), req, p) })
 	})
 	mux.HandleFunc("POST /v1/vms/{ref}/restart", func(w http.ResponseWriter, r *http.Request) {
-		h.stream(w, r, func(p Progress) (any, error) { return s.RestartVM(r.Context(), r.PathValue("ref"), p) })
+		h.stream(w, r, func(p api.Progress) (any, error) { return s.RestartVM(r.Context(), r.PathValue("ref"), p) })
 	})
 	mux.HandleFunc("POST /v1/vms/{ref}/kill", func(w http.ResponseWriter, r *http.Request) {
 		var req api.KillRequest
@@ -190,13 +184,13 @@ func (h *handler) reply(w http.ResponseWriter, v any, err error) {
 
 // stream runs op; a client that accepts NDJSON gets progress events and a
 // final "result" or "error" event, others get the plain JSON reply.
-func (h *handler) stream(w http.ResponseWriter, r *http.Request, op func(Progress) (any, error)) {
-	if r.Header.Get("Accept") != NDJSON {
-		v, err := op(func(api.Event) {})
+func (h *handler) stream(w http.ResponseWriter, r *http.Request, op func(api.Progress) (any, error)) {
+	if r.Header.Get("Accept") != api.NDJSON {
+		v, err := op(discard{})
 		h.reply(w, v, err)
 		return
 	}
-	w.Header().Set("Content-Type", NDJSON)
+	w.Header().Set("Content-Type", api.NDJSON)
 	w.WriteHeader(http.StatusOK)
 	flusher, _ := w.(http.Flusher)
 	var mu sync.Mutex
@@ -212,13 +206,13 @@ func (h *handler) stream(w http.ResponseWriter, r *http.Request, op func(Progres
 			flusher.Flush()
 		}
 	}
-	v, err := op(emit)
+	v, err := op(progressFunc(emit))
 	if err != nil {
 		_, e := apierr.ToAPI(err)
-		emit(api.Event{Type: "error", Error: &e})
+		emit(api.Event{Type: api.EventError, Error: &e})
 		return
 	}
-	ev := api.Event{Type: "result"}
+	ev := api.Event{Type: api.EventResult}
 	if vm, ok := v.(api.VM); ok {
 		ev.Result = &vm
 		ev.VM = vm.Name
@@ -226,8 +220,18 @@ func (h *handler) stream(w http.ResponseWriter, r *http.Request, op func(Progres
 	emit(ev)
 }
 
+// progressFunc adapts the stream's writer to the daemon's api.Progress.
+type progressFunc func(api.Event)
+
+func (f progressFunc) Report(ev api.Event) { f(ev) }
+
+// discard is the progress of a client that did not ask for a stream.
+type discard struct{}
+
+func (discard) Report(api.Event) {}
+
 func (h *handler) events(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", NDJSON)
+	w.Header().Set("Content-Type", api.NDJSON)
 	w.WriteHeader(http.StatusOK)
 	flusher, _ := w.(http.Flusher)
 	if flusher != nil {
