@@ -2,93 +2,28 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"strings"
 
 	"banger/internal/bundle"
 	"banger/internal/config"
 	"banger/internal/doctor"
-	"banger/internal/execx"
 	"banger/internal/network/nat"
 	"banger/internal/paths"
-	"banger/internal/vmm/firecracker"
-	"banger/internal/vmm/qemu"
+	"banger/internal/vmm/resolve"
 )
 
-// vmmCheck says which VMM and accelerator VMs will use and why, booting
-// the bundle kernel under KVM once (cached) to find out whether KVM really
-// works on this host.
+// vmmCheck asks the resolver bangerd uses which VMM new VMs get.
 func vmmCheck(cfg config.Config, l paths.Layout, runtimeDir string) doctor.Check {
-	return doctor.Func{CheckName: "vmm", CheckGroup: "vmm", Fn: func(ctx context.Context) (doctor.Status, string, string) {
-		kernel := cfg.DefaultKernel
-		if kernel == "" {
-			if meta, err := bundle.Load(runtimeDir); err == nil {
-				kernel = bundle.Path(runtimeDir, meta.KernelELF)
-			}
+	kernel := cfg.DefaultKernel
+	if kernel == "" {
+		if meta, err := bundle.Load(runtimeDir); err == nil {
+			kernel = bundle.Path(runtimeDir, meta.KernelELF)
 		}
-		fc := cfg.FirecrackerBin
-		if fc == "" {
-			fc, _ = execx.LookPath("firecracker")
-		}
-		_, qerr := execx.LookPath(qemuBin(cfg))
-		var probe qemu.ProbeResult
-		if kernel != "" && qerr == nil {
-			probe = qemu.ProbeKVM(ctx, qemu.ProbeOptions{Binary: cfg.QemuBin, Kernel: kernel, CacheFile: l.ProbeCacheFile()})
-		} else {
-			probe = qemu.ProbeResult{Accel: "tcg", Reason: "KVM not probed (needs qemu and a bundle kernel)"}
-		}
-		// The same host check bangerd makes before choosing Firecracker:
-		// version >= 1.8 and /dev/kvm open read-write.
-		var fcVersion firecracker.Version
-		fcErr := errors.New("no firecracker binary")
-		if fc != "" {
-			fcVersion, fcErr = firecracker.HostCheck{Binary: fc}.Check(ctx)
-		}
-		wantFC := cfg.VMM == "firecracker" || cfg.VMM == "auto"
-		switch {
-		case cfg.VMM == "firecracker" && fc == "":
-			return doctor.Fail, "vmm = firecracker but no firecracker binary was found", "set firecracker_bin or put firecracker on PATH, or set vmm = \"auto\""
-		case cfg.VMM == "firecracker" && fcErr != nil:
-			return doctor.Fail, "vmm = firecracker but " + fcErr.Error(), firecrackerFix(fcErr)
-		case wantFC && fcErr == nil && (probe.Usable || qerr != nil):
-			return doctor.Pass, "firecracker " + fcVersion.String() + " on KVM (" + fc + ")", ""
-		case qerr != nil:
-			return doctor.Fail, "no usable VMM: qemu-system-x86_64 is missing and firecracker cannot be used", "apt-get install qemu-system-x86"
-		case probe.Usable:
-			return doctor.Pass, "qemu with KVM (" + probe.Reason + ")", ""
-		}
-		why := probe.Reason
-		switch {
-		case fc != "" && fcErr != nil:
-			why += "; firecracker is not used: " + fcErr.Error()
-		case fc != "":
-			why += "; firecracker needs a KVM that can boot guests, so qemu is used"
-		}
-		return doctor.Warn, "qemu with TCG emulation, about 10x slower than KVM: " + why, "run banger on a host whose KVM can boot guests (bare metal or nested virtualisation enabled)"
-	}}
-}
-
-// firecrackerFix is the hint for a failed firecracker.HostCheck.
-func firecrackerFix(err error) string {
-	switch {
-	case errors.Is(err, firecracker.ErrTooOld):
-		return "install Firecracker " + firecracker.MinVersion.String() + " or newer and point firecracker_bin at it, or set vmm = \"qemu\""
-	case errors.Is(err, fs.ErrPermission):
-		return "add yourself to the kvm group (sudo usermod -aG kvm $USER) and log in again"
-	case errors.Is(err, fs.ErrNotExist):
-		return "load the kvm module (modprobe kvm_intel or kvm_amd) or run on a host with virtualisation enabled, or set vmm = \"qemu\""
 	}
-	return "set vmm = \"qemu\" to use qemu instead"
-}
-
-func qemuBin(cfg config.Config) string {
-	if cfg.QemuBin != "" {
-		return cfg.QemuBin
-	}
-	return qemu.DefaultBinary
+	in := resolve.Inputs{VMM: cfg.VMM, FirecrackerBin: cfg.FirecrackerBin, QemuBin: cfg.QemuBin, RuntimeDir: runtimeDir}
+	return doctor.VMMCheck(in, cfg.QemuBin, kernel, l.ProbeCacheFile())
 }
 
 // natCheck covers `--nat`: iptables present, its backend, forwarding.

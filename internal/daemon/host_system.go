@@ -9,8 +9,6 @@ import (
 	"os"
 	"sync"
 
-	"banger/internal/bundle"
-	"banger/internal/execx"
 	"banger/internal/network"
 	"banger/internal/network/nat"
 	"banger/internal/network/tappool"
@@ -19,6 +17,7 @@ import (
 	"banger/internal/vmm/bootlog"
 	"banger/internal/vmm/firecracker"
 	"banger/internal/vmm/qemu"
+	"banger/internal/vmm/resolve"
 )
 
 // systemHost is the real machine integration: drivers chosen by `vmm`,
@@ -74,23 +73,6 @@ func newSystemHost(ctx context.Context, d *Daemon) (*systemHost, error) {
 	return h, nil
 }
 
-// firecrackerBinary finds Firecracker: firecracker_bin, the bundle, PATH.
-func (h *systemHost) firecrackerBinary() string {
-	if b := h.d.cfg.FirecrackerBin; b != "" {
-		return b
-	}
-	if meta, err := bundle.Load(h.d.runtimeDir); err == nil && meta.Firecracker != "" {
-		p := bundle.Path(h.d.runtimeDir, meta.Firecracker)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if p, err := execx.LookPath("firecracker"); err == nil {
-		return p
-	}
-	return ""
-}
-
 // probeKernel is the kernel the KVM probe boots: the default image's.
 func (h *systemHost) probeKernel(ctx context.Context) string {
 	if im, err := h.d.store.ResolveImage(ctx, h.d.cfg.DefaultImage); err == nil {
@@ -139,45 +121,24 @@ func (h *systemHost) Driver(ctx context.Context) (vmm.Driver, error) {
 	return drv, nil
 }
 
-// choose applies `vmm`: auto prefers Firecracker when its binary exists,
-// is new enough and /dev/kvm opens read-write (firecracker.HostCheck), and,
-// where qemu exists to probe with, KVM really boots guests; else qemu (KVM
-// or TCG per the probe). An explicit `vmm = firecracker` fails here, with
-// the reason, rather than at every InstanceStart.
+// choose applies `vmm` through the one resolver doctor uses too.
 func (h *systemHost) choose(ctx context.Context) (string, error) {
-	switch h.d.cfg.VMM {
-	case "firecracker":
-		fc := h.firecrackerBinary()
-		if fc == "" {
-			return "", errors.New("vmm = firecracker but no firecracker binary (set firecracker_bin or put it on PATH)")
-		}
-		if _, err := (firecracker.HostCheck{Binary: fc, KVMDevice: h.kvmDevice}).Check(ctx); err != nil {
-			return "", fmt.Errorf("vmm = firecracker but %w", err)
-		}
-		return "firecracker", nil
-	case "qemu":
-		return "qemu", nil
+	c, err := resolve.Resolve(ctx, h.resolveInputs())
+	if err != nil {
+		return "", err
 	}
-	if fc := h.firecrackerBinary(); fc != "" {
-		if v, err := (firecracker.HostCheck{Binary: fc, KVMDevice: h.kvmDevice}).Check(ctx); err != nil {
-			h.d.log.Warn("firecracker cannot be used, trying qemu", "binary", fc, "version", v.String(), "error", err)
-		} else if _, err := execx.LookPath(qemuBinary(h.d.cfg.QemuBin)); err != nil {
-			return "firecracker", nil // no qemu to probe with; /dev/kvm opened
-		} else if h.kvmProbe(ctx).Usable {
-			return "firecracker", nil
-		}
+	if c.VMM == "qemu" && c.Firecracker != "" && c.FirecrackerErr != nil {
+		h.d.log.Warn("firecracker cannot be used, using qemu", "binary", c.Firecracker, "version", c.FirecrackerVersion.String(), "error", c.FirecrackerErr)
 	}
-	if _, err := execx.LookPath(qemuBinary(h.d.cfg.QemuBin)); err != nil {
-		return "", errors.New("neither a usable firecracker nor qemu-system-x86_64 was found (apt-get install qemu-system-x86)")
-	}
-	return "qemu", nil
+	return c.VMM, nil
 }
 
-func qemuBinary(configured string) string {
-	if configured != "" {
-		return configured
+func (h *systemHost) resolveInputs() resolve.Inputs {
+	cfg := h.d.cfg
+	return resolve.Inputs{
+		VMM: cfg.VMM, FirecrackerBin: cfg.FirecrackerBin, QemuBin: cfg.QemuBin,
+		RuntimeDir: h.d.runtimeDir, KVMDevice: h.kvmDevice, Probe: h.kvmProbe,
 	}
-	return qemu.DefaultBinary
 }
 
 // DriverByName returns the driver a VM was created with.
@@ -194,7 +155,7 @@ func (h *systemHost) driverLocked(ctx context.Context, name string) (vmm.Driver,
 	var drv vmm.Driver
 	switch name {
 	case "firecracker":
-		bin := h.firecrackerBinary()
+		bin := resolve.FirecrackerBinary(h.d.cfg.FirecrackerBin, h.d.runtimeDir)
 		if bin == "" {
 			return nil, errors.New("no firecracker binary")
 		}
