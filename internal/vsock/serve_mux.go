@@ -160,13 +160,7 @@ func (m *mux) handle(c net.Conn) {
 		delete(m.conns, c)
 		m.mu.Unlock()
 	}()
-	c.SetDeadline(time.Now().Add(connectTimeout))
-	line, err := readLine(c)
-	if err != nil {
-		m.log.Debug("vsock mux: read CONNECT", "error", err)
-		return
-	}
-	port, err := parseConnect(line)
+	port, err := ReadConnect(c, connectTimeout)
 	if err != nil {
 		m.log.Debug("vsock mux: bad CONNECT", "error", err)
 		return
@@ -176,8 +170,7 @@ func (m *mux) handle(c net.Conn) {
 		m.log.Debug("vsock mux: no stream", "port", port, "error", err)
 		return
 	}
-	c.SetDeadline(time.Time{})
-	if _, err := fmt.Fprintf(c, "OK %d\n", st.id); err != nil {
+	if err := WriteOK(c, st.id); err != nil {
 		st.Close()
 		return
 	}

@@ -2,7 +2,6 @@ package qemu
 
 import (
 	"banger/internal/vsock"
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -10,8 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -119,18 +116,11 @@ func (p *handshakeProxy) acceptLoop() {
 }
 
 func (p *handshakeProxy) handle(c net.Conn) {
-	c.SetReadDeadline(time.Now().Add(handshakeTimeout))
-	br := bufio.NewReaderSize(c, 64)
-	line, err := br.ReadString('\n')
-	if err != nil {
-		return
-	}
-	port, err := parseConnectLine(line)
+	port, err := vsock.ReadConnect(c, handshakeTimeout)
 	if err != nil {
 		p.log.Debug("agent socket: bad handshake", "error", err)
 		return
 	}
-	c.SetReadDeadline(time.Time{})
 	ctx, cancel := context.WithTimeout(context.Background(), handshakeTimeout)
 	g, local, err := p.dial(ctx, port)
 	cancel()
@@ -143,13 +133,12 @@ func (p *handshakeProxy) handle(c net.Conn) {
 		return
 	}
 	defer p.untrack(g)
-	if _, err := fmt.Fprintf(c, "OK %d\n", local); err != nil {
+	if err := vsock.WriteOK(c, local); err != nil {
 		return
 	}
 	done := make(chan struct{})
 	go func() {
-		// Bytes the client sent right after CONNECT are still in br.
-		io.Copy(g, br)
+		io.Copy(g, c)
 		g.CloseWrite()
 		close(done)
 	}()
@@ -158,19 +147,6 @@ func (p *handshakeProxy) handle(c net.Conn) {
 	// than wait for a client that may never close its side.
 	c.Close()
 	<-done
-}
-
-// parseConnectLine parses "CONNECT <port>\n".
-func parseConnectLine(line string) (uint32, error) {
-	rest, ok := strings.CutPrefix(strings.TrimRight(line, "\r\n"), "CONNECT ")
-	if !ok {
-		return 0, fmt.Errorf("want \"CONNECT <port>\", got %q", line)
-	}
-	port, err := strconv.ParseUint(rest, 10, 32)
-	if err != nil {
-		return 0, fmt.Errorf("bad port in %q", line)
-	}
-	return uint32(port), nil
 }
 
 // dialVsock connects to cid:port over AF_VSOCK. The connect itself is

@@ -1,13 +1,12 @@
 package fctest
 
 import (
-	"bufio"
 	"io"
 	"net"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
+
+	"banger/internal/vsock"
 )
 
 // vsockMux is the host side of Firecracker's hybrid vsock: a unix socket
@@ -75,13 +74,8 @@ func (m *vsockMux) serve(c net.Conn) {
 		delete(m.conns, c)
 		m.mu.Unlock()
 	}()
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	r := bufio.NewReader(c)
-	line, err := r.ReadString('\n')
-	if err != nil {
-		return
-	}
-	port, ok := parseConnect(line)
+	port, err := vsock.ReadConnect(c, 5*time.Second)
+	ok := err == nil
 	m.mu.Lock()
 	if ok && m.active && port == PowerOffPort && m.powerOff != nil {
 		m.active = false
@@ -97,22 +91,11 @@ func (m *vsockMux) serve(c net.Conn) {
 	if !listening {
 		return
 	}
-	c.SetReadDeadline(time.Time{})
-	if _, err := io.WriteString(c, "OK "+strconv.FormatUint(uint64(local), 10)+"\n"); err != nil {
+	if err := vsock.WriteOK(c, local); err != nil {
 		return
 	}
 	// Echo, including anything the client sent right after the handshake.
-	io.Copy(c, r)
-}
-
-// parseConnect parses "CONNECT <port>\n".
-func parseConnect(line string) (uint32, bool) {
-	rest, ok := strings.CutPrefix(strings.TrimSuffix(line, "\n"), "CONNECT ")
-	if !ok {
-		return 0, false
-	}
-	p, err := strconv.ParseUint(rest, 10, 32)
-	return uint32(p), err == nil
+	io.Copy(c, c)
 }
 
 func (m *vsockMux) close() error {
