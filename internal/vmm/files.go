@@ -57,9 +57,10 @@ func Dialable(sock string) bool {
 	return true
 }
 
-// RemoveStaleSocket removes a unix socket left by a VMM that was killed
-// (VMMs refuse to bind over one). Anything other than a socket is left
-// alone and reported.
+// RemoveStaleSocket removes a unix socket left by a process that died
+// (VMMs and listeners refuse to bind over one). Anything other than a
+// socket, and a socket something still answers on, is left alone and
+// reported. It is the one rule for every per-VM socket banger binds.
 func RemoveStaleSocket(p string) error {
 	if p == "" {
 		return nil
@@ -73,6 +74,10 @@ func RemoveStaleSocket(p string) error {
 	}
 	if st.Mode().Type() != fs.ModeSocket {
 		return fmt.Errorf("%s exists and is not a socket", p)
+	}
+	if c, err := net.DialTimeout("unix", p, 200*time.Millisecond); err == nil {
+		c.Close()
+		return fmt.Errorf("%s is in use by another process", p)
 	}
 	if err := os.Remove(p); err != nil {
 		return fmt.Errorf("remove stale socket: %w", err)

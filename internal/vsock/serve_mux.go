@@ -1,6 +1,8 @@
 package vsock
 
 import (
+	"banger/internal/vmm"
+
 	"context"
 	"errors"
 	"fmt"
@@ -55,7 +57,7 @@ func ServeMux(udsPath string, dialSerial func(ctx context.Context) (net.Conn, er
 // 0600). A socket file left by a dead process is replaced; a live socket or
 // a file that is not a socket is an error.
 func ListenHostSocket(path string) (net.Listener, error) {
-	if err := removeStaleSocket(path); err != nil {
+	if err := vmm.RemoveStaleSocket(path); err != nil {
 		return nil, err
 	}
 	ln, err := net.Listen("unix", path)
@@ -67,29 +69,6 @@ func ListenHostSocket(path string) (net.Listener, error) {
 		return nil, fmt.Errorf("chmod vsock socket: %w", err)
 	}
 	return ln, nil
-}
-
-// removeStaleSocket removes a socket file left by a dead process; a live
-// socket or a non-socket file is an error.
-func removeStaleSocket(path string) error {
-	fi, err := os.Lstat(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("stat vsock socket: %w", err)
-	}
-	if fi.Mode().Type() != os.ModeSocket {
-		return fmt.Errorf("vsock socket %s: exists and is not a socket", path)
-	}
-	if c, err := net.DialTimeout("unix", path, 200*time.Millisecond); err == nil {
-		c.Close()
-		return fmt.Errorf("vsock socket %s: in use by another process", path)
-	}
-	if err := os.Remove(path); err != nil {
-		return fmt.Errorf("remove stale vsock socket: %w", err)
-	}
-	return nil
 }
 
 type mux struct {
