@@ -42,8 +42,13 @@ step "ssh and write /root"
 "$BANGER" vm ssh "$NAME" -- 'echo verified > /root/verify.txt && uname -sr'
 step "ports"
 "$BANGER" vm ssh "$NAME" -- 'nohup python3 -m http.server 8000 </dev/null >/dev/null 2>&1 &'
-sleep 1
-"$BANGER" vm ports "$NAME" | tee /dev/stderr | grep -q "http://$NAME.vm:8000/"
+# The server needs a moment to listen (seconds under TCG): poll for it.
+deadline=$(( $(date +%s) + 60 ))
+until out=$("$BANGER" vm ports "$NAME") && grep -q "http://$NAME.vm:8000/" <<<"$out"; do
+  [ "$(date +%s)" -lt "$deadline" ] || { echo "$out" >&2; echo "verify.sh: vm ports never listed the guest's http.server on 8000" >&2; exit 1; }
+  sleep 0.5
+done
+echo "$out"
 step "stop and start"
 "$BANGER" vm stop "$NAME"
 "$BANGER" vm start "$NAME"
