@@ -225,6 +225,7 @@ func (d *Daemon) destroy(ctx context.Context, v *store.VM) error {
 	if err := d.store.DeleteVM(ctx, v.ID); err != nil {
 		return err
 	}
+	d.releaseImageFiles(ctx, v.Rootfs)
 	d.emit("deleted", v.Name, "")
 	return nil
 }

@@ -1,0 +1,382 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"banger/internal/api"
+	"banger/internal/bundle"
+	"banger/internal/client"
+	"banger/internal/disk"
+	"banger/internal/image/artifacts"
+	"banger/internal/image/imagebuild"
+	"banger/internal/names"
+	"banger/internal/paths"
+)
+
+// imageBuildOptions is one `banger image build`.
+type imageBuildOptions struct {
+	Name, From, Packages, Size string
+	Docker                     bool
+}
+
+func newImageBuildCmd(e *env) *cobra.Command {
+	var o imageBuildOptions
+	cmd := &cobra.Command{
+		Use:   "build --name NAME [--from IMAGE] [--docker] [--packages FILE] [--size SIZE]",
+		Short: "Build a managed image with the developer tooling (needs root)",
+		Long: `Build makes a managed image: a flat ext4 rootfs and a work-seed.ext4 of /root
+under banger's state directory. It starts from default_base_rootfs, else the
+runtime bundle's rootfs.ext4, else rootfs-docker.ext4 (or --from IMAGE), and
+installs the packages of the base image's packages.apt plus --packages FILE,
+mise, opencode (through mise), tmux-resurrect + tmux-continuum for root, the
+banger-vsock-agent service, Docker with --docker (removed without it), and
+runs customize_script last.
+
+Everything is fetched on the host first (pinned artifacts into
+~/.cache/banger/artifacts, Debian packages into ~/.cache/banger/debs); the
+build itself needs no network once those caches are warm. It runs here, as
+root (chroot, file owners), without mounting any disk image. Each step
+prints its wall time; the full log is in ~/.local/state/banger/image-build/.
+Rebuilding a name makes a new version; VMs created before keep theirs.`,
+		Example: `  sudo banger image build --name docker-dev --docker
+  sudo banger image build --name py --from docker-dev --packages ./extra.apt --size 4G`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runImageBuild(cmd.Context(), e, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Name, "name", "", "image name (required)")
+	f.StringVar(&o.From, "from", "", "start from this image instead of the default base")
+	f.BoolVar(&o.Docker, "docker", false, "install and enable Docker (without it, Docker is removed)")
+	f.StringVar(&o.Packages, "packages", "", "file of extra Debian packages, one or more per line, '#' comments")
+	f.StringVar(&o.Size, "size", "", "rootfs image size (e.g. 4G; default: content plus headroom)")
+	return cmd
+}
+
+var debianPackageName = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+$`)
+
+// imageBuildFailed names the failed step and the log.
+type imageBuildFailed struct {
+	err error
+	log string
+}
+
+func (e *imageBuildFailed) Error() string {
+	return fmt.Sprintf("%v\nnothing was registered; full log: %s", e.err, e.log)
+}
+func (e *imageBuildFailed) Unwrap() error { return e.err }
+
+func runImageBuild(ctx context.Context, e *env, o imageBuildOptions) error {
+	start := time.Now()
+	if o.Name == "" {
+		return usagef("--name is required")
+	}
+	if err := names.Validate(o.Name); err != nil {
+		return usagef("--name: %v", err)
+	}
+	cfg, err := e.Config()
+	if err != nil {
+		return err
+	}
+	l, err := e.Layout()
+	if err != nil {
+		return err
+	}
+	if o.Name == cfg.DefaultImage {
+		return usagef("--name %s is the default image's name (from the runtime bundle); pick another", o.Name)
+	}
+	var size int64
+	if o.Size != "" {
+		if size, err = disk.ParseSize(o.Size); err != nil {
+			return usagef("--size %q: %v", o.Size, err)
+		}
+	}
+	var extra []string
+	if o.Packages != "" {
+		b, err := os.ReadFile(o.Packages)
+		if err != nil {
+			return usagef("--packages: cannot read %s: %v", o.Packages, err)
+		}
+		extra = imagebuild.ReadPackageList(b)
+		for _, p := range extra {
+			if !debianPackageName.MatchString(p) {
+				return usagef("--packages %s: %q is not a Debian package name (lower-case letters, digits, + - .)", o.Packages, p)
+			}
+		}
+	}
+	if os.Geteuid() != 0 {
+		return errors.New("image build needs root (chroot and file owners in the image): run `sudo banger image build ...`")
+	}
+	c, err := e.Client(ctx)
+	if err != nil {
+		return err
+	}
+
+	// The name: new, or a managed image built before (a new version).
+	var existing api.Image
+	switch err := c.Do(ctx, http.MethodGet, "/v1/images/"+url.PathEscape(o.Name), nil, &existing); {
+	case isNotFound(err):
+	case err != nil:
+		return err
+	case existing.Name == o.Name && !builtImage(l, existing):
+		return fmt.Errorf("image %s exists and was not built by `banger image build` (managed: %v, rootfs %s); pick another --name", o.Name, existing.Managed, existing.Rootfs)
+	}
+
+	// The base.
+	var base api.Image
+	var baseRootfs, baseSeed string
+	if o.From != "" {
+		if err := c.Do(ctx, http.MethodGet, "/v1/images/"+url.PathEscape(o.From), nil, &base); err != nil {
+			if isNotFound(err) {
+				return fmt.Errorf("--from %s: no such image (see `banger image list`)", o.From)
+			}
+			return err
+		}
+		baseRootfs, baseSeed = base.Rootfs, base.WorkSeed
+	} else {
+		if err := c.Do(ctx, http.MethodGet, "/v1/images/"+url.PathEscape(cfg.DefaultImage), nil, &base); err != nil && !isNotFound(err) {
+			return err
+		}
+		exe, _ := os.Executable()
+		runtimeDir, _ := paths.ResolveRuntimeDir(exe, cfg.RuntimeDir)
+		switch {
+		case cfg.DefaultBaseRootfs != "":
+			baseRootfs = cfg.DefaultBaseRootfs
+		case fileExists(filepath.Join(runtimeDir, "rootfs.ext4")):
+			baseRootfs = filepath.Join(runtimeDir, "rootfs.ext4")
+		case fileExists(filepath.Join(runtimeDir, bundle.RootfsName)):
+			baseRootfs = filepath.Join(runtimeDir, bundle.RootfsName)
+			if fileExists(filepath.Join(runtimeDir, bundle.WorkSeedName)) {
+				baseSeed = filepath.Join(runtimeDir, bundle.WorkSeedName)
+			}
+		case base.Rootfs != "":
+			baseRootfs, baseSeed = base.Rootfs, base.WorkSeed
+		default:
+			return fmt.Errorf("no base image: set default_base_rootfs, build the runtime bundle (`make runtime-bundle`) or pass --from IMAGE")
+		}
+	}
+	if !fileExists(baseRootfs) {
+		return fmt.Errorf("base rootfs %s does not exist", baseRootfs)
+	}
+	if base.Kernel == "" {
+		return fmt.Errorf("no kernel for the new image: the default image %q is not registered (build the runtime bundle first) ", cfg.DefaultImage)
+	}
+
+	// Packages: the base's packages.apt plus --packages; docker.io only
+	// with --docker.
+	var pkgs []string
+	if base.Packages != "" {
+		if b, err := os.ReadFile(base.Packages); err == nil {
+			pkgs = imagebuild.ReadPackageList(b)
+		}
+	}
+	pkgs = append(pkgs, extra...)
+	pkgs = slices.DeleteFunc(pkgs, func(p string) bool { return p == "docker.io" })
+	if o.Docker {
+		pkgs = append(pkgs, "docker.io")
+	}
+	slices.Sort(pkgs)
+	pkgs = slices.Compact(pkgs)
+
+	agent := cfg.VsockAgentPath
+	if agent == "" {
+		exe, _ := os.Executable()
+		runtimeDir, _ := paths.ResolveRuntimeDir(exe, cfg.RuntimeDir)
+		agent = filepath.Join(runtimeDir, bundle.AgentName)
+		if o.From == "" && filepath.Dir(baseRootfs) != runtimeDir && base.Rootfs != "" {
+			if a := filepath.Join(filepath.Dir(base.Rootfs), bundle.AgentName); fileExists(a) {
+				agent = a
+			}
+		}
+	}
+	if !fileExists(agent) {
+		return fmt.Errorf("banger-vsock-agent %s does not exist (set vsock_agent_path or build the runtime bundle)", agent)
+	}
+	if cfg.CustomizeScript != "" {
+		if f, err := os.Open(cfg.CustomizeScript); err != nil {
+			return fmt.Errorf("customize_script: %w", err)
+		} else {
+			f.Close()
+		}
+	}
+
+	// Log.
+	if err := os.MkdirAll(l.ImageBuildDir(), 0o755); err != nil {
+		return fmt.Errorf("image build log directory: %w", err)
+	}
+	logPath := filepath.Join(l.ImageBuildDir(), fmt.Sprintf("%s-%s.log", o.Name, start.UTC().Format("20060102T150405Z")))
+	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("image build log: %w", err)
+	}
+	defer logFile.Close()
+	out := io.MultiWriter(e.io.Out)
+	fmt.Fprintf(out, "building image %s from %s (%d packages, docker: %v); log: %s\n", o.Name, baseRootfs, len(pkgs), o.Docker, logPath)
+	fmt.Fprintf(logFile, "# image build %s from %s, packages: %v, docker: %v\n", o.Name, baseRootfs, pkgs, o.Docker)
+	fail := func(err error) error { return &imageBuildFailed{err: err, log: logPath} }
+
+	// Fetch phase (host; a warm cache touches no network).
+	imagesDir := l.ImagesDir()
+	if err := os.MkdirAll(imagesDir, 0o755); err != nil {
+		return fail(fmt.Errorf("images directory: %w", err))
+	}
+	tools, err := os.MkdirTemp(imagesDir, ".tools-")
+	if err != nil {
+		return fail(err)
+	}
+	defer os.RemoveAll(tools)
+	spec := imagebuild.Spec{Docker: o.Docker, Agent: agent, CustomizeScript: cfg.CustomizeScript}
+	t0 := time.Now()
+	fetcher := &artifacts.Fetcher{Mirror: cfg.ArtifactMirror, CacheDir: l.ArtifactCacheDir()}
+	results, err := fetcher.FetchAll(ctx, artifacts.Pinned(), func(r artifacts.Result) {
+		fmt.Fprintf(logFile, "artifact %s %s from %s (%s): %s\n", r.Artifact.Name, r.Artifact.Pin(), r.Source, r.From, r.Path)
+	})
+	if err != nil {
+		fmt.Fprintf(out, "  %-40s failed after %s\n", "fetch pinned artifacts", time.Since(t0).Round(10*time.Millisecond))
+		fmt.Fprintf(logFile, "! %v\n", err)
+		return err // printed with the artifact hints
+	}
+	for _, r := range results {
+		a := r.Artifact
+		tool := imagebuild.Tool{Name: a.Name, Version: a.Pin(), Path: filepath.Join(tools, a.Name)}
+		switch a.Kind {
+		case artifacts.NPM:
+			err = artifacts.ExtractBinary(a, r.Path, tool.Path)
+		case artifacts.Git:
+			err = fetcher.Checkout(ctx, a, r.Path, tool.Path)
+		}
+		if err != nil {
+			return fail(fmt.Errorf("unpack %s: %w", a.Name, err))
+		}
+		switch a.Name {
+		case "mise":
+			spec.Mise = tool
+		case "opencode":
+			spec.Opencode = tool
+		default:
+			spec.TmuxPlugins = append(spec.TmuxPlugins, tool)
+		}
+	}
+	if spec.Mise.Path == "" || spec.Opencode.Path == "" || len(spec.TmuxPlugins) != 2 {
+		return fail(errors.New("the pinned artifacts lack mise, opencode or the tmux plugins"))
+	}
+	fmt.Fprintf(out, "  %-40s %8s\n", fmt.Sprintf("fetch pinned artifacts (%d)", len(results)), time.Since(t0).Round(10*time.Millisecond))
+
+	b := make([]byte, 3)
+	rand.Read(b)
+	version := start.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
+	outDir := filepath.Join(imagesDir, o.Name, version)
+	res, err := imagebuild.Build(ctx, imagebuild.Options{
+		BaseRootfs: baseRootfs, BaseWorkSeed: baseSeed, Packages: pkgs, Spec: spec, Size: size,
+		DebianMirror: cfg.DebianMirror, DebCacheDir: l.DebCacheDir(), OutDir: outDir,
+		Progress: out, Log: logFile,
+	})
+	if err != nil {
+		os.RemoveAll(outDir)
+		os.Remove(filepath.Dir(outDir))
+		return fail(err)
+	}
+	var im api.Image
+	req := api.RegisterImageRequest{Name: o.Name, Rootfs: res.Rootfs, WorkSeed: res.WorkSeed, Managed: true,
+		Kernel: base.Kernel, Initrd: base.Initrd, ModulesDir: base.ModulesDir, Packages: base.Packages}
+	if err := c.Do(ctx, http.MethodPost, "/v1/images", req, &im); err != nil {
+		os.RemoveAll(outDir)
+		os.Remove(filepath.Dir(outDir))
+		return fail(fmt.Errorf("register image %s: %w", o.Name, err))
+	}
+	fmt.Fprintf(out, "%s: built in %s (version %s)\n", im.Name, time.Since(start).Round(100*time.Millisecond), version)
+	fmt.Fprintf(logFile, "# done in %s: %s\n", time.Since(start).Round(time.Millisecond), outDir)
+	return nil
+}
+
+func isNotFound(err error) bool {
+	var ae *client.APIError
+	return errors.As(err, &ae) && ae.Body.Code == api.CodeNotFound
+}
+
+// builtImage reports whether im is a version directory of `image build`.
+func builtImage(l paths.Layout, im api.Image) bool {
+	rel, err := filepath.Rel(l.ImagesDir(), im.Rootfs)
+	return im.Managed && err == nil && filepath.IsLocal(rel)
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
+}
+
+// fetchDebsForDefaultBase is the Debian part of `image fetch`: the package
+// closure an image build from the default base needs (its packages.apt,
+// docker.io and extra), downloaded into the cache.
+func fetchDebsForDefaultBase(ctx context.Context, e *env, extraFile string) error {
+	cfg, err := e.Config()
+	if err != nil {
+		return err
+	}
+	l, err := e.Layout()
+	if err != nil {
+		return err
+	}
+	exe, _ := os.Executable()
+	runtimeDir, _ := paths.ResolveRuntimeDir(exe, cfg.RuntimeDir)
+	var base string
+	for _, p := range []string{cfg.DefaultBaseRootfs, filepath.Join(runtimeDir, "rootfs.ext4"), filepath.Join(runtimeDir, bundle.RootfsName)} {
+		if p != "" && fileExists(p) {
+			base = p
+			break
+		}
+	}
+	if base == "" {
+		if extraFile != "" {
+			return fmt.Errorf("--packages: no base image to resolve packages against (set default_base_rootfs or build the runtime bundle)")
+		}
+		fmt.Fprintf(e.io.Out, "debian packages: skipped (no base image in %s and no default_base_rootfs)\n", runtimeDir)
+		return nil
+	}
+	pkgs := []string{"docker.io"}
+	if b, err := os.ReadFile(filepath.Join(runtimeDir, bundle.PackagesName)); err == nil {
+		pkgs = append(pkgs, imagebuild.ReadPackageList(b)...)
+	}
+	if extraFile != "" {
+		b, err := os.ReadFile(extraFile)
+		if err != nil {
+			return usagef("--packages: cannot read %s: %v", extraFile, err)
+		}
+		pkgs = append(pkgs, imagebuild.ReadPackageList(b)...)
+	}
+	slices.Sort(pkgs)
+	pkgs = slices.Compact(pkgs)
+	t0 := time.Now()
+	n, err := imagebuild.FetchDebs(ctx, io.Discard, io.Discard, base, cfg.DebianMirror, l.DebCacheDir(), pkgs)
+	if err != nil {
+		return fmt.Errorf("debian packages: %w", err)
+	}
+	fmt.Fprintf(e.io.Out, "debian packages: %d to install on %s, cached in %s (%s)\n", n, filepath.Base(base), l.DebCacheDir(), time.Since(t0).Round(time.Millisecond))
+	return nil
+}
+
+// printImageVersions lists a built image's recorded versions.
+func printImageVersions(w io.Writer, versions []string) {
+	for i, v := range versions {
+		label := ""
+		if i == 0 {
+			label = "versions:"
+		}
+		fmt.Fprintf(w, "%s\t%s\n", label, v)
+	}
+}
