@@ -180,6 +180,11 @@ func (d *Daemon) prepareDisks(ctx context.Context, v *store.VM, img store.Image)
 	if err != nil {
 		return "", fmt.Errorf("render guest config: %w", err)
 	}
+	if f, err := d.agentOverride(); err != nil {
+		return "", err
+	} else if f != nil {
+		files = append(files, *f)
+	}
 	if err := disk.CreateOverlay(ctx, dir.Overlay(), overlaySize, files); err != nil {
 		return "", err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"banger/internal/api"
 	"banger/internal/daemon/apierr"
+	"banger/internal/guestconfig"
 	"banger/internal/names"
 	"banger/internal/store"
 )
@@ -160,3 +161,18 @@ func (d *Daemon) toAPIImageVersions(im store.Image) api.Image {
 	}
 	return out
 }
+
+// agentOverride is vsock_agent_path as a file of each new VM's overlay, so
+// a new agent can be tried without rebuilding an image (nil when unset).
+func (d *Daemon) agentOverride() (*guestconfig.File, error) {
+	if d.cfg.VsockAgentPath == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(d.cfg.VsockAgentPath)
+	if err != nil {
+		return nil, apierr.Invalid("vsock_agent_path: %v", err)
+	}
+	return &guestconfig.File{Path: agentGuestPath, Mode: 0o755, Content: b}, nil
+}
+
+const agentGuestPath = "/usr/local/bin/banger-vsock-agent"
