@@ -11,7 +11,7 @@ import (
 func TestInstLines(t *testing.T) {
 	for line, want := range map[string]debRef{
 		"Inst jq (1.6-2.1+deb12u3 Debian:12.12/stable, Debian-Security:12/stable-security [amd64])": {"jq", "1.6-2.1+deb12u3", "amd64"},
-		"Inst libc6 [2.36-9] (2.36-9+deb12u4 Debian:12.5/stable [amd64]) []":                       {"libc6", "2.36-9+deb12u4", "amd64"},
+		"Inst libc6 [2.36-9] (2.36-9+deb12u4 Debian:12.5/stable [amd64]) []":                        {"libc6", "2.36-9+deb12u4", "amd64"},
 		"Inst git (1:2.39.5-0+deb12u3 Debian:12.12/stable [amd64])":                                 {"git", "1:2.39.5-0+deb12u3", "amd64"},
 		"Inst tzdata (2025b-0+deb12u2 Debian:12.12/stable [all])":                                   {"tzdata", "2025b-0+deb12u2", "all"},
 	} {
