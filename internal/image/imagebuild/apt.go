@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -45,6 +46,12 @@ func (d debRef) file() string {
 func newDebCache(r *reporter, dir, mirror string) (*debCache, error) {
 	if _, err := execx.LookPath("apt-get"); err != nil {
 		return nil, fmt.Errorf("apt-get is needed to download Debian packages on the host: %w", err)
+	}
+	if mirror != "" {
+		u, err := url.Parse(mirror)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "file") || u.Host == "" && u.Scheme != "file" || strings.ContainsAny(mirror, " \t\n[]") {
+			return nil, fmt.Errorf("debian_mirror %q: want an http://, https:// or file:// URL of a Debian archive", mirror)
+		}
 	}
 	d := &debCache{r: r, dir: dir, mirror: mirror}
 	for _, sub := range []string{"etc/sources.list.d", "etc/preferences.d", "state/lists/partial", "cache/archives/partial"} {

@@ -67,3 +67,20 @@ func TestTreeWritesStayInside(t *testing.T) {
 		t.Errorf("written file: %v %v", st, err)
 	}
 }
+
+func TestDebianMirrorChecked(t *testing.T) {
+	r := &reporter{progress: io.Discard, log: io.Discard}
+	for _, bad := range []string{"deb.debian.org/debian", "ftp://x/debian", "http://x/debian main\ndeb http://evil", "http://x/ [trusted=yes]"} {
+		if _, err := newDebCache(r, t.TempDir(), bad); err == nil {
+			t.Errorf("debian_mirror %q accepted", bad)
+		}
+	}
+	dir := t.TempDir()
+	if _, err := newDebCache(r, dir, "http://mirror.example/debian"); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "etc/sources.list"))
+	if want := " http://mirror.example/debian bookworm main\n"; len(b) == 0 || string(b[len(b)-len(want):]) != want {
+		t.Errorf("sources.list %q", b)
+	}
+}
