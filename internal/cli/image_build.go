@@ -10,12 +10,16 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"encoding/json"
 
 	"banger/internal/api"
 	"banger/internal/bundle"
@@ -48,8 +52,10 @@ runs customize_script last.
 
 Everything is fetched on the host first (pinned artifacts into
 ~/.cache/banger/artifacts, Debian packages into ~/.cache/banger/debs); the
-build itself needs no network once those caches are warm. It runs here, as
-root (chroot, file owners), without mounting any disk image. Each step
+build itself needs no network once those caches are warm. The fetch phase
+and the daemon requests run as you; the build phase needs root (chroot, file
+owners) and runs in this process when banger runs as root, else through
+sudo (which may ask for your password). No disk image is mounted. Each step
 prints its wall time; the full log is in ~/.local/state/banger/image-build/.
 Rebuilding a name makes a new version; VMs created before keep theirs.`,
 		Example: `  sudo banger image build --name docker-dev --docker
@@ -120,7 +126,9 @@ func runImageBuild(ctx context.Context, e *env, o imageBuildOptions) error {
 		}
 	}
 	if os.Geteuid() != 0 {
-		return errors.New("image build needs root (chroot and file owners in the image): run `sudo banger image build ...`")
+		if _, err := exec.LookPath("sudo"); err != nil {
+			return errors.New("image build needs root for its build phase (chroot, file owners in the image) and sudo is not installed: run it as root")
+		}
 	}
 	c, err := e.Client(ctx)
 	if err != nil {
@@ -220,7 +228,11 @@ func runImageBuild(ctx context.Context, e *env, o imageBuildOptions) error {
 		return fmt.Errorf("image build log directory: %w", err)
 	}
 	logPath := filepath.Join(l.ImageBuildDir(), fmt.Sprintf("%s-%s.log", o.Name, start.UTC().Format("20060102T150405Z")))
-	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_EXCL, 0o644)
+	for i := 2; errors.Is(err, os.ErrExist) && i < 100; i++ { // two builds in one second
+		logPath = filepath.Join(l.ImageBuildDir(), fmt.Sprintf("%s-%s-%d.log", o.Name, start.UTC().Format("20060102T150405Z"), i))
+		logFile, err = os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_EXCL, 0o644)
+	}
 	if err != nil {
 		return fmt.Errorf("image build log: %w", err)
 	}
@@ -281,11 +293,17 @@ func runImageBuild(ctx context.Context, e *env, o imageBuildOptions) error {
 	rand.Read(b)
 	version := start.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
 	outDir := filepath.Join(imagesDir, o.Name, version)
-	res, err := imagebuild.Build(ctx, imagebuild.Options{
+	bo := imagebuild.Options{
 		BaseRootfs: baseRootfs, BaseWorkSeed: baseSeed, Packages: pkgs, Spec: spec, Size: size,
 		DebianMirror: cfg.DebianMirror, DebCacheDir: l.DebCacheDir(), OutDir: outDir,
 		Progress: out, Log: logFile,
-	})
+	}
+	var res *imagebuild.Result
+	if os.Geteuid() == 0 {
+		res, err = imagebuild.Build(ctx, bo)
+	} else {
+		res, err = buildPhaseWithSudo(ctx, e, bo, tools, logPath)
+	}
 	if err != nil {
 		os.RemoveAll(outDir)
 		os.Remove(filepath.Dir(outDir))
@@ -379,4 +397,95 @@ func printImageVersions(w io.Writer, versions []string) {
 		}
 		fmt.Fprintf(w, "%s\t%s\n", label, v)
 	}
+}
+
+// buildPhase is the root part of a build run by a user: the options for
+// `sudo banger image build-phase`, and who gets the files afterwards.
+type buildPhase struct {
+	Options  imagebuild.Options `json:"options"`
+	Log      string             `json:"log"`
+	UID, GID int
+}
+
+// buildPhaseWithSudo runs the build phase as root through sudo (which may
+// ask for a password on the terminal); the fetch phase and the daemon
+// requests stay with the user.
+func buildPhaseWithSudo(ctx context.Context, e *env, o imagebuild.Options, scratch, logPath string) (*imagebuild.Result, error) {
+	spec := filepath.Join(scratch, "build-phase.json")
+	b, err := json.Marshal(buildPhase{Options: o, Log: logPath, UID: os.Getuid(), GID: os.Getgid()})
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(spec, b, 0o600); err != nil {
+		return nil, err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(e.io.Out, "  build phase as root: sudo %s image build-phase\n", exe)
+	cmd := exec.CommandContext(ctx, "sudo", "--", exe, "image", "build-phase", "--spec", spec)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, e.io.Out, e.io.ErrOut
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("build phase (sudo): %w", err)
+	}
+	return &imagebuild.Result{
+		Rootfs:       filepath.Join(o.OutDir, imagebuild.RootfsName),
+		WorkSeed:     filepath.Join(o.OutDir, imagebuild.WorkSeedName),
+		VersionsFile: filepath.Join(o.OutDir, imagebuild.VersionsName),
+	}, nil
+}
+
+// newImageBuildPhaseCmd is the hidden root half of `image build`.
+func newImageBuildPhaseCmd(e *env) *cobra.Command {
+	var specPath string
+	cmd := &cobra.Command{
+		Use: "build-phase --spec FILE", Hidden: true, Args: cobra.NoArgs,
+		Short: "the root part of image build (run by image build through sudo)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if os.Geteuid() != 0 {
+				return errors.New("image build-phase runs as root (image build starts it through sudo)")
+			}
+			b, err := os.ReadFile(specPath)
+			if err != nil {
+				return fmt.Errorf("build phase spec: %w", err)
+			}
+			var bp buildPhase
+			if err := json.Unmarshal(b, &bp); err != nil {
+				return fmt.Errorf("build phase spec %s: %w", specPath, err)
+			}
+			logFile, err := os.OpenFile(bp.Log, os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				return fmt.Errorf("image build log: %w", err)
+			}
+			defer logFile.Close()
+			o := bp.Options
+			o.Progress, o.Log = e.io.Out, logFile
+			_, berr := imagebuild.Build(cmd.Context(), o)
+			// Hand everything this phase made back to the user.
+			for _, p := range []string{filepath.Dir(o.OutDir), o.DebCacheDir} {
+				if err := chownTree(p, bp.UID, bp.GID); err != nil && berr == nil {
+					berr = err
+				}
+			}
+			return berr
+		},
+	}
+	cmd.Flags().StringVar(&specPath, "spec", "", "build phase spec (JSON)")
+	return cmd
+}
+
+func chownTree(dir string, uid, gid int) error {
+	return filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if err := os.Lchown(p, uid, gid); err != nil {
+			return fmt.Errorf("hand %s back to uid %s: %w", p, strconv.Itoa(uid), err)
+		}
+		return nil
+	})
 }

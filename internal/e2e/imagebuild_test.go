@@ -55,9 +55,10 @@ func (e *env) imageNames(t *testing.T) []string {
 }
 
 type imageJSON struct {
-	Name, Rootfs, WorkSeed string
-	Managed                bool
-	Versions               []string
+	Name, Rootfs string
+	WorkSeed     string `json:"work_seed"`
+	Managed      bool
+	Versions     []string
 }
 
 func (e *env) image(t *testing.T, ref string) imageJSON {
@@ -125,9 +126,13 @@ func TestImageBuildOnQemu(t *testing.T) {
 	for _, step := range []string{"extract base", "install packages", "docker: enable", "mise 2026.9.15 + opencode", "tmux plugins", "banger-vsock-agent", "mkfs.ext4 rootfs"} {
 		contains(t, r, step)
 	}
+	// One log per build that got as far as opening it: the offline one
+	// that failed, and this one.
 	logs, _ := filepath.Glob(filepath.Join(e.stateDir(), "image-build", "dev-*.log"))
-	if len(logs) != 1 {
+	if len(logs) != 2 {
 		t.Errorf("build logs: %v", logs)
+	} else if b, _ := os.ReadFile(logs[1]); !strings.Contains(string(b), "mkfs.ext4") || !strings.Contains(string(b), "# done in") {
+		t.Errorf("build log %s lacks the commands:\n%s", logs[1], b)
 	}
 	dev := e.image(t, "dev")
 	if !dev.Managed || !strings.HasPrefix(dev.Rootfs, filepath.Join(e.stateDir(), "images", "dev")+"/") || dev.WorkSeed == "" {

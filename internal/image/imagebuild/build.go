@@ -48,8 +48,8 @@ type Options struct {
 	DebianMirror string // "" = DefaultMirror
 	DebCacheDir  string // private apt state and .debs, kept across builds
 	OutDir       string // version directory to create; must not exist
-	Progress     io.Writer
-	Log          io.Writer
+	Progress     io.Writer `json:"-"`
+	Log          io.Writer `json:"-"`
 }
 
 // Result is a finished build.
