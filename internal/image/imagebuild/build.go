@@ -43,11 +43,11 @@ type Options struct {
 	BaseRootfs   string // ext4 to start from
 	BaseWorkSeed string // its /root, when it has a work seed
 	Packages     []string
-	Spec         Spec   // what to provision; Debs is filled by Build
-	Size         int64  // rootfs image size; 0 = content plus headroom
-	DebianMirror string // "" = DefaultMirror
-	DebCacheDir  string // private apt state and .debs, kept across builds
-	OutDir       string // version directory to create; must not exist
+	Spec         Spec      // what to provision; Debs is filled by Build
+	Size         int64     // rootfs image size; 0 = content plus headroom
+	DebianMirror string    // "" = DefaultMirror
+	DebCacheDir  string    // private apt state and .debs, kept across builds
+	OutDir       string    // version directory to create; must not exist
 	Progress     io.Writer `json:"-"`
 	Log          io.Writer `json:"-"`
 }
