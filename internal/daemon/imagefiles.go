@@ -3,10 +3,14 @@ package daemon
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 
 	"banger/internal/api"
 	"banger/internal/daemon/apierr"
@@ -176,3 +180,58 @@ func (d *Daemon) agentOverride() (*guestconfig.File, error) {
 }
 
 const agentGuestPath = "/usr/local/bin/banger-vsock-agent"
+
+// pinImageFiles gives a new VM of a bundle (or default_*) image hard links
+// of the image's rootfs, kernel and initrd under
+// ImagesDir/<name>/bundle-<key>/, key naming the files' current versions.
+// A rebuilt bundle is written to new files renamed into place, so the links
+// keep the lower layer and kernel of existing VMs as they were; the
+// directory goes with the last VM using it. Built images are versioned
+// already. Where a link is impossible (another filesystem) the VM uses the
+// files in place.
+func (d *Daemon) pinImageFiles(img store.Image) (rootfs, kernel, initrd string) {
+	rootfs, kernel, initrd = img.Rootfs, img.Kernel, img.Initrd
+	if !img.Managed || d.builtVersionDir(img.Rootfs) != "" || names.Validate(img.Name) != nil {
+		return
+	}
+	h := sha256.New()
+	for _, p := range []string{img.Rootfs, img.Kernel, img.Initrd} {
+		st, err := os.Stat(p)
+		if err != nil {
+			return
+		}
+		sys, _ := st.Sys().(*syscall.Stat_t)
+		if sys == nil {
+			return
+		}
+		fmt.Fprintf(h, "%s %d %d %d %d\n", p, sys.Dev, sys.Ino, st.Size(), st.ModTime().UnixNano())
+	}
+	parent := filepath.Join(d.layout.ImagesDir(), img.Name)
+	dir := filepath.Join(parent, "bundle-"+hex.EncodeToString(h.Sum(nil))[:16])
+	pinned := [3]string{filepath.Join(dir, builtRootfsName), filepath.Join(dir, "kernel"), filepath.Join(dir, "initrd")}
+	imageFilesMu.Lock()
+	defer imageFilesMu.Unlock()
+	if _, err := os.Stat(pinned[0]); err == nil {
+		return pinned[0], pinned[1], pinned[2]
+	}
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return
+	}
+	tmp, err := os.MkdirTemp(parent, ".pin-")
+	if err != nil {
+		return
+	}
+	for i, src := range []string{img.Rootfs, img.Kernel, img.Initrd} {
+		if err := os.Link(src, filepath.Join(tmp, filepath.Base(pinned[i]))); err != nil {
+			d.log.Debug("image files used in place", "image", img.Name, "err", err)
+			os.RemoveAll(tmp)
+			os.Remove(parent)
+			return
+		}
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		os.RemoveAll(tmp)
+		return
+	}
+	return pinned[0], pinned[1], pinned[2]
+}

@@ -139,3 +139,44 @@ func TestVsockAgentPathGoesIntoNewOverlays(t *testing.T) {
 		t.Errorf("create with a missing vsock_agent_path: %v", err)
 	}
 }
+
+// A rebuilt bundle rootfs (new file renamed into place, as the bundle build
+// writes it) does not change the files under VMs created before.
+func TestBundleRootfsVersionedUnderExistingVMs(t *testing.T) {
+	td := newTestDaemon(t, newFakeHost(), t.TempDir())
+	defer td.Close()
+	ctx := context.Background()
+	old := td.create(t, "calm-otter")
+	oldVM, _ := td.store.ResolveVM(ctx, old.ID)
+	if oldVM.Rootfs == td.cfg.DefaultRootfs || !strings.HasPrefix(oldVM.Rootfs, td.layout.ImagesDir()) {
+		t.Fatalf("vm rootfs %s is not a pinned version", oldVM.Rootfs)
+	}
+	before, _ := os.ReadFile(oldVM.Rootfs)
+
+	// make rootfs: a new image renamed over the bundle's.
+	tmp := td.cfg.DefaultRootfs + ".new"
+	os.WriteFile(tmp, append([]byte("rebuilt"), before[7:]...), 0o644)
+	if err := os.Rename(tmp, td.cfg.DefaultRootfs); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := os.ReadFile(oldVM.Rootfs); string(after) != string(before) {
+		t.Fatal("the rebuild changed the rootfs under an existing VM")
+	}
+	nv := td.create(t, "busy-bee")
+	newVM, _ := td.store.ResolveVM(ctx, nv.ID)
+	if newVM.Rootfs == oldVM.Rootfs {
+		t.Fatal("a VM created after the rebuild got the old rootfs")
+	}
+	if b, _ := os.ReadFile(newVM.Rootfs); !strings.HasPrefix(string(b), "rebuilt") {
+		t.Error("the new VM's rootfs is not the rebuilt one")
+	}
+	if _, err := td.DeleteVM(ctx, old.Name, true); err != nil {
+		t.Fatal(err)
+	}
+	if exists(oldVM.Rootfs) {
+		t.Error("the old version stayed after its last VM went")
+	}
+	if !exists(newVM.Rootfs) || !exists(td.cfg.DefaultRootfs) {
+		t.Error("the current files went")
+	}
+}
