@@ -47,7 +47,11 @@ elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1fs", b - a }'; }
 
 # A scratch copy of the bundle for the rootfs build (the original stays).
 for f in bundle.json .build-stamps.json packages.apt banger-vsock-agent; do
-	[ -e "$bundle/$f" ] && cp "$bundle/$f" "$tmp/bundle/"
+	if [ -e "$bundle/$f" ]; then cp "$bundle/$f" "$tmp/bundle/"; fi
+done
+# Kernel files are only read (and verified): links, or copies across filesystems.
+for f in vmlinux vmlinuz initrd.img; do
+	if [ -e "$bundle/$f" ]; then ln "$bundle/$f" "$tmp/bundle/" 2>/dev/null || cp "$bundle/$f" "$tmp/bundle/"; fi
 done
 cp -a "$bundle/modules" "$tmp/bundle/"
 
