@@ -309,8 +309,21 @@ func FetchDebs(ctx context.Context, progress, log io.Writer, base, mirror, cache
 		}
 	}
 	defer os.RemoveAll(tmp)
-	if err := disk.ExtractDir(ctx, base, "/var/lib/dpkg", filepath.Join(tmp, "dpkg")); err != nil {
-		return 0, fmt.Errorf("read the dpkg state of %s: %w", base, err)
+	// Only the dpkg status is read, by debugfs inside the image (no root
+	// needed, no link in the image followed on the host).
+	debugfs, err := execx.LookPath("debugfs")
+	if err != nil {
+		return 0, err
+	}
+	st, err := r.run(ctx, execx.Cmd{Argv: []string{debugfs, "-R", "cat /var/lib/dpkg/status", base}})
+	if err != nil || len(st) == 0 {
+		return 0, fmt.Errorf("read the dpkg status of %s: %v (image build needs a Debian base)", base, err)
+	}
+	if err := os.MkdirAll(filepath.Join(tmp, "dpkg"), 0o755); err != nil {
+		return 0, err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "dpkg", "status"), st, 0o644); err != nil {
+		return 0, err
 	}
 	d, err := newDebCache(r, cacheDir, mirror)
 	if err != nil {
