@@ -181,7 +181,11 @@ func TestImageBuildOnQemu(t *testing.T) {
 
 	// Rebuilding makes a new version; the VM keeps the old one until it goes.
 	e.must("vm", "stop", "e2e-a")
+	script := filepath.Join(e.home, "customize.sh")
+	os.WriteFile(script, []byte("#!/bin/sh\nset -e\necho \"customized as $(id -u)\" > /etc/banger-customized\n"), 0o755)
+	e.writeConfig("customize_script = \"" + script + "\"\n")
 	r = e.must("image", "build", "--name", "dev")
+	contains(t, r, "customize_script customize.sh")
 	dev2 := e.image(t, "dev")
 	if dev2.Rootfs == dev.Rootfs {
 		t.Fatalf("rebuild kept the rootfs path %s", dev.Rootfs)
@@ -202,6 +206,7 @@ func TestImageBuildOnQemu(t *testing.T) {
 
 	// The image built without --docker has no Docker.
 	e.must("vm", "create", "--image", "dev", "--name", "e2e-b", "--memory", "768")
+	check("e2e-b", "customize_script ran last, as root", "cat /etc/banger-customized && mise --version", "customized as 0", "2026.9.15")
 	out := e.ssh(t, "e2e-b", "sh", "-c", "command -v docker; dpkg -s docker.io; systemctl is-active docker; mise --version")
 	if strings.Contains(out.stdout, "/docker") || strings.Contains(out.stdout, "Status: install ok installed") || strings.Contains(out.stdout, "\nactive") {
 		t.Errorf("a VM of an image built without --docker has Docker: %s", out)
