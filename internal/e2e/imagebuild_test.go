@@ -159,7 +159,7 @@ func TestImageBuildOnQemu(t *testing.T) {
 			}
 		}
 	}
-	check("e2e-a", "mise in a login shell", "command -v mise && mise --version", "/usr/local/bin/mise", "2026.9.15")
+	check("e2e-a", "mise in a login shell", "type -P mise && mise --version", "/usr/local/bin/mise", "2026.9.15")
 	check("e2e-a", "mise in an interactive shell", "bash -ic 'mise --version' 2>/dev/null", "2026.9.15")
 	check("e2e-a", "opencode through mise", "mise ls opencode && command -v opencode && opencode --version && mise exec -- opencode --version",
 		"1.18.33", "/root/.local/share/mise/installs/opencode/1.18.33")
