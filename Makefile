@@ -12,7 +12,7 @@ RUNTIME  := runtime
 AGENT    := $(RUNTIME)/banger-vsock-agent
 GOFILES  := $(shell find . -name '*.go' -not -path './runtime/*' 2>/dev/null)
 
-.PHONY: help build install install-helper uninstall uninstall-helper test test-all test-e2e lint bench bench-create clean
+.PHONY: help build install install-helper uninstall uninstall-helper test test-all test-e2e lint bench bench-create bench-image clean
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort | awk -F'\t' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -77,6 +77,9 @@ bench: ## Go benchmarks (store, disks, DNS, agent)
 
 bench-create: build ## benchmark vm create and first-SSH readiness: make bench-create ARGS="--runs 3 --image NAME"
 	$(GO) run ./cmd/banger-bench create $(ARGS)
+
+bench-image: ## time `banger image build --docker` (warm cache) next to a bundle rootfs build, both as root: sudo make bench-image
+	./scripts/bench-image.sh
 
 clean: ## remove built binaries (not the runtime bundle)
 	rm -f banger bangerd $(AGENT)

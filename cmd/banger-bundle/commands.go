@@ -190,6 +190,9 @@ func runBuild(ctx context.Context, f buildFlags, do func(context.Context, build.
 	}
 	defer logFile.Close()
 	fmt.Printf("building %s (full log: %s)\n", f.dest, logPath)
+	if f.mirror == "" {
+		f.mirror = configuredMirror() // debian_mirror
+	}
 	o := build.Options{
 		Dest: f.dest, Agent: f.agent, Packages: f.packages, Suite: f.suite, Mirror: f.mirror,
 		KernelPackage: f.kernel, Firecracker: f.firecracker, BaseRootfs: f.base, Force: f.force,

@@ -53,6 +53,7 @@ type Image struct {
 	Initrd     string    `json:"initrd,omitempty"`
 	ModulesDir string    `json:"modules_dir,omitempty"`
 	Packages   string    `json:"packages,omitempty"`
+	Versions   []string  `json:"versions,omitempty"` // built images: "package version" lines
 	CreatedAt  time.Time `json:"created_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
 }
@@ -245,4 +246,6 @@ type RegisterImageRequest struct {
 	Initrd     string `json:"initrd,omitempty"`
 	ModulesDir string `json:"modules_dir,omitempty"`
 	Packages   string `json:"packages,omitempty"`
+	// Managed registers a version directory made by `banger image build`.
+	Managed bool `json:"managed,omitempty"`
 }

@@ -67,7 +67,7 @@ func newImageCmd(e *env) *cobra.Command {
 	show.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 
 	del := &cobra.Command{
-		Use: "delete REF", Short: "Delete an image record (its files stay; refused while VMs use it)", Args: cobra.ExactArgs(1),
+		Use: "delete REF", Short: "Delete an image (a built image's files too; refused while VMs use it)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := e.Client(cmd.Context())
 			if err != nil {
@@ -122,7 +122,7 @@ func newImageCmd(e *env) *cobra.Command {
 	rf.StringVar(&reg.Packages, "packages", "", "package manifest")
 	rf.BoolVar(&asJSON, "json", false, "print JSON")
 
-	cmd.AddCommand(list, show, del, register, newImageFetchCmd(e))
+	cmd.AddCommand(list, show, del, register, newImageFetchCmd(e), newImageBuildCmd(e), newImageBuildPhaseCmd(e))
 	return cmd
 }
 
@@ -134,5 +134,6 @@ func printImage(e *env, im api.Image) {
 			fmt.Fprintf(t, "%s:\t%s\n", kv[0], kv[1])
 		}
 	}
+	printImageVersions(t, im.Versions)
 	t.Flush()
 }

@@ -16,8 +16,9 @@ import (
 
 // imageFetchOptions is one `banger image fetch`.
 type imageFetchOptions struct {
-	Mirror string // fill this directory in the mirror layout
-	JSON   bool
+	Mirror   string // fill this directory in the mirror layout
+	Packages string // extra Debian packages to cache (image build's --packages)
+	JSON     bool
 
 	// Set by tests; the pinned artifacts and the npm registry otherwise.
 	Artifacts []artifacts.Artifact
@@ -48,6 +49,7 @@ repositories as <name>-<tag>.bundle.`,
 	}
 	cmd.Flags().StringVar(&o.Mirror, "mirror", "", "also copy every artifact into this directory, in the mirror layout")
 	cmd.Flags().BoolVar(&o.JSON, "json", false, "print JSON")
+	cmd.Flags().StringVar(&o.Packages, "packages", "", "also cache these extra Debian packages (as image build --packages)")
 	return cmd
 }
 
@@ -128,6 +130,11 @@ func runImageFetch(ctx context.Context, e *env, o imageFetchOptions) error {
 		}
 	} else if o.Mirror != "" && len(errs) == 0 {
 		fmt.Fprintf(e.io.Out, "mirror %s holds all %d artifacts: on a host without network set artifact_mirror = %q (or BANGER_ARTIFACT_MIRROR)\n", o.Mirror, len(out), o.Mirror)
+	}
+	if o.Artifacts == nil && !o.JSON {
+		if err := fetchDebsForDefaultBase(ctx, e, o.Packages); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -112,11 +112,12 @@ func (d *Daemon) CreateVM(ctx context.Context, req api.CreateVMRequest, p api.Pr
 	}
 
 	id := newID()
+	rootfs, kernel, initrd := d.pinImageFiles(img)
 	v := &store.VM{
 		ID: id, Name: name, State: api.StateCreating, ImageID: img.ID, ImageName: img.Name,
 		VCPUs: req.VCPUs, MemoryMiB: req.MemoryMiB, DiskSize: req.DiskSize, NAT: req.NAT,
 		MAC: network.MACFromID(id).String(), VMM: drv.Name(), Accel: drv.Accel(),
-		Kernel: img.Kernel, Initrd: img.Initrd, Rootfs: img.Rootfs, CreatedAt: time.Now(),
+		Kernel: kernel, Initrd: initrd, Rootfs: rootfs, CreatedAt: time.Now(),
 	}
 	unlock := d.lockVM(id)
 	defer unlock()
@@ -125,6 +126,7 @@ func (d *Daemon) CreateVM(ctx context.Context, req api.CreateVMRequest, p api.Pr
 	}
 	r := &revert{log: d.log}
 	defer r.run(ctx)
+	r.add("release image files", func(ctx context.Context) error { d.releaseImageFiles(ctx, rootfs); return nil })
 	r.add("delete record", func(ctx context.Context) error { return d.store.DeleteVM(ctx, id) })
 	progressf(p, name, "record", "vm %s (%s) gets %s", name, id, v.IP)
 
@@ -180,6 +182,11 @@ func (d *Daemon) prepareDisks(ctx context.Context, v *store.VM, img store.Image)
 	})
 	if err != nil {
 		return "", fmt.Errorf("render guest config: %w", err)
+	}
+	if f, err := d.agentOverride(); err != nil {
+		return "", err
+	} else if f != nil {
+		files = append(files, *f)
 	}
 	if err := disk.CreateOverlay(ctx, dir.Overlay(), overlaySize, files); err != nil {
 		return "", err

@@ -130,11 +130,14 @@ func (d *Daemon) GetImage(ctx context.Context, ref string) (api.Image, error) {
 	if err != nil {
 		return api.Image{}, err
 	}
-	return toAPIImage(im), nil
+	return d.toAPIImageVersions(im), nil
 }
 
 // RegisterImage records (or updates in place) an unmanaged image.
 func (d *Daemon) RegisterImage(ctx context.Context, req api.RegisterImageRequest) (api.Image, error) {
+	if req.Managed {
+		return d.registerBuiltImage(ctx, req)
+	}
 	if err := names.Validate(req.Name); err != nil {
 		return api.Image{}, apierr.Invalid("image %v", err)
 	}
@@ -179,14 +182,19 @@ func (d *Daemon) RegisterImage(ctx context.Context, req api.RegisterImageRequest
 	return toAPIImage(im), nil
 }
 
-// DeleteImage removes an image record (not its files).
+// DeleteImage removes an image record, and a built image's files unless
+// VMs created from an older version still use them.
 func (d *Daemon) DeleteImage(ctx context.Context, ref string) (api.Image, error) {
 	im, err := d.store.ResolveImage(ctx, ref)
 	if err != nil {
 		return api.Image{}, err
 	}
+	if err := d.checkImageDeletable(im); err != nil {
+		return api.Image{}, err
+	}
 	if err := d.store.DeleteImage(ctx, im.ID); err != nil {
 		return api.Image{}, err
 	}
+	d.releaseImageFiles(ctx, im.Rootfs)
 	return toAPIImage(im), nil
 }

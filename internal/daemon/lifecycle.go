@@ -267,6 +267,7 @@ func (d *Daemon) destroy(ctx context.Context, v *store.VM) error {
 	if err := d.store.DeleteVM(ctx, v.ID); err != nil {
 		return err
 	}
+	d.releaseImageFiles(ctx, v.Rootfs)
 	d.emit(api.EventDeleted, v.Name, "")
 	return nil
 }

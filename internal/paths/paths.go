@@ -156,3 +156,10 @@ func (d VMDir) Sockets() []string {
 func (d VMDir) BootLog(stream string, boot int) string {
 	return filepath.Join(string(d), stream+"."+strconv.Itoa(boot)+".log")
 }
+
+// ImagesDir holds managed (built) images: <name>/<version>/rootfs.ext4,
+// work-seed.ext4 and versions.txt.
+func (l Layout) ImagesDir() string { return filepath.Join(l.StateDir, "images") }
+
+// DebCacheDir is the image build's private apt state and .deb cache.
+func (l Layout) DebCacheDir() string { return filepath.Join(l.CacheDir, "debs") }
