@@ -6,8 +6,11 @@
 #     already in dependency order;
 #   - overlay disk: the ext4 labelled banger-ovl; its /upper and /work
 #     directories (created when missing) are the overlayfs upper and work dirs;
-#   - work disk: the ext4 labelled banger-work; never touched here (systemd
-#     mounts it at /root from the fstab banger writes);
+#   - work disk: the ext4 labelled banger-work, mounted read-write at /root
+#     in the new root here, so nothing in the guest waits for udev to
+#     announce the disk before local-fs.target; the root.mount unit banger
+#     writes into the overlay stays the fallback (another label, or a failed
+#     mount here: a warning, not a failed boot);
 #   - base rootfs: the virtio disk labelled banger-root, else the first
 #     /dev/vd* disk that is neither of the two above; mounted read-only;
 #   - the new root is overlayfs(lower=base, upper=ovl/upper, work=ovl/work);
@@ -64,6 +67,13 @@ wait_disks() {
 	return 1
 }
 
+# mount_work ROOT: mount the work disk ($WORK, when found) at ROOT/root.
+mount_work() {
+	[ -n "$WORK" ] || return 0
+	mkdir -p "$1/root" && mount -t ext4 "$WORK" "$1/root" ||
+		log "warning: cannot mount the work disk $WORK at /root; leaving it to systemd"
+}
+
 main() {
 	/bin/busybox mkdir -p /sbin /usr/bin /usr/sbin /proc /sys /dev /run
 	/bin/busybox --install -s
@@ -100,6 +110,7 @@ main() {
 	[ -e /newroot/sbin/init ] || [ -L /newroot/sbin/init ] ||
 		die "the base rootfs $BASE has no /sbin/init"
 	log "root is $BASE (read-only) + overlay $OVL; work disk ${WORK:-absent}"
+	mount_work /newroot
 
 	mkdir -p /newroot/run /newroot/dev
 	mount --move /run /newroot/run || die "cannot move /run into the new root"

@@ -226,3 +226,29 @@ func TestInitLoadModulesInOrderAndDie(t *testing.T) {
 		t.Errorf("die output: %q", out)
 	}
 }
+
+func TestInitMountWork(t *testing.T) {
+	root := t.TempDir()
+	logf := filepath.Join(t.TempDir(), "log")
+	stub := `mount() { echo "mount $*" >>"$FAKE_LOG"; [ -z "$FAKE_MOUNT_FAILS" ]; }
+`
+	out := runInitLib(t, []string{"FAKE_LOG=" + logf}, stub+`WORK=/dev/vdc; mount_work `+root)
+	got, _ := os.ReadFile(logf)
+	if want := "mount -t ext4 /dev/vdc " + root + "/root\n"; string(got) != want {
+		t.Errorf("mount calls = %q, want %q (output %q)", got, want, out)
+	}
+	if fi, err := os.Stat(filepath.Join(root, "root")); err != nil || !fi.IsDir() {
+		t.Errorf("mount_work did not create the /root mount point: %v", err)
+	}
+
+	os.Remove(logf)
+	out = runInitLib(t, []string{"FAKE_LOG=" + logf}, stub+`WORK=; mount_work `+root+`; echo done`)
+	if got, _ := os.ReadFile(logf); len(got) != 0 || out != "done" {
+		t.Errorf("no work disk: mount calls %q, output %q", got, out)
+	}
+
+	out = runInitLib(t, []string{"FAKE_LOG=" + logf, "FAKE_MOUNT_FAILS=1"}, stub+`WORK=/dev/vdc; mount_work `+root+`; echo booting on`)
+	if !strings.Contains(out, "banger-init: warning: cannot mount the work disk /dev/vdc at /root") || !strings.Contains(out, "booting on") {
+		t.Errorf("a failed work mount must warn and go on: %q", out)
+	}
+}
