@@ -7,7 +7,7 @@ RUNTIME  := runtime
 AGENT    := $(RUNTIME)/banger-vsock-agent
 GOFILES  := $(shell find . -name '*.go' -not -path './runtime/*' 2>/dev/null)
 
-.PHONY: help build install uninstall test test-all test-e2e lint bench bench-create clean
+.PHONY: help build install uninstall test test-all test-e2e lint bench bench-create bench-boot clean
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort | awk -F'\t' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -55,6 +55,9 @@ bench: ## Go benchmarks (store, disks, DNS, agent)
 
 bench-create: build ## benchmark vm create and first-SSH readiness: make bench-create ARGS="--runs 3 --image NAME"
 	$(GO) run ./cmd/banger-bench create $(ARGS)
+
+bench-boot: build ## boot → SSH of two images in one run: make bench-boot ARGS="--register old=BUNDLE_DIR --image old --image default"
+	$(GO) run ./cmd/banger-bench boot $(ARGS)
 
 clean: ## remove built binaries (not the runtime bundle)
 	rm -f banger bangerd $(AGENT)
