@@ -66,7 +66,7 @@ StartupCPUWeight=10
 // the path to everything). The image's profiles confine tools a dev VM does
 // not run at boot, and Docker loads its own profile when it starts, so the
 // profiles are loaded once sshd and the agent run, still before Docker and
-// containerd.
+// containerd, at the same low CPU weight during boot as those.
 const apparmorUnit = `[Unit]
 Description=Load AppArmor profiles (banger: after sshd and the guest agent)
 Documentation=man:apparmor(7)
@@ -84,6 +84,7 @@ ExecStart=/lib/apparmor/apparmor.systemd reload
 ExecReload=/lib/apparmor/apparmor.systemd reload
 ExecStop=/bin/true
 RemainAfterExit=yes
+StartupCPUWeight=10
 
 [Install]
 WantedBy=multi-user.target
