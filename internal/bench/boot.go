@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -22,6 +23,11 @@ type BootRun struct {
 	// StartSSHMS: `vm start` of the stopped VM until `vm ssh -- true`
 	// succeeds (boot → SSH without disk preparation).
 	StartSSHMS float64 `json:"start_ssh_ms"`
+	// GuestSSHDMS: in the guest, sshd's "Server listening" after kernel
+	// start (journal monotonic time), for the create boot and the start
+	// boot: the boot's own share, without the host's polling.
+	CreateGuestSSHDMS float64 `json:"create_guest_sshd_ms"`
+	StartGuestSSHDMS  float64 `json:"start_guest_sshd_ms"`
 }
 
 // BootImage is the summary of one image's runs.
@@ -29,6 +35,7 @@ type BootImage struct {
 	Image       string  `json:"image"`
 	CreateSSHMS Summary `json:"create_ssh_ms"`
 	StartSSHMS  Summary `json:"start_ssh_ms"`
+	GuestSSHDMS Summary `json:"guest_sshd_ms"`
 	// SystemdAnalyze is the guest's `systemd-analyze` line and the
 	// critical chain of ssh.service, read after boot finished (last run).
 	SystemdAnalyze string `json:"systemd_analyze,omitempty"`
@@ -43,6 +50,7 @@ type BootReport struct {
 	Images           []BootImage `json:"images"`
 	CreateSSHRatio   float64     `json:"create_ssh_ratio"`
 	StartSSHRatio    float64     `json:"start_ssh_ratio"`
+	GuestSSHDRatio   float64     `json:"guest_sshd_ratio"`
 	RatioDescription string      `json:"ratio_description"`
 }
 
@@ -166,18 +174,21 @@ func (b *bencher) boot(ctx context.Context, images []string, runs int, lock stri
 		}
 	}
 	for _, img := range images {
-		var c, s []float64
+		var c, s, g []float64
 		for _, r := range rep.Runs {
 			if r.Image == img {
 				c, s = append(c, r.CreateSSHMS), append(s, r.StartSSHMS)
+				g = append(g, r.CreateGuestSSHDMS, r.StartGuestSSHDMS)
 			}
 		}
-		rep.Images = append(rep.Images, BootImage{Image: img, CreateSSHMS: summarize(c), StartSSHMS: summarize(s), SystemdAnalyze: analyzed[img]})
+		rep.Images = append(rep.Images, BootImage{Image: img, CreateSSHMS: summarize(c), StartSSHMS: summarize(s),
+			GuestSSHDMS: summarize(g), SystemdAnalyze: analyzed[img]})
 	}
 	rep.VMM, rep.Accel = b.vmm, b.accel
 	first, last := rep.Images[0], rep.Images[len(rep.Images)-1]
 	rep.CreateSSHRatio = round3(last.CreateSSHMS.Median / first.CreateSSHMS.Median)
 	rep.StartSSHRatio = round3(last.StartSSHMS.Median / first.StartSSHMS.Median)
+	rep.GuestSSHDRatio = round3(last.GuestSSHDMS.Median / first.GuestSSHDMS.Median)
 	rep.RatioDescription = fmt.Sprintf("median of %s / median of %s", last.Image, first.Image)
 	return rep, nil
 }
@@ -212,6 +223,7 @@ func (b *bencher) bootOnce(ctx context.Context, img, lock string, analyze bool) 
 	if err == nil {
 		b.vmm, b.accel = v.VMM, v.Accel
 	}
+	r.CreateGuestSSHDMS = b.guestSSHD(ctx, name)
 	// Let the first boot finish (Docker…) before stopping, so the stop
 	// does not cut a boot short and the start is a boot like any other.
 	if _, err := b.cli(ctx, "vm", "ssh", name, "--", "systemctl", "is-system-running", "--wait"); err != nil {
@@ -228,6 +240,7 @@ func (b *bencher) bootOnce(ctx context.Context, img, lock string, analyze bool) 
 		return r, "", err
 	}
 	r.StartSSHMS = ms(time.Since(start))
+	r.StartGuestSSHDMS = b.guestSSHD(ctx, name)
 	var analysis string
 	if analyze {
 		out, err := b.cli(ctx, "vm", "ssh", name, "--", "systemctl is-system-running --wait >/dev/null; systemd-analyze; systemd-analyze critical-chain ssh.service")
@@ -238,6 +251,38 @@ func (b *bencher) bootOnce(ctx context.Context, img, lock string, analyze bool) 
 		}
 	}
 	return r, analysis, nil
+}
+
+// guestSSHD reads, in the guest's journal of this boot, when sshd started
+// listening (ms after kernel start); 0 when it cannot tell.
+func (b *bencher) guestSSHD(ctx context.Context, name string) float64 {
+	out, err := b.cli(ctx, "vm", "ssh", name, "--",
+		"journalctl -b -o short-monotonic --no-pager -u ssh.service | grep -m1 'Server listening'")
+	if err != nil {
+		fmt.Fprintf(b.log, "%s: read sshd start from the journal: %v\n", name, err)
+		return 0
+	}
+	sec, err := parseMonotonic(string(out))
+	if err != nil {
+		fmt.Fprintf(b.log, "%s: %v\n", name, err)
+		return 0
+	}
+	return sec * 1000
+}
+
+// parseMonotonic reads the "[   10.372866]" prefix of a journalctl
+// short-monotonic line (guest output: anything else is an error).
+func parseMonotonic(line string) (float64, error) {
+	line = strings.TrimSpace(line)
+	end := strings.IndexByte(line, ']')
+	if !strings.HasPrefix(line, "[") || end < 0 {
+		return 0, fmt.Errorf("not a short-monotonic journal line: %.80q", line)
+	}
+	v, err := strconv.ParseFloat(strings.TrimSpace(line[1:end]), 64)
+	if err != nil || v < 0 || v > 1e6 {
+		return 0, fmt.Errorf("bad monotonic time in journal line %.80q", line)
+	}
+	return v, nil
 }
 
 // flockFile takes an exclusive flock on path (nothing when path is empty)

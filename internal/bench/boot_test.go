@@ -48,3 +48,15 @@ func TestRegistrationArgsFromBundle(t *testing.T) {
 		t.Errorf("a bundle without rootfs: err = %v", err)
 	}
 }
+
+func TestParseMonotonic(t *testing.T) {
+	v, err := parseMonotonic("[   10.372866] new1 sshd[196]: Server listening on 0.0.0.0 port 22.\n")
+	if err != nil || v != 10.372866 {
+		t.Errorf("parseMonotonic = %v, %v", v, err)
+	}
+	for _, bad := range []string{"", "-- No entries --", "[abc] x", "[-1.0] x", "10.3] x"} {
+		if _, err := parseMonotonic(bad); err == nil {
+			t.Errorf("parseMonotonic(%q) accepted", bad)
+		}
+	}
+}
