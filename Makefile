@@ -12,7 +12,7 @@ RUNTIME  := runtime
 AGENT    := $(RUNTIME)/banger-vsock-agent
 GOFILES  := $(shell find . -name '*.go' -not -path './runtime/*' 2>/dev/null)
 
-.PHONY: help build install install-helper uninstall uninstall-helper test test-all test-e2e lint bench bench-create bench-image clean
+.PHONY: help build install install-helper uninstall uninstall-helper test test-all test-e2e lint bench bench-create bench-boot bench-image clean
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort | awk -F'\t' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -80,6 +80,9 @@ bench-create: build ## benchmark vm create and first-SSH readiness: make bench-c
 
 bench-image: ## time `banger image build --docker` (warm cache) next to a bundle rootfs build, both as root: sudo make bench-image
 	./scripts/bench-image.sh
+
+bench-boot: build ## boot → SSH of two images in one run: make bench-boot ARGS="--register old=BUNDLE_DIR --image old --image default"
+	$(GO) run ./cmd/banger-bench boot $(ARGS)
 
 clean: ## remove built binaries (not the runtime bundle)
 	rm -f banger bangerd $(AGENT)

@@ -49,10 +49,14 @@ type Report struct {
 	BareComparisonError string  `json:"bare_comparison_error,omitempty"`
 }
 
-// Main runs `create` with args and returns the exit code.
+// Main runs `create` or `boot` with args and returns the exit code.
 func Main(args []string) int {
+	if len(args) > 0 && args[0] == "boot" {
+		return mainBoot(args[1:])
+	}
 	if len(args) == 0 || args[0] != "create" {
-		fmt.Fprintln(os.Stderr, "usage: banger-bench create [--runs N] [--image NAME] [--banger PATH] [--disk-size 8G] [--no-bare]")
+		fmt.Fprintln(os.Stderr, "usage: banger-bench create [--runs N] [--image NAME] [--banger PATH] [--disk-size 8G] [--no-bare]\n"+
+			"       banger-bench boot --image BASE --image NEW [--register NAME=BUNDLE_DIR] [--runs N] [--banger PATH] [--lock FILE]")
 		return 2
 	}
 	fs := flag.NewFlagSet("create", flag.ContinueOnError)
@@ -72,9 +76,7 @@ func Main(args []string) int {
 	b := &bencher{banger: *banger, image: *image, diskSize: *diskSize, timeout: *timeout, log: os.Stderr}
 	rep, err := b.create(context.Background(), *runs, !*noBare)
 	if rep != nil {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(rep)
+		printJSON(rep)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench-create:", err)
@@ -87,6 +89,24 @@ type bencher struct {
 	banger, image, diskSize string
 	timeout                 time.Duration
 	log                     io.Writer
+	vmm, accel              string // seen by boot
+}
+
+func printJSON(v any) {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("parse %s: %w", path, err)
+	}
+	return nil
 }
 
 func (b *bencher) cli(ctx context.Context, args ...string) ([]byte, error) {

@@ -133,7 +133,9 @@ func resolvConf(servers []netip.Addr) string {
 
 // networkUnit configures the one NIC statically. Link-local addressing and
 // router advertisements are off: the bridge offers neither, and waiting for
-// them only slows boot.
+// them only slows boot. The bundle's initrd reads MACAddress=, the first
+// Address= and Gateway= from this file and sets them before systemd starts
+// (internal/bundle/build/init.sh), so keep them one KEY=VALUE per line.
 func networkUnit(c Config) string {
 	var b strings.Builder
 	b.WriteString(header)

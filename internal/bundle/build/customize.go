@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"banger/internal/execx"
 )
@@ -40,10 +41,62 @@ KbdInteractiveAuthentication no
 UseDNS no
 `
 
+// sshUnitDropIn drops Debian's "sshd -t" before sshd starts: a second sshd
+// process that parses the config and host keys again, about a second on the
+// way to SSH under TCG. sshd itself refuses a bad config the same way.
+const sshUnitDropIn = `# banger: no config pre-check before sshd starts (it costs boot time).
+[Service]
+ExecStartPre=
+`
+
+// containerUnitDropIn keeps Docker and containerd off sshd's back while the
+// VM boots: they start once sshd and the guest agent have, and until boot
+// is over their CPU weight is a tenth of everything else's. Both still start
+// at every boot, so containers with a restart policy come back.
+const containerUnitDropIn = `# banger: start after sshd and the guest agent, at low CPU weight during boot.
+[Unit]
+After=ssh.service banger-vsock-agent.service
+
+[Service]
+StartupCPUWeight=10
+`
+
+// apparmorUnit replaces Debian's apparmor.service, which compiles every
+// profile in /etc/apparmor.d before sysinit.target (seconds under TCG, on
+// the path to everything). The image's profiles confine tools a dev VM does
+// not run at boot, and Docker loads its own profile when it starts, so the
+// profiles are loaded once sshd and the agent run, still before Docker and
+// containerd, at the same low CPU weight during boot as those.
+const apparmorUnit = `[Unit]
+Description=Load AppArmor profiles (banger: after sshd and the guest agent)
+Documentation=man:apparmor(7)
+DefaultDependencies=no
+After=local-fs.target systemd-journald-audit.socket ssh.service banger-vsock-agent.service
+Before=shutdown.target containerd.service docker.service
+Conflicts=shutdown.target
+RequiresMountsFor=/var/cache/apparmor
+AssertPathIsReadWrite=/sys/kernel/security/apparmor/.load
+ConditionSecurity=apparmor
+
+[Service]
+Type=oneshot
+ExecStart=/lib/apparmor/apparmor.systemd reload
+ExecReload=/lib/apparmor/apparmor.systemd reload
+ExecStop=/bin/true
+RemainAfterExit=yes
+StartupCPUWeight=10
+
+[Install]
+WantedBy=multi-user.target
+`
+
 // maskedUnits only cost boot time in a VM: hardware and maintenance timers,
 // ifupdown (banger uses systemd-networkd), waiting for "online", pstore,
-// and the VGA console getty (serial-getty on ttyS0 stays, from the kernel
-// console= argument).
+// the VGA console getty (serial-getty on ttyS0 stays, from the kernel
+// console= argument), remounting a root that the initrd mounted as banger
+// wants it (the fstab is empty), networkd config from ip= kernel arguments
+// (banger writes the .network file) and loading the DRM module for logind
+// (no display).
 var maskedUnits = []string{
 	"apt-daily.timer", "apt-daily-upgrade.timer", "apt-daily.service", "apt-daily-upgrade.service",
 	"dpkg-db-backup.timer", "dpkg-db-backup.service",
@@ -54,13 +107,17 @@ var maskedUnits = []string{
 	"systemd-networkd-wait-online.service",
 	"systemd-pstore.service",
 	"getty@tty1.service",
+	"systemd-remount-fs.service",
+	"systemd-network-generator.service",
+	"modprobe@drm.service",
 }
 
 var enabledUnits = []string{"systemd-networkd.service", "banger-vsock-agent.service", "ssh.service"}
 
 // customizationKey changes whenever what customize does changes.
 func customizationKey() string {
-	return keyOf("customize/v1", agentUnit, sshdImageConf, strings.Join(maskedUnits, ","), strings.Join(enabledUnits, ","))
+	return keyOf("customize/v2", agentUnit, sshdImageConf, sshUnitDropIn, containerUnitDropIn, apparmorUnit,
+		strings.Join(maskedUnits, ","), strings.Join(enabledUnits, ","))
 }
 
 // customize turns a Debian tree into a banger base image. The agent binary
@@ -99,6 +156,9 @@ func customize(ctx context.Context, r *reporter, tree guestTree, release, module
 	if err := tree.writeFile("/etc/systemd/system/banger-vsock-agent.service", []byte(agentUnit), 0o644); err != nil {
 		return err
 	}
+	if err := bootOrdering(ctx, r, tree); err != nil {
+		return err
+	}
 	if err := systemctl(ctx, r, tree, append([]string{"enable"}, enabledUnits...)...); err != nil {
 		return err
 	}
@@ -126,11 +186,72 @@ func customize(ctx context.Context, r *reporter, tree guestTree, release, module
 	if err := tree.symlink("/etc/machine-id", "/var/lib/dbus/machine-id"); err != nil {
 		return err
 	}
+	if err := stampUpdated(ctx, r, tree); err != nil {
+		return err
+	}
 	// mmdebstrap leaves its apt/dpkg options (our proxy, unsafe-io) behind.
 	for _, p := range []string{"/etc/apt/apt.conf.d/99mmdebstrap", "/etc/dpkg/dpkg.cfg.d/99mmdebstrap"} {
 		hp := tree.mustResolve(p)
 		if err := os.Remove(hp); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
+		}
+	}
+	return nil
+}
+
+// bootOrdering writes the unit drop-ins and the AppArmor unit that keep
+// sshd's path short (see sshUnitDropIn, containerUnitDropIn, apparmorUnit).
+func bootOrdering(ctx context.Context, r *reporter, tree guestTree) error {
+	files := []struct{ path, data string }{
+		{"/etc/systemd/system/ssh.service.d/banger.conf", sshUnitDropIn},
+		{"/etc/systemd/system/docker.service.d/banger.conf", containerUnitDropIn},
+		{"/etc/systemd/system/containerd.service.d/banger.conf", containerUnitDropIn},
+	}
+	for _, f := range files {
+		if err := tree.writeFile(f.path, []byte(f.data), 0o644); err != nil {
+			return err
+		}
+	}
+	if !tree.exists("/lib/systemd/system/apparmor.service") {
+		return nil
+	}
+	// Re-enable through the replacement so it is wanted by
+	// multi-user.target, no longer by sysinit.target.
+	if err := systemctl(ctx, r, tree, "disable", "apparmor.service"); err != nil {
+		return err
+	}
+	if err := tree.writeFile("/etc/systemd/system/apparmor.service", []byte(apparmorUnit), 0o644); err != nil {
+		return err
+	}
+	return systemctl(ctx, r, tree, "enable", "apparmor.service")
+}
+
+// stampUpdated creates the users systemd-sysusers would create at first
+// boot, then marks /etc and /var as up to date with /usr, so units with
+// ConditionNeedsUpdate= (systemd-sysusers, on the way to sysinit.target)
+// do not run at every VM's first boot. After an upgrade inside the guest
+// /usr is newer again and they run as usual.
+func stampUpdated(ctx context.Context, r *reporter, tree guestTree) error {
+	if tree.exists("/usr/bin/systemd-sysusers") {
+		argv := []string{tool("chroot"), string(tree), "/usr/bin/systemd-sysusers"}
+		if _, err := r.run(ctx, execx.Cmd{Argv: argv}); err != nil {
+			return fmt.Errorf("systemd-sysusers in the rootfs: %w", err)
+		}
+	}
+	usr, err := os.Stat(tree.mustResolve("/usr"))
+	if err != nil {
+		return fmt.Errorf("stat /usr in the rootfs: %w", err)
+	}
+	// Whole seconds later than /usr: systemd compares seconds first, and
+	// the ext4 image may not keep nanoseconds.
+	stamp := usr.ModTime().Truncate(time.Second).Add(time.Second)
+	data := fmt.Sprintf("# This file was created by banger's image build (like systemd-update-done).\nTIMESTAMP_NSEC=%d\n", usr.ModTime().UnixNano())
+	for _, p := range []string{"/etc/.updated", "/var/.updated"} {
+		if err := tree.writeFile(p, []byte(data), 0o644); err != nil {
+			return err
+		}
+		if err := os.Chtimes(tree.mustResolve(p), stamp, stamp); err != nil {
+			return fmt.Errorf("stamp %s in the rootfs: %w", p, err)
 		}
 	}
 	return nil

@@ -6,13 +6,21 @@
 #     already in dependency order;
 #   - overlay disk: the ext4 labelled banger-ovl; its /upper and /work
 #     directories (created when missing) are the overlayfs upper and work dirs;
-#   - work disk: the ext4 labelled banger-work; never touched here (systemd
-#     mounts it at /root from the fstab banger writes);
+#   - work disk: the ext4 labelled banger-work, mounted read-write at /root
+#     in the new root here, so nothing in the guest waits for udev to
+#     announce the disk before local-fs.target; the root.mount unit banger
+#     writes into the overlay stays the fallback (another label, or a failed
+#     mount here: a warning, not a failed boot);
 #   - base rootfs: the virtio disk labelled banger-root, else the first
 #     /dev/vd* disk that is neither of the two above; mounted read-only;
 #   - the new root is overlayfs(lower=base, upper=ovl/upper, work=ovl/work);
 #     base and overlay disk stay mounted at /run/banger/lower and
 #     /run/banger/ovl inside it (this /run is handed over to systemd);
+#   - network: when the new root has banger's /etc/systemd/network/10-banger.network
+#     (MACAddress=, Address=, Gateway=), the NIC with that MAC gets that
+#     address and default route here, so the guest answers on the bridge
+#     before udev and systemd-networkd are up; networkd then keeps them (they
+#     are what it is asked for). A failure here is a warning;
 #   - any failure prints "banger-init: ..." on the console and reboots the
 #     VM at once: the kernel runs with reboot=k, so the VMM exits.
 
@@ -64,6 +72,41 @@ wait_disks() {
 	return 1
 }
 
+# mount_work ROOT: mount the work disk ($WORK, when found) at ROOT/root.
+mount_work() {
+	[ -n "$WORK" ] || return 0
+	mkdir -p "$1/root" && mount -t ext4 "$WORK" "$1/root" ||
+		log "warning: cannot mount the work disk $WORK at /root; leaving it to systemd"
+}
+
+# net_up FILE NETDIR: configure the interface (under NETDIR, normally
+# /sys/class/net) whose MAC is FILE's MACAddress= with its Address= and
+# Gateway=.
+net_up() {
+	[ -f "$1" ] || return 0
+	mac='' addr='' gw=''
+	while IFS='=' read -r k v; do
+		case "$k" in
+		MACAddress) mac=$v ;;
+		Address) [ -n "$addr" ] || addr=$v ;;
+		Gateway) [ -n "$gw" ] || gw=$v ;;
+		esac
+	done <"$1"
+	[ -n "$mac" ] && [ -n "$addr" ] || return 0
+	for n in "$2"/*; do
+		[ "$(cat "$n/address" 2>/dev/null)" = "$mac" ] || continue
+		dev=${n##*/}
+		if ! ip link set "$dev" up || ! ip addr add "$addr" dev "$dev"; then
+			log "warning: cannot configure $dev ($addr); leaving it to systemd-networkd"
+			return 0
+		fi
+		[ -z "$gw" ] || ip route add default via "$gw" dev "$dev" ||
+			log "warning: cannot add the default route via $gw; leaving it to systemd-networkd"
+		return 0
+	done
+	log "warning: no interface with MAC $mac; leaving the network to systemd-networkd"
+}
+
 main() {
 	/bin/busybox mkdir -p /sbin /usr/bin /usr/sbin /proc /sys /dev /run
 	/bin/busybox --install -s
@@ -100,6 +143,8 @@ main() {
 	[ -e /newroot/sbin/init ] || [ -L /newroot/sbin/init ] ||
 		die "the base rootfs $BASE has no /sbin/init"
 	log "root is $BASE (read-only) + overlay $OVL; work disk ${WORK:-absent}"
+	mount_work /newroot
+	net_up /newroot/etc/systemd/network/10-banger.network /sys/class/net
 
 	mkdir -p /newroot/run /newroot/dev
 	mount --move /run /newroot/run || die "cannot move /run into the new root"

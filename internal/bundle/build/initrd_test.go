@@ -225,3 +225,69 @@ func TestInitLoadModulesInOrderAndDie(t *testing.T) {
 		t.Errorf("die output: %q", out)
 	}
 }
+
+func TestInitMountWork(t *testing.T) {
+	root := t.TempDir()
+	logf := filepath.Join(t.TempDir(), "log")
+	stub := `mount() { echo "mount $*" >>"$FAKE_LOG"; [ -z "$FAKE_MOUNT_FAILS" ]; }
+`
+	out := runInitLib(t, []string{"FAKE_LOG=" + logf}, stub+`WORK=/dev/vdc; mount_work `+root)
+	got, _ := os.ReadFile(logf)
+	if want := "mount -t ext4 /dev/vdc " + root + "/root\n"; string(got) != want {
+		t.Errorf("mount calls = %q, want %q (output %q)", got, want, out)
+	}
+	if fi, err := os.Stat(filepath.Join(root, "root")); err != nil || !fi.IsDir() {
+		t.Errorf("mount_work did not create the /root mount point: %v", err)
+	}
+
+	os.Remove(logf)
+	out = runInitLib(t, []string{"FAKE_LOG=" + logf}, stub+`WORK=; mount_work `+root+`; echo done`)
+	if got, _ := os.ReadFile(logf); len(got) != 0 || out != "done" {
+		t.Errorf("no work disk: mount calls %q, output %q", got, out)
+	}
+
+	out = runInitLib(t, []string{"FAKE_LOG=" + logf, "FAKE_MOUNT_FAILS=1"}, stub+`WORK=/dev/vdc; mount_work `+root+`; echo booting on`)
+	if !strings.Contains(out, "banger-init: warning: cannot mount the work disk /dev/vdc at /root") || !strings.Contains(out, "booting on") {
+		t.Errorf("a failed work mount must warn and go on: %q", out)
+	}
+}
+
+func TestInitNetUp(t *testing.T) {
+	dir := t.TempDir()
+	netdir := filepath.Join(dir, "net")
+	for name, mac := range map[string]string{"lo": "00:00:00:00:00:00", "eth0": "52:54:00:12:34:56"} {
+		os.MkdirAll(filepath.Join(netdir, name), 0o755)
+		os.WriteFile(filepath.Join(netdir, name, "address"), []byte(mac+"\n"), 0o644)
+	}
+	unit := filepath.Join(dir, "10-banger.network")
+	os.WriteFile(unit, []byte("# Managed by banger; local edits are overwritten.\n[Match]\nMACAddress=52:54:00:12:34:56\n\n"+
+		"[Network]\nAddress=172.30.0.5/24\nGateway=172.30.0.1\nDNS=172.30.0.1\nLinkLocalAddressing=no\n"), 0o644)
+	logf := filepath.Join(dir, "log")
+	stub := `ip() { echo "ip $*" >>"$FAKE_LOG"; case "$*" in *"$FAKE_IP_FAILS"*) [ -z "$FAKE_IP_FAILS" ] ;; esac; }
+`
+	out := runInitLib(t, []string{"FAKE_LOG=" + logf}, stub+"net_up "+unit+" "+netdir)
+	got, _ := os.ReadFile(logf)
+	want := "ip link set eth0 up\nip addr add 172.30.0.5/24 dev eth0\nip route add default via 172.30.0.1 dev eth0\n"
+	if string(got) != want || out != "" {
+		t.Errorf("ip calls = %q, want %q (output %q)", got, want, out)
+	}
+
+	os.Remove(logf)
+	out = runInitLib(t, []string{"FAKE_LOG=" + logf, "FAKE_IP_FAILS=addr add"}, stub+"net_up "+unit+" "+netdir+"; echo booting on")
+	if got, _ := os.ReadFile(logf); strings.Contains(string(got), "route") ||
+		!strings.Contains(out, "banger-init: warning: cannot configure eth0 (172.30.0.5/24)") || !strings.Contains(out, "booting on") {
+		t.Errorf("failed address: ip calls %q, output %q", got, out)
+	}
+
+	os.Remove(logf)
+	os.WriteFile(unit, []byte("[Match]\nMACAddress=52:54:00:ff:ff:ff\n[Network]\nAddress=172.30.0.5/24\n"), 0o644)
+	out = runInitLib(t, []string{"FAKE_LOG=" + logf}, stub+"net_up "+unit+" "+netdir)
+	if got, _ := os.ReadFile(logf); len(got) != 0 || !strings.Contains(out, "no interface with MAC 52:54:00:ff:ff:ff") {
+		t.Errorf("unknown MAC: ip calls %q, output %q", got, out)
+	}
+
+	out = runInitLib(t, []string{"FAKE_LOG=" + logf}, stub+"net_up "+filepath.Join(dir, "absent")+" "+netdir+"; echo ok")
+	if got, _ := os.ReadFile(logf); len(got) != 0 || out != "ok" {
+		t.Errorf("no network file: ip calls %q, output %q", got, out)
+	}
+}
