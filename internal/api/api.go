@@ -12,7 +12,10 @@ const (
 	StateCreating = "creating"
 	StateRunning  = "running"
 	StateStopped  = "stopped"
-	StateError    = "error"
+	// StateSuspended: the guest's memory is saved in the VM's directory
+	// and no VMM runs; start or resume brings every process back.
+	StateSuspended = "suspended"
+	StateError     = "error"
 )
 
 // VM is one VM as the API reports it.
@@ -210,4 +213,10 @@ type RegisterImageRequest struct {
 	Initrd     string `json:"initrd,omitempty"`
 	ModulesDir string `json:"modules_dir,omitempty"`
 	Packages   string `json:"packages,omitempty"`
+}
+
+// CloneVMRequest is the body of POST /v1/vms/{ref}/clone: a new VM from a
+// stopped one's disks, with its own identity.
+type CloneVMRequest struct {
+	Name string `json:"name"`
 }

@@ -40,6 +40,11 @@ type vmOp struct {
 	img store.Image // create only
 	drv vmm.Driver  // attach only
 	p   server.Progress
+	// resumed is set when the vmm step restored a suspended guest;
+	// restoreErr says why a suspended guest was booted cold instead.
+	resumed    bool
+	restoreErr string
+	clockErr   error
 }
 
 // base gives capabilities no-op steps to override.
@@ -53,7 +58,7 @@ func (base) destroy(context.Context, *vmOp) error { return nil }
 // capabilities in the order they are brought up.
 func (d *Daemon) capabilities() []capability {
 	b := base{d}
-	return []capability{diskCap{b}, dnsCap{b}, tapCap{b}, natCap{b}, vmmCap{b}, agentCap{b}}
+	return []capability{diskCap{b}, dnsCap{b}, tapCap{b}, natCap{b}, vmmCap{b}, agentCap{b}, resumeCap{b}}
 }
 
 // prepareAll runs every prepare step, registering destroys on r.
@@ -229,7 +234,7 @@ func (c vmmCap) attach(ctx context.Context, op *vmOp) error {
 	if err != nil {
 		return fmt.Errorf("start %s: %w", drv.Name(), err)
 	}
-	proc, err := drv.Start(ctx, spec)
+	proc, err := d.restoreOrBoot(ctx, op, spec)
 	if err != nil {
 		return fmt.Errorf("start %s: %w", drv.Name(), err)
 	}
