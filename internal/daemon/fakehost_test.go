@@ -115,6 +115,9 @@ type fakeDriver struct {
 	attached  int
 	deaf      bool   // ignores shutdown requests
 	logLine   string // written to the VMM log when it starts
+	agent     *fakeAgent // served on the agent socket at Attach when set
+	suspends  int
+	restores  int
 }
 
 func (f *fakeDriver) Name() string  { return "fake" }
@@ -146,10 +149,14 @@ func (f *fakeDriver) Start(_ context.Context, spec vmm.Spec) (vmm.Process, error
 	go cmd.Wait()
 	return vmm.Identify(cmd.Process.Pid)
 }
-func (f *fakeDriver) Attach(context.Context, vmm.Spec, vmm.Process) (vmm.Attachment, error) {
+func (f *fakeDriver) Attach(_ context.Context, spec vmm.Spec, _ vmm.Process) (vmm.Attachment, error) {
 	f.mu.Lock()
 	f.attached++
+	a := f.agent
 	f.mu.Unlock()
+	if a != nil {
+		return a.serve(spec)
+	}
 	return nopAttachment{}, nil
 }
 func (f *fakeDriver) RequestShutdown(_ context.Context, _ vmm.Spec, p vmm.Process) error {

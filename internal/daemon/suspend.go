@@ -62,16 +62,13 @@ func (d *Daemon) suspendLocked(ctx context.Context, v *store.VM, p server.Progre
 	}
 	// The snapshot holds at most the guest's memory (plus device state).
 	need := uint64(v.MemoryMiB)<<20 + snapshotHeadroom
-	if free, err := freeBytes(d.vmDir(v.ID).String()); err != nil {
+	if free, err := freeSpace(d.vmDir(v.ID).String()); err != nil {
 		return fmt.Errorf("suspend vm %s: %w", v.Name, err)
 	} else if free < need {
 		return apierr.Conflict("free disk space, or stop it instead", "suspend vm %s: %s has %d MiB free; saving %d MiB of guest memory needs %d MiB", v.Name, d.vmDir(v.ID), free>>20, v.MemoryMiB, need>>20)
 	}
 	progressf(p, v.Name, "sync", "flushing the guest's filesystems")
-	c, err := d.agentFor(v)
-	if err == nil {
-		err = c.Sync(ctx)
-	}
+	err = d.agentSync(ctx, v)
 	if err != nil {
 		return apierr.Unavailable("stop it instead, or check the agent with `banger vm health "+v.Name+"`", "suspend vm %s: flush guest filesystems: %w", v.Name, err)
 	}
@@ -91,6 +88,29 @@ func (d *Daemon) suspendLocked(ctx context.Context, v *store.VM, p server.Progre
 	d.emit("suspended", v.Name, "")
 	return nil
 }
+
+// agentSync asks the guest to flush its filesystems. An agent that does
+// not answer within agentReachTimeout fails it at once; a reachable one
+// gets as long as the flush takes.
+func (d *Daemon) agentSync(ctx context.Context, v *store.VM) error {
+	if _, err := os.Stat(d.vmDir(v.ID).VsockSocket()); err != nil {
+		return fmt.Errorf("agent socket: %w", err)
+	}
+	c, err := d.agentFor(v)
+	if err != nil {
+		return err
+	}
+	hctx, cancel := context.WithTimeout(ctx, agentReachTimeout)
+	_, err = c.Health(hctx)
+	cancel()
+	if err != nil {
+		return err
+	}
+	return c.Sync(ctx)
+}
+
+// agentReachTimeout bounds the wait for the agent before a suspend.
+const agentReachTimeout = 10 * time.Second
 
 // restoreOrBoot is the vmm step of a start: a suspended VM is restored
 // from its snapshot, anything else (or a snapshot that does not restore)
@@ -174,6 +194,9 @@ func (c resumeCap) attach(ctx context.Context, op *vmOp) error {
 		}
 	}
 }
+
+// freeSpace is freeBytes; tests replace it.
+var freeSpace = freeBytes
 
 // freeBytes is the space available to bangerd's user on path's filesystem.
 func freeBytes(path string) (uint64, error) {
