@@ -113,8 +113,8 @@ type fakeDriver struct {
 	mu        sync.Mutex
 	failStart error
 	attached  int
-	deaf      bool   // ignores shutdown requests
-	logLine   string // written to the VMM log when it starts
+	deaf      bool       // ignores shutdown requests
+	logLine   string     // written to the VMM log when it starts
 	agent     *fakeAgent // served on the agent socket at Attach when set
 	suspends  int
 	restores  int

@@ -129,4 +129,3 @@ func (o oneByte) Read(p []byte) (int, error) { return o.c.Read(p[:1]) }
 type closerFunc func() error
 
 func (f closerFunc) Close() error { return f() }
-
