@@ -65,4 +65,7 @@ func TestClone(t *testing.T) {
 	if v, err := td.StartVM(ctx, "copy", nil); err != nil || v.State != api.StateRunning {
 		t.Fatalf("start clone: %v %+v", err, v)
 	}
+	if _, err := td.DeleteVM(ctx, "copy", true); err != nil {
+		t.Error(err)
+	}
 }

@@ -117,6 +117,7 @@ func TestSuspendRefusals(t *testing.T) {
 	defer td.Close()
 	ctx := context.Background()
 	vm := td.create(t, "calm-otter")
+	defer td.DeleteVM(ctx, "calm-otter", true)
 
 	// No agent answers: the guest cannot flush, so nothing is saved.
 	if _, err := td.SuspendVM(ctx, "calm-otter", nil); err == nil || !strings.Contains(err.Error(), "flush guest filesystems") {
