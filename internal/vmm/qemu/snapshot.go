@@ -133,8 +133,14 @@ func (d *Driver) Restore(ctx context.Context, spec vmm.Spec, snap vmm.Snapshot) 
 func (l *launch) startIncoming(ctx context.Context, f *os.File, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	return loadIncoming(ctx, l.cfg.QMPSocket, f, l.child.Done())
+}
+
+// loadIncoming waits for the QMP socket at sock, passes f and starts
+// "migrate-incoming" from it; exited closes if qemu ends first.
+func loadIncoming(ctx context.Context, sock string, f *os.File, exited <-chan struct{}) error {
 	for {
-		c, err := dialQMP(ctx, l.cfg.QMPSocket)
+		c, err := dialQMP(ctx, sock)
 		if err == nil {
 			defer c.Close()
 			if err := c.sendFD(ctx, snapshotFDName, f); err != nil {
@@ -145,7 +151,7 @@ func (l *launch) startIncoming(ctx context.Context, f *os.File, timeout time.Dur
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("qmp socket: %w (last: %v)", ctx.Err(), err)
-		case <-l.child.Done():
+		case <-exited:
 			return errors.New("qemu exited before it took the snapshot")
 		case <-time.After(50 * time.Millisecond):
 		}

@@ -1,0 +1,121 @@
+package qemu
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// pausedQemu starts a microvm that never runs guest code (-S, no kernel),
+// with QMP on sock, plus extra arguments. It is a real qemu for the
+// migration plumbing, without a guest taking CPU.
+func pausedQemu(t *testing.T, sock string, extra ...string) *exec.Cmd {
+	t.Helper()
+	bin, err := exec.LookPath(DefaultBinary)
+	if err != nil {
+		t.Skip("needs " + DefaultBinary)
+	}
+	args := append([]string{"-M", "microvm", "-accel", "tcg", "-m", "128", "-nodefaults", "-no-user-config", "-nographic", "-S",
+		"-chardev", "socket,id=qmp,path=" + sock + ",server=on,wait=off", "-mon", "chardev=qmp,mode=control"}, extra...)
+	cmd := exec.Command(bin, args...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd
+}
+
+// TestSnapshotStreamRoundTrip saves a paused qemu's state through a
+// descriptor passed over QMP and loads it into a second qemu started with
+// "-incoming defer", as Suspend and Restore do.
+func TestSnapshotStreamRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	src := filepath.Join(dir, "src.sock")
+	exited := make(chan struct{})
+	pausedQemu(t, src)
+	var c *qmpConn
+	for {
+		var err error
+		if c, err = dialQMP(ctx, src); err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := c.execute(ctx, "stop", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	mem := filepath.Join(dir, "snapshot.mem")
+	f, err := os.Create(mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.sendFD(ctx, snapshotFDName, f); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := c.execute(ctx, "migrate", map[string]any{"uri": "fd:" + snapshotFDName}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.waitMigration(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	st, err := os.Stat(mem)
+	if err != nil || st.Size() == 0 || st.Size() > 128<<20 {
+		t.Fatalf("stream file: %v, %d bytes", err, st.Size())
+	}
+	t.Logf("stream of an idle 128 MiB machine: %d KiB", st.Size()>>10)
+
+	dst := filepath.Join(dir, "dst.sock")
+	pausedQemu(t, dst, "-incoming", "defer")
+	in, err := os.Open(mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	if err := loadIncoming(ctx, dst, in, exited); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		s, err := queryStatusOnce(ctx, dst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Status != "inmigrate" {
+			// -S keeps the loaded machine paused instead of running it.
+			if s.Status != "paused" && s.Status != "prelaunch" {
+				t.Fatalf("status after load: %q", s.Status)
+			}
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// A damaged stream: the loading qemu exits.
+	bad := filepath.Join(dir, "bad.mem")
+	os.WriteFile(bad, []byte("QEVM garbage that is not a stream"), 0o600)
+	badSock := filepath.Join(dir, "bad.sock")
+	cmd := pausedQemu(t, badSock, "-incoming", "defer")
+	go func() { cmd.Process.Wait(); close(exited) }()
+	bf, _ := os.Open(bad)
+	defer bf.Close()
+	err = loadIncoming(ctx, badSock, bf, nil)
+	if err == nil {
+		select {
+		case <-exited:
+		case <-ctx.Done():
+			t.Fatal("qemu kept running on a damaged stream")
+		}
+	} else if !strings.Contains(err.Error(), "qmp") {
+		t.Fatalf("load of a damaged stream: %v", err)
+	}
+}
