@@ -137,12 +137,15 @@ func (c diskCap) prepare(ctx context.Context, op *vmOp) error {
 }
 
 // attach keeps the VM's directory private and, on a start, writes the
-// agent token into the overlay again (create has just written it).
+// agent token into the overlay again (create has just written it; a
+// resume must not touch the overlay).
 func (c diskCap) attach(ctx context.Context, op *vmOp) error {
 	if err := restrictVMDir(c.d.vmDir(op.v.ID)); err != nil {
 		return err
 	}
-	if op.img.ID != "" {
+	// A suspended guest has the overlay mounted in its saved memory:
+	// writing the image under it would corrupt the file system on resume.
+	if op.img.ID != "" || op.v.State == api.StateSuspended {
 		return nil
 	}
 	return c.d.syncAgentToken(ctx, op.v)

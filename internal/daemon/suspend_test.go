@@ -62,9 +62,14 @@ func TestSuspendResume(t *testing.T) {
 		t.Fatalf("after daemon restart: %+v", v)
 	}
 
+	overlayBefore, _ := os.Stat(dir.Overlay())
 	r, err := td.ResumeVM(ctx, "calm-otter", nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The saved guest has the overlay mounted: a resume must not write it.
+	if after, _ := os.Stat(dir.Overlay()); !after.ModTime().Equal(overlayBefore.ModTime()) {
+		t.Errorf("resume wrote the overlay (mtime %v -> %v)", overlayBefore.ModTime(), after.ModTime())
 	}
 	if r.State != api.StateRunning || r.LastError != "" || host.drv.restores != 1 || !host.nat[vm.ID] || host.tapCount() != 1 {
 		t.Fatalf("after resume: %+v restores=%d nat=%v taps=%d", r, host.drv.restores, host.nat, host.tapCount())

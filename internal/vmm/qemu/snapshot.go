@@ -133,7 +133,44 @@ func (d *Driver) Restore(ctx context.Context, spec vmm.Spec, snap vmm.Snapshot) 
 func (l *launch) startIncoming(ctx context.Context, f *os.File, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	return loadIncoming(ctx, l.cfg.QMPSocket, f, l.child.Done())
+	if err := loadIncoming(ctx, l.cfg.QMPSocket, f, l.child.Done()); err != nil {
+		return err
+	}
+	// The guest was paused when it was saved, and qemu restores that run
+	// state: it has to be continued.
+	st, err := waitLoaded(ctx, l.cfg.QMPSocket, l.child.Done())
+	if err != nil {
+		return err
+	}
+	if st.Status != "paused" {
+		return nil
+	}
+	c, err := dialQMP(ctx, l.cfg.QMPSocket)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return c.execute(ctx, "cont", nil, nil)
+}
+
+// waitLoaded polls until qemu has finished loading a stream.
+func waitLoaded(ctx context.Context, sock string, exited <-chan struct{}) (qmpStatus, error) {
+	for {
+		st, err := queryStatusOnce(ctx, sock)
+		if err != nil {
+			return st, err
+		}
+		if st.Status != "inmigrate" {
+			return st, nil
+		}
+		select {
+		case <-ctx.Done():
+			return st, fmt.Errorf("load snapshot: %w", ctx.Err())
+		case <-exited:
+			return st, errors.New("qemu exited while loading the snapshot")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // loadIncoming waits for the QMP socket at sock, passes f and starts

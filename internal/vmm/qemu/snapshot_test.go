@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// pausedQemu starts a microvm that never runs guest code (-S, no kernel),
+// pausedQemu starts a microvm held before its first instruction (-S, no kernel),
 // with QMP on sock, plus extra arguments. It is a real qemu for the
 // migration plumbing, without a guest taking CPU.
 func pausedQemu(t *testing.T, sock string, extra ...string) *exec.Cmd {
@@ -50,8 +50,12 @@ func TestSnapshotStreamRoundTrip(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if err := c.execute(ctx, "stop", nil, nil); err != nil {
-		t.Fatal(err)
+	// Run state "running" then "paused", as a live guest being suspended
+	// (the firmware finds no kernel and halts).
+	for _, cmd := range []string{"cont", "stop"} {
+		if err := c.execute(ctx, cmd, nil, nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 	mem := filepath.Join(dir, "snapshot.mem")
 	f, err := os.Create(mem)
@@ -85,19 +89,11 @@ func TestSnapshotStreamRoundTrip(t *testing.T) {
 	if err := loadIncoming(ctx, dst, in, exited); err != nil {
 		t.Fatal(err)
 	}
-	for {
-		s, err := queryStatusOnce(ctx, dst)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if s.Status != "inmigrate" {
-			// -S keeps the loaded machine paused instead of running it.
-			if s.Status != "paused" && s.Status != "prelaunch" {
-				t.Fatalf("status after load: %q", s.Status)
-			}
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
+	// The source was paused when saved; qemu restores that state, which
+	// is why Restore continues the guest.
+	st2, err := waitLoaded(ctx, dst, exited)
+	if err != nil || st2.Status != "paused" {
+		t.Fatalf("status after load: %+v %v", st2, err)
 	}
 
 	// A damaged stream: the loading qemu exits.
