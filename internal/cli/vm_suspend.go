@@ -47,9 +47,6 @@ func newVMCloneCmd(e *env) *cobra.Command {
 		Example: "  banger vm clone calm-otter --name calm-otter-2 && banger vm start calm-otter-2",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if name == "" {
-				return fmt.Errorf("vm clone needs --name for the new vm")
-			}
 			c, err := e.Client(cmd.Context())
 			if err != nil {
 				return err
@@ -67,5 +64,6 @@ func newVMCloneCmd(e *env) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&name, "name", "", "name of the new vm (required)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the new vm as JSON")
+	cmd.MarkFlagRequired("name")
 	return cmd
 }
