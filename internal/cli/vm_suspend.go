@@ -47,6 +47,9 @@ func newVMCloneCmd(e *env) *cobra.Command {
 		Example: "  banger vm clone calm-otter --name calm-otter-2 && banger vm start calm-otter-2",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if name == "" {
+				return usagef("vm clone needs --name NAME for the new vm")
+			}
 			c, err := e.Client(cmd.Context())
 			if err != nil {
 				return err
@@ -64,6 +67,5 @@ func newVMCloneCmd(e *env) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&name, "name", "", "name of the new vm (required)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the new vm as JSON")
-	cmd.MarkFlagRequired("name")
 	return cmd
 }
