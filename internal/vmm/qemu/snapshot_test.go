@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"banger/internal/paths"
+	"banger/internal/vmm"
 )
 
 // pausedQemu starts a microvm held before its first instruction (-S, no kernel),
@@ -113,5 +116,59 @@ func TestSnapshotStreamRoundTrip(t *testing.T) {
 		}
 	} else if !strings.Contains(err.Error(), "qmp") {
 		t.Fatalf("load of a damaged stream: %v", err)
+	}
+}
+
+// TestSuspendOnRealQemu runs Driver.Suspend against a qemu whose firmware
+// found no kernel: a failed save leaves it running, a good one writes the
+// stream and ends the process.
+func TestSuspendOnRealQemu(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	spec := vmm.Spec{ID: "0123abcd", Name: "calm-otter", Dir: dir}
+	sock := paths.VMDir(dir).APISocket()
+	cmd := pausedQemu(t, sock)
+	for !vmm.Dialable(sock) {
+		if ctx.Err() != nil {
+			t.Fatal("qmp socket never appeared")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c, err := dialQMP(ctx, sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.execute(ctx, "cont", nil, nil)
+	c.Close()
+	p, err := vmm.Identify(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := New(Options{})
+
+	bad := vmm.Snapshot{Memory: filepath.Join(dir, "missing", "snapshot.mem")}
+	if err := d.Suspend(ctx, spec, p, bad); err == nil || !strings.Contains(err.Error(), "create snapshot file") {
+		t.Fatalf("suspend into a missing directory: %v", err)
+	}
+	if st, err := queryStatusOnce(ctx, sock); err != nil || st.Status != "running" || !p.Alive() {
+		t.Fatalf("after a failed suspend: %+v %v alive=%v; want the guest running again", st, err, p.Alive())
+	}
+
+	snap := vmm.Snapshot{Memory: paths.VMDir(dir).SnapshotMemory()}
+	if err := d.Suspend(ctx, spec, p, snap); err != nil {
+		t.Fatal(err)
+	}
+	if p.Alive() {
+		t.Error("qemu alive after suspend")
+	}
+	if st, err := os.Stat(snap.Memory); err != nil || st.Size() == 0 {
+		t.Errorf("snapshot: %v", err)
+	}
+	if _, err := os.Stat(snap.Memory + ".partial"); !os.IsNotExist(err) {
+		t.Errorf("partial file left: %v", err)
+	}
+	if err := d.Suspend(ctx, spec, p, snap); err != vmm.ErrNotRunning {
+		t.Errorf("suspend of an ended qemu: %v", err)
 	}
 }
