@@ -50,7 +50,7 @@ func TestSuspendResumeOnQemu(t *testing.T) {
 	dir := paths.VMDir(filepath.Join(e.stateDir(), "vms", before.ID))
 
 	// Bad input first: a running VM cannot be resumed.
-	if r := e.run("vm", "resume", "e2e-a"); r.code == 0 || !strings.Contains(r.stderr, "not suspended") {
+	if r := e.run("vm", "resume", "e2e-a"); r.code == 0 || !strings.Contains(r.stdout+r.stderr, "not suspended") {
 		t.Errorf("resume of a running vm: %s", r)
 	}
 
@@ -72,10 +72,10 @@ func TestSuspendResumeOnQemu(t *testing.T) {
 	if rules := mustRules(t, e); strings.Contains(rules, ":vm:") {
 		t.Errorf("NAT rules kept while suspended:\n%s", rules)
 	}
-	if r := e.run("vm", "suspend", "e2e-a"); r.code == 0 || !strings.Contains(r.stderr, "already suspended") {
+	if r := e.run("vm", "suspend", "e2e-a"); r.code == 0 || !strings.Contains(r.stdout+r.stderr, "already suspended") {
 		t.Errorf("suspend of a suspended vm: %s", r)
 	}
-	if r := e.run("vm", "set", "e2e-a", "--memory", "1024"); r.code == 0 || !strings.Contains(r.stderr, "suspended") {
+	if r := e.run("vm", "set", "e2e-a", "--memory", "1024"); r.code == 0 || !strings.Contains(r.stdout+r.stderr, "suspended") {
 		t.Errorf("vm set --memory while suspended: %s", r)
 	}
 
@@ -99,7 +99,7 @@ func TestSuspendResumeOnQemu(t *testing.T) {
 		t.Fatalf("resume fell back to a cold boot: %s", r)
 	}
 	out := e.ssh(t, "e2e-a", "sh", "-c", "tmux list-panes -t keep -F '#{pane_pid}' && cat /proc/"+sleepPID+"/comm && cat /tmp/suspend.txt")
-	if out.code != 0 || strings.Fields(out.stdout)[0] != sleepPID || !strings.Contains(out.stdout, "sleep") || !strings.Contains(out.stdout, "in-memory") {
+	if f := strings.Fields(out.stdout); out.code != 0 || len(f) == 0 || f[0] != sleepPID || !strings.Contains(out.stdout, "sleep") || !strings.Contains(out.stdout, "in-memory") {
 		t.Fatalf("after resume, want tmux pane %s running sleep and /tmp/suspend.txt: %s", sleepPID, out)
 	}
 	if skew := guestClockSkew(t, e, "e2e-a"); skew > 2*time.Second {
@@ -136,7 +136,7 @@ func TestSuspendResumeOnQemu(t *testing.T) {
 	if _, err := os.Stat(dir.SnapshotMemory()); !os.IsNotExist(err) {
 		t.Errorf("snapshot kept after stop: %v", err)
 	}
-	if r := e.run("vm", "suspend", "e2e-a"); r.code == 0 || !strings.Contains(r.stderr, "only a running vm") {
+	if r := e.run("vm", "suspend", "e2e-a"); r.code == 0 || !strings.Contains(r.stdout+r.stderr, "only a running vm") {
 		t.Errorf("suspend of a stopped vm: %s", r)
 	}
 
@@ -151,11 +151,11 @@ func TestCloneOnQemu(t *testing.T) {
 	e := newVMEnv(t)
 	e.must("vm", "create", "--name", "e2e-a", "--memory", "512", "--disk-size", "4G")
 	e.must("vm", "ssh", "e2e-a", "--", "sh", "-c", "echo from-source > /root/src.txt && sync")
-	if r := e.run("vm", "clone", "e2e-a", "--name", "e2e-b"); r.code == 0 || !strings.Contains(r.stderr, "only a stopped vm") {
+	if r := e.run("vm", "clone", "e2e-a", "--name", "e2e-b"); r.code == 0 || !strings.Contains(r.stdout+r.stderr, "only a stopped vm") {
 		t.Errorf("clone of a running vm: %s", r)
 	}
 	e.must("vm", "stop", "e2e-a")
-	if r := e.run("vm", "clone", "e2e-a", "--name", "e2e-a"); r.code == 0 || !strings.Contains(r.stderr, "already exists") {
+	if r := e.run("vm", "clone", "e2e-a", "--name", "e2e-a"); r.code == 0 || !strings.Contains(r.stdout+r.stderr, "already exists") {
 		t.Errorf("clone to an existing name: %s", r)
 	}
 	start := time.Now()
