@@ -81,6 +81,14 @@ func TestSuspendResume(t *testing.T) {
 		t.Errorf("snapshot kept after resume: %v", err)
 	}
 
+	// vm start of a suspended VM resumes it.
+	if _, err := td.SuspendVM(ctx, "calm-otter", nil); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := td.StartVM(ctx, "calm-otter", nil); err != nil || v.State != api.StateRunning || host.drv.restores != 2 {
+		t.Fatalf("start of a suspended vm: %v %+v restores=%d", err, v, host.drv.restores)
+	}
+
 	// A damaged snapshot: start boots from the disks and says so.
 	if _, err := td.SuspendVM(ctx, "calm-otter", nil); err != nil {
 		t.Fatal(err)
@@ -91,14 +99,14 @@ func TestSuspendResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.State != api.StateRunning || !strings.Contains(st.LastError, "could not be restored") || host.drv.restores != 1 {
+	if st.State != api.StateRunning || !strings.Contains(st.LastError, "could not be restored") || host.drv.restores != 2 {
 		t.Errorf("after a damaged snapshot: %+v restores=%d", st, host.drv.restores)
 	}
 	if !strings.Contains(strings.Join(msgs, "\n"), "booting it from its disks") {
 		t.Errorf("no progress message about the cold boot: %q", msgs)
 	}
-	if _, clocks := host.drv.agent.counts(); clocks != 1 {
-		t.Errorf("clock set on a cold boot")
+	if _, clocks := host.drv.agent.counts(); clocks != 2 {
+		t.Errorf("clock set %d times after two resumes and a cold boot, want 2", clocks)
 	}
 
 	// Stop of a suspended VM discards the snapshot.
