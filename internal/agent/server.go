@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"banger/internal/agent/agentproto"
@@ -44,6 +45,10 @@ type Options struct {
 	ProcRoot string
 	// DiskPaths are reported by /v1/stats; default "/" and "/root".
 	DiskPaths []string
+	// Sync flushes the guest's filesystems; default sync(2).
+	Sync func()
+	// SetClock sets the wall clock; default clock_settime(CLOCK_REALTIME).
+	SetClock func(time.Time) error
 	// ShutdownDelay is how long the agent waits after answering 202 before
 	// it starts the shutdown, so the answer leaves the guest first.
 	ShutdownDelay time.Duration
@@ -74,6 +79,12 @@ func NewServer(opts Options) *Server {
 	if opts.ShutdownDelay == 0 {
 		opts.ShutdownDelay = 200 * time.Millisecond
 	}
+	if opts.Sync == nil {
+		opts.Sync = syscall.Sync
+	}
+	if opts.SetClock == nil {
+		opts.SetClock = setRealtime
+	}
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
@@ -92,6 +103,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		agentproto.PathPorts:    {http.MethodGet, s.handlePorts},
 		agentproto.PathStats:    {http.MethodGet, s.handleStats},
 		agentproto.PathShutdown: {http.MethodPost, s.handleShutdown},
+		agentproto.PathSync:     {http.MethodPost, s.handleSync},
+		agentproto.PathClock:    {http.MethodPost, s.handleClock},
 	}
 	rt, ok := routes[r.URL.Path]
 	switch {

@@ -16,7 +16,10 @@ const (
 	StateCreating = "creating"
 	StateRunning  = "running"
 	StateStopped  = "stopped"
-	StateError    = "error"
+	// StateSuspended: the guest's memory is saved in the VM's directory
+	// and no VMM runs; start or resume brings every process back.
+	StateSuspended = "suspended"
+	StateError     = "error"
 )
 
 // VM is one VM as the API reports it.
@@ -101,6 +104,9 @@ const (
 	// EventStartFailed: a start failed and was rolled back; Message is
 	// the VM's LastError.
 	EventStartFailed = "start-failed"
+	EventResumed     = "resumed"
+	EventSuspended   = "suspended"
+	EventCloned      = "cloned"
 )
 
 // Progress receives the progress events of a long operation (create,
@@ -248,4 +254,10 @@ type RegisterImageRequest struct {
 	Packages   string `json:"packages,omitempty"`
 	// Managed registers a version directory made by `banger image build`.
 	Managed bool `json:"managed,omitempty"`
+}
+
+// CloneVMRequest is the body of POST /v1/vms/{ref}/clone: a new VM from a
+// stopped one's disks, with its own identity.
+type CloneVMRequest struct {
+	Name string `json:"name"`
 }

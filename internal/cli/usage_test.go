@@ -62,7 +62,7 @@ func TestUnknownSubcommandCases(t *testing.T) {
 		want string
 	}{
 		{[]string{"vm", "frobnicate"}, `unknown command "frobnicate" for "banger vm"`},
-		{[]string{"vm", "suspend", "x"}, `unknown command "suspend" for "banger vm"`},
+		{[]string{"vm", "hibernate", "x"}, `unknown command "hibernate" for "banger vm"`},
 		{[]string{"daemon", "stp"}, "did you mean stop?"},
 		{[]string{"help", "vm", "frobnicate"}, `unknown command "frobnicate" for "banger vm"`},
 		{[]string{"vm", "list", "extra"}, `unknown command "extra" for "banger vm list"`},

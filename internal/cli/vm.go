@@ -22,6 +22,7 @@ func newVMCmd(e *env) *cobra.Command {
 		newVMPortsCmd(e), newVMStartCmd(e), newVMStopCmd(e), newVMRestartCmd(e), newVMKillCmd(e),
 		newVMDeleteCmd(e), newVMSetCmd(e),
 	)
+	cmd.AddCommand(newVMSuspendCmds(e)...)
 	return cmd
 }
 

@@ -39,6 +39,11 @@ type vmOp struct {
 	img store.Image // create only
 	drv vmm.Driver  // attach only
 	p   api.Progress
+	// resumed is set when the vmm step restored a suspended guest;
+	// restoreErr says why a suspended guest was booted cold instead.
+	resumed    bool
+	restoreErr string
+	clockErr   error
 }
 
 // base gives capabilities no-op steps to override.
@@ -52,7 +57,7 @@ func (base) destroy(context.Context, *vmOp) error { return nil }
 // capabilities in the order they are brought up.
 func (d *Daemon) capabilities() []capability {
 	b := base{d}
-	return []capability{diskCap{b}, dnsCap{b}, tapCap{b}, natCap{b}, vmmCap{b}, agentCap{b}}
+	return []capability{diskCap{b}, dnsCap{b}, tapCap{b}, natCap{b}, vmmCap{b}, agentCap{b}, resumeCap{b}}
 }
 
 // prepareAll runs every prepare step, registering destroys on r.
@@ -135,12 +140,15 @@ func (c diskCap) prepare(ctx context.Context, op *vmOp) error {
 }
 
 // attach keeps the VM's directory private and, on a start, writes the
-// agent token into the overlay again (create has just written it).
+// agent token into the overlay again (create has just written it; a
+// resume must not touch the overlay).
 func (c diskCap) attach(ctx context.Context, op *vmOp) error {
 	if err := restrictVMDir(c.d.vmDir(op.v.ID)); err != nil {
 		return err
 	}
-	if op.img.ID != "" {
+	// A suspended guest has the overlay mounted in its saved memory:
+	// writing the image under it would corrupt the file system on resume.
+	if op.img.ID != "" || op.v.State == api.StateSuspended {
 		return nil
 	}
 	return c.d.syncAgentToken(ctx, op.v)
@@ -235,7 +243,7 @@ func (c vmmCap) attach(ctx context.Context, op *vmOp) error {
 	if err != nil {
 		return fmt.Errorf("start %s: %w", drv.Name(), err)
 	}
-	proc, err := drv.Start(ctx, spec)
+	proc, err := d.restoreOrBoot(ctx, op, spec)
 	if err != nil {
 		return fmt.Errorf("start %s: %w", drv.Name(), err)
 	}

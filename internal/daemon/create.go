@@ -162,26 +162,9 @@ func (d *Daemon) CreateVM(ctx context.Context, req api.CreateVMRequest, p api.Pr
 // disk. It returns the guest's public host key.
 func (d *Daemon) prepareDisks(ctx context.Context, v *store.VM, img store.Image) (string, error) {
 	dir := d.vmDir(v.ID)
-	pub, err := installationPublicKey(d.layout)
+	files, hostPub, err := d.guestIdentity(v)
 	if err != nil {
 		return "", err
-	}
-	hostKey, hostPub, err := guestconfig.NewHostKey()
-	if err != nil {
-		return "", err
-	}
-	token, err := newAgentToken(dir)
-	if err != nil {
-		return "", err
-	}
-	gw := d.bridgeGateway()
-	files, err := guestconfig.Render(guestconfig.Config{
-		Hostname: v.Name, MAC: network.MACFromID(v.ID),
-		Address: netip.PrefixFrom(v.IP, gw.Bits()), Gateway: gw.Addr(), DNS: hostResolvers(),
-		AuthorizedKeys: []string{pub}, HostKey: hostKey, HostKeyPub: hostPub, AgentToken: token,
-	})
-	if err != nil {
-		return "", fmt.Errorf("render guest config: %w", err)
 	}
 	if f, err := d.agentOverride(); err != nil {
 		return "", err
@@ -204,6 +187,34 @@ func (d *Daemon) prepareDisks(ctx context.Context, v *store.VM, img store.Image)
 		return "", fmt.Errorf("build work disk from %s: %w", img.Rootfs, err)
 	}
 	return hostPub, nil
+}
+
+// guestIdentity renders v's guest files with a new host key and a new
+// agent token (whose host copy goes into the VM's directory), and returns
+// them with the public host key.
+func (d *Daemon) guestIdentity(v *store.VM) ([]guestconfig.File, string, error) {
+	pub, err := installationPublicKey(d.layout)
+	if err != nil {
+		return nil, "", err
+	}
+	hostKey, hostPub, err := guestconfig.NewHostKey()
+	if err != nil {
+		return nil, "", err
+	}
+	token, err := newAgentToken(d.vmDir(v.ID))
+	if err != nil {
+		return nil, "", err
+	}
+	gw := d.bridgeGateway()
+	files, err := guestconfig.Render(guestconfig.Config{
+		Hostname: v.Name, MAC: network.MACFromID(v.ID),
+		Address: netip.PrefixFrom(v.IP, gw.Bits()), Gateway: gw.Addr(), DNS: hostResolvers(),
+		AuthorizedKeys: []string{pub}, HostKey: hostKey, HostKeyPub: hostPub, AgentToken: token,
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("render guest config: %w", err)
+	}
+	return files, hostPub, nil
 }
 
 // keepFailureLog copies the failed boot's logs (those that exist for the

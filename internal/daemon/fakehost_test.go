@@ -120,6 +120,9 @@ type fakeDriver struct {
 	oneVCPU   bool   // refuses more than one vCPU (a VMM-specific size rule)
 	last      vmm.Process
 	procs     []*exec.Cmd
+	agent     *fakeAgent // served on the agent socket at Attach when set
+	suspends  int
+	restores  int
 }
 
 // killAll ends every fake VMM this driver started: VMs outlive the daemon
@@ -196,10 +199,14 @@ func (f *fakeDriver) lastProcess() vmm.Process {
 	defer f.mu.Unlock()
 	return f.last
 }
-func (f *fakeDriver) Attach(context.Context, vmm.Spec, vmm.Process) (vmm.Attachment, error) {
+func (f *fakeDriver) Attach(_ context.Context, spec vmm.Spec, _ vmm.Process) (vmm.Attachment, error) {
 	f.mu.Lock()
 	f.attached++
+	a := f.agent
 	f.mu.Unlock()
+	if a != nil {
+		return a.serve(spec)
+	}
 	return nopAttachment{}, nil
 }
 func (f *fakeDriver) RequestShutdown(_ context.Context, _ vmm.Spec, p vmm.Process) error {

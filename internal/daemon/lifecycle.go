@@ -77,8 +77,12 @@ func (d *Daemon) startLocked(ctx context.Context, v *store.VM, p api.Progress, n
 			d.failStart(ctx, v, r, err)
 		}
 	}()
-	if err := d.attachAll(ctx, &vmOp{v: v, drv: drv, p: p}, r); err != nil {
+	op := &vmOp{v: v, drv: drv, p: p}
+	if err := d.attachAll(ctx, op, r); err != nil {
 		return err
+	}
+	if op.restoreErr != "" {
+		v.LastError = op.restoreErr
 	}
 	if err := d.save(ctx, v); err != nil {
 		return err
@@ -89,7 +93,11 @@ func (d *Daemon) startLocked(ctx context.Context, v *store.VM, p api.Progress, n
 		}
 	}
 	r.success()
-	d.emit(api.EventStarted, v.Name, "")
+	if op.resumed {
+		d.emit(api.EventResumed, v.Name, "")
+	} else {
+		d.emit(api.EventStarted, v.Name, op.restoreErr)
+	}
 	return nil
 }
 
@@ -150,6 +158,7 @@ func (d *Daemon) stopLocked(ctx context.Context, v *store.VM, timeout time.Durat
 		}
 	}
 	d.detachAll(ctx, v)
+	d.discardSnapshot(v) // a suspended vm's stop throws its saved memory away
 	v.State = api.StateStopped
 	if err := d.save(ctx, v); err != nil {
 		return err
@@ -280,6 +289,10 @@ func (d *Daemon) SetVM(ctx context.Context, ref string, req api.SetVMRequest) (a
 	}
 	return d.withVM(ctx, ref, func(v *store.VM) error {
 		running := procOf(v).Alive()
+		if v.State == api.StateSuspended && (req.MemoryMiB != nil || req.VCPUs != nil || req.DiskSize != nil || req.NAT != nil) {
+			return apierr.Conflict("resume it (`banger vm resume "+v.Name+"`) or stop it, which discards the saved state, first",
+				"vm %s is suspended: its saved memory fixes memory, vcpus and disks, and its network comes back as it was saved, so memory, vcpu, disk size and nat cannot change", v.Name)
+		}
 		if running && (req.MemoryMiB != nil || req.VCPUs != nil || req.DiskSize != nil) {
 			return apierr.Conflict("stop it first with `banger vm stop "+v.Name+"`", "vm %s is running: memory, vcpu and disk size can only change while it is stopped", v.Name)
 		}

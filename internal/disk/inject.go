@@ -18,7 +18,16 @@ import (
 // created 0755; existing ones are left as they are unless files lists them.
 // An existing file, symlink or overlayfs whiteout at a file's path is
 // replaced; an existing directory where a file should go is an error.
+//
+// An image whose journal still holds transactions (a guest's root overlay
+// cannot be unmounted at shutdown, so its last writes may live only in
+// the journal) has the journal replayed first: debugfs does not replay it,
+// and the kernel's replay at the next mount would overwrite what debugfs
+// wrote with the blocks it holds.
 func WriteFiles(ctx context.Context, image, root string, files []guestconfig.File) error {
+	if err := replayJournal(ctx, image); err != nil {
+		return fmt.Errorf("write files into %s: %w", image, err)
+	}
 	if err := writeFiles(ctx, image, root, files, nil); err != nil {
 		return fmt.Errorf("write files into %s: %w", image, err)
 	}
@@ -277,4 +286,17 @@ func unixPerm(m os.FileMode) uint32 {
 		perm |= 0o1000
 	}
 	return perm
+}
+
+// replayJournal runs e2fsck on image when its superblock says the journal
+// needs recovery.
+func replayJournal(ctx context.Context, image string) error {
+	sb, err := readSuperblock(image)
+	if err != nil {
+		return nil // not ext4: debugfs says so in its own words
+	}
+	if sb.incompat&incompatRecover == 0 {
+		return nil
+	}
+	return fsck(ctx, image)
 }

@@ -138,6 +138,11 @@ func (d VMDir) VsockSocket() string  { return filepath.Join(string(d), "vsock.so
 func (d VMDir) SerialSocket() string { return filepath.Join(string(d), "agent-serial.sock") }
 func (d VMDir) HostKey() string      { return filepath.Join(string(d), "ssh_host_ed25519_key") }
 
+// SnapshotMemory and SnapshotState hold a suspended VM's guest memory and
+// VMM device state (qemu writes both into SnapshotMemory).
+func (d VMDir) SnapshotMemory() string { return filepath.Join(string(d), "snapshot.mem") }
+func (d VMDir) SnapshotState() string  { return filepath.Join(string(d), "snapshot.state") }
+
 // AgentToken is the host's copy of the VM's agent token (0600); the guest
 // has the other at agentproto.TokenPath.
 func (d VMDir) AgentToken() string { return filepath.Join(string(d), "agent-token") }

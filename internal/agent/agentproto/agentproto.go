@@ -26,7 +26,27 @@ const (
 	PathPorts    = "/v1/ports"    // GET → PortsResponse
 	PathStats    = "/v1/stats"    // GET → Stats
 	PathShutdown = "/v1/shutdown" // POST ShutdownRequest → 202 ShutdownResponse
+	PathSync     = "/v1/sync"     // POST → 200 SyncResponse
+	PathClock    = "/v1/clock"    // POST ClockRequest → 200 ClockResponse
 )
+
+// SyncResponse is the answer to POST /v1/sync, sent once the guest's
+// filesystems have written everything to their disks (sync(2)).
+type SyncResponse struct {
+	Milliseconds int64 `json:"milliseconds"`
+}
+
+// ClockRequest sets the guest's wall clock (CLOCK_REALTIME), after a
+// resume from a snapshot left it where it was when the VM was saved.
+type ClockRequest struct {
+	UnixNano int64 `json:"unix_nano"`
+}
+
+// ClockResponse tells how far the guest clock moved.
+type ClockResponse struct {
+	// StepNanos is the new time minus the guest's time before the set.
+	StepNanos int64 `json:"step_nanos"`
+}
 
 // Health is the answer to GET /v1/health.
 type Health struct {

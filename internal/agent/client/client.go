@@ -261,3 +261,20 @@ func (c *cappedReader) Read(p []byte) (int, error) {
 	c.n += int64(n)
 	return n, err
 }
+
+// Sync asks the guest to flush its filesystems and returns once it has.
+func (c *Client) Sync(ctx context.Context) error {
+	var r agentproto.SyncResponse
+	return c.call(ctx, "sync", DefaultSyncTimeout, http.MethodPost, agentproto.PathSync, struct{}{}, http.StatusOK, &r)
+}
+
+// DefaultSyncTimeout bounds a sync: a guest with much dirty data on a slow
+// disk takes a while.
+const DefaultSyncTimeout = 2 * time.Minute
+
+// SetClock sets the guest's wall clock to t and returns how far it moved.
+func (c *Client) SetClock(ctx context.Context, t time.Time) (time.Duration, error) {
+	var r agentproto.ClockResponse
+	err := c.call(ctx, "clock", DefaultTimeout, http.MethodPost, agentproto.PathClock, agentproto.ClockRequest{UnixNano: t.UnixNano()}, http.StatusOK, &r)
+	return time.Duration(r.StepNanos), err
+}

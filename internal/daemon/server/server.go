@@ -27,6 +27,9 @@ type Service interface {
 	StartVM(ctx context.Context, ref string, p api.Progress) (api.VM, error)
 	StopVM(ctx context.Context, ref string, req api.StopRequest, p api.Progress) (api.VM, error)
 	RestartVM(ctx context.Context, ref string, p api.Progress) (api.VM, error)
+	SuspendVM(ctx context.Context, ref string, p api.Progress) (api.VM, error)
+	ResumeVM(ctx context.Context, ref string, p api.Progress) (api.VM, error)
+	CloneVM(ctx context.Context, ref string, req api.CloneVMRequest, p api.Progress) (api.VM, error)
 	KillVM(ctx context.Context, ref string, req api.KillRequest) (api.VM, error)
 	DeleteVM(ctx context.Context, ref string, force bool) (api.VM, error)
 	SetVM(ctx context.Context, ref string, req api.SetVMRequest) (api.VM, error)
@@ -91,6 +94,19 @@ func New(s Service, log *slog.Logger) http.Handler {
 	})
 	mux.HandleFunc("POST /v1/vms/{ref}/restart", func(w http.ResponseWriter, r *http.Request) {
 		h.stream(w, r, func(p api.Progress) (any, error) { return s.RestartVM(r.Context(), r.PathValue("ref"), p) })
+	})
+	mux.HandleFunc("POST /v1/vms/{ref}/suspend", func(w http.ResponseWriter, r *http.Request) {
+		h.stream(w, r, func(p api.Progress) (any, error) { return s.SuspendVM(r.Context(), r.PathValue("ref"), p) })
+	})
+	mux.HandleFunc("POST /v1/vms/{ref}/resume", func(w http.ResponseWriter, r *http.Request) {
+		h.stream(w, r, func(p api.Progress) (any, error) { return s.ResumeVM(r.Context(), r.PathValue("ref"), p) })
+	})
+	mux.HandleFunc("POST /v1/vms/{ref}/clone", func(w http.ResponseWriter, r *http.Request) {
+		var req api.CloneVMRequest
+		if !h.decode(w, r, &req) {
+			return
+		}
+		h.stream(w, r, func(p api.Progress) (any, error) { return s.CloneVM(r.Context(), r.PathValue("ref"), req, p) })
 	})
 	mux.HandleFunc("POST /v1/vms/{ref}/kill", func(w http.ResponseWriter, r *http.Request) {
 		var req api.KillRequest

@@ -96,3 +96,50 @@ type apiError struct {
 // guestCID is the guest's vsock context id; 3 is the lowest the spec
 // allows, and each VM has its own vsock device, so all VMs can share it.
 const guestCID = 3
+
+// VM is the body of PATCH /vm.
+type VM struct {
+	State string `json:"state"` // VMStatePaused or VMStateResumed
+}
+
+// States of the spec's Vm.
+const (
+	VMStatePaused  = "Paused"
+	VMStateResumed = "Resumed"
+)
+
+// SnapshotCreateParams is the body of PUT /snapshot/create.
+type SnapshotCreateParams struct {
+	MemFilePath  string `json:"mem_file_path"`
+	SnapshotPath string `json:"snapshot_path"`
+	SnapshotType string `json:"snapshot_type,omitempty"`
+}
+
+// SnapshotTypeFull is a snapshot of all guest memory.
+const SnapshotTypeFull = "Full"
+
+// SnapshotLoadParams is the body of PUT /snapshot/load.
+type SnapshotLoadParams struct {
+	SnapshotPath     string            `json:"snapshot_path"`
+	MemBackend       *MemoryBackend    `json:"mem_backend,omitempty"`
+	ResumeVM         bool              `json:"resume_vm,omitempty"`
+	NetworkOverrides []NetworkOverride `json:"network_overrides,omitempty"`
+	// ClockRealtime advances kvmclock by the wall-clock time since the
+	// snapshot (x86_64).
+	ClockRealtime bool `json:"clock_realtime,omitempty"`
+}
+
+// MemoryBackend is the spec's MemoryBackend.
+type MemoryBackend struct {
+	BackendType string `json:"backend_type"` // MemoryBackendFile
+	BackendPath string `json:"backend_path"`
+}
+
+// MemoryBackendFile loads guest memory from a file.
+const MemoryBackendFile = "File"
+
+// NetworkOverride points a restored interface at another TAP.
+type NetworkOverride struct {
+	IfaceID     string `json:"iface_id"`
+	HostDevName string `json:"host_dev_name"`
+}

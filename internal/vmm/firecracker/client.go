@@ -70,6 +70,31 @@ func (c *Client) Action(ctx context.Context, actionType string) error {
 	return c.put(ctx, "/actions", InstanceActionInfo{ActionType: actionType})
 }
 
+// PatchVM pauses or resumes the guest (VMStatePaused, VMStateResumed).
+func (c *Client) PatchVM(ctx context.Context, state string) error {
+	return c.do(ctx, http.MethodPatch, "/vm", VM{State: state}, nil)
+}
+
+// CreateSnapshot writes a paused guest's memory and state.
+func (c *Client) CreateSnapshot(ctx context.Context, p SnapshotCreateParams) error {
+	return c.slow().put(ctx, "/snapshot/create", p)
+}
+
+// LoadSnapshot restores a guest into a fresh Firecracker process.
+func (c *Client) LoadSnapshot(ctx context.Context, p SnapshotLoadParams) error {
+	return c.slow().put(ctx, "/snapshot/load", p)
+}
+
+// slowRequestTimeout bounds the snapshot calls, which write or map all of
+// the guest's memory.
+const slowRequestTimeout = 10 * time.Minute
+
+func (c *Client) slow() *Client {
+	hc := *c.http
+	hc.Timeout = slowRequestTimeout
+	return &Client{socket: c.socket, http: &hc}
+}
+
 // DescribeInstance returns GET /.
 func (c *Client) DescribeInstance(ctx context.Context) (InstanceInfo, error) {
 	var info InstanceInfo

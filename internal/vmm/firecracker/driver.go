@@ -77,15 +77,11 @@ func (d *Driver) Start(ctx context.Context, spec vmm.Spec) (vmm.Process, error) 
 	if err := validateSpec(spec); err != nil {
 		return vmm.Process{}, fmt.Errorf("start firecracker vm %s: %w", spec.Name, err)
 	}
-	bin := d.binary
-	if bin == "" {
-		p, err := execx.LookPath("firecracker")
-		if err != nil {
-			return vmm.Process{}, fmt.Errorf("start firecracker vm %s: %w", spec.Name, err)
-		}
-		bin = p
+	bin, err := d.resolveBinary()
+	if err != nil {
+		return vmm.Process{}, fmt.Errorf("start firecracker vm %s: %w", spec.Name, err)
 	}
-	return d.launch(ctx, bin, spec)
+	return d.launch(ctx, bin, spec, configSteps(spec))
 }
 
 // Attach has nothing to reconnect: Firecracker serves the agent's vsock
@@ -114,4 +110,11 @@ func (d *Driver) RequestShutdown(ctx context.Context, spec vmm.Spec, p vmm.Proce
 	}
 	d.log.Info("sent ctrl-alt-del", "vm", spec.Name, "pid", p.PID)
 	return nil
+}
+
+func (d *Driver) resolveBinary() (string, error) {
+	if d.binary != "" {
+		return d.binary, nil
+	}
+	return execx.LookPath("firecracker")
 }

@@ -25,7 +25,9 @@ type launch struct {
 	abortMu sync.Once
 }
 
-func (d *Driver) launch(ctx context.Context, bin string, spec vmm.Spec) (_ vmm.Process, err error) {
+// launch runs firecracker and configures it with steps: configSteps for
+// a boot, restoreSteps to load a snapshot.
+func (d *Driver) launch(ctx context.Context, bin string, spec vmm.Spec, steps []step) (_ vmm.Process, err error) {
 	dir := paths.VMDir(spec.Dir)
 	l := &launch{spec: spec, apiSock: dir.APISocket()}
 	fail := func(step string, err error) error {
@@ -94,7 +96,7 @@ func (d *Driver) launch(ctx context.Context, bin string, spec vmm.Spec) (_ vmm.P
 	if _, err := checkVersion(info.VMMVersion, "GET / vmm_version"); err != nil {
 		return vmm.Process{}, fail("check firecracker version", err)
 	}
-	for _, st := range configSteps(spec) {
+	for _, st := range steps {
 		if err := st.run(ctx, c); err != nil {
 			return vmm.Process{}, fail(st.name, err)
 		}
@@ -104,7 +106,7 @@ func (d *Driver) launch(ctx context.Context, bin string, spec vmm.Spec) (_ vmm.P
 		return vmm.Process{}, fail("check instance state", err)
 	}
 	if info.State != StateRunning {
-		return vmm.Process{}, fail("check instance state", fmt.Errorf("state is %q after InstanceStart, want %q", info.State, StateRunning))
+		return vmm.Process{}, fail("check instance state", fmt.Errorf("state is %q after %s, want %q", info.State, steps[len(steps)-1].name, StateRunning))
 	}
 	if watch == nil {
 		return vmm.Process{}, fail("identify process", fmt.Errorf("pid %d vanished", child.PID))

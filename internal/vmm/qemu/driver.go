@@ -102,7 +102,7 @@ func (d *Driver) Start(ctx context.Context, spec vmm.Spec) (vmm.Process, error) 
 	if err != nil {
 		return vmm.Process{}, fmt.Errorf("start qemu vm %s: %w", spec.Name, err)
 	}
-	return d.launch(ctx, bin, spec)
+	return d.launch(ctx, bin, spec, nil)
 }
 
 // RequestShutdown presses the guest's ACPI power button over QMP. It

@@ -32,7 +32,10 @@ type launch struct {
 // and is reaped by execx while bangerd lives, by init after that. qemu's
 // output and the guest console go through the capped log pump
 // (internal/vmm/bootlog) into this boot's files.
-func (d *Driver) launch(ctx context.Context, bin string, spec vmm.Spec) (_ vmm.Process, err error) {
+//
+// With incoming set, qemu starts with "-incoming defer" and loads the guest
+// from that snapshot file instead of booting it.
+func (d *Driver) launch(ctx context.Context, bin string, spec vmm.Spec, incoming *os.File) (_ vmm.Process, err error) {
 	dir := paths.VMDir(spec.Dir)
 	l := &launch{spec: spec, cfg: launchConfig{Accel: d.accel, QMPSocket: dir.APISocket()}}
 	if spec.TAP != "" {
@@ -67,6 +70,9 @@ func (d *Driver) launch(ctx context.Context, bin string, spec vmm.Spec) (_ vmm.P
 	args, err := buildArgs(spec, l.cfg)
 	if err != nil {
 		return vmm.Process{}, fail("build command line", err)
+	}
+	if incoming != nil {
+		args = append(args, "-incoming", "defer")
 	}
 	for _, s := range []string{l.cfg.QMPSocket, l.cfg.SerialSocket, spec.AgentSocket} {
 		if s == "" {
@@ -115,6 +121,11 @@ func (d *Driver) launch(ctx context.Context, bin string, spec vmm.Spec) (_ vmm.P
 		return vmm.Process{}, fail("start log pump", err)
 	}
 
+	if incoming != nil {
+		if err := l.startIncoming(ctx, incoming, d.startTimeout); err != nil {
+			return vmm.Process{}, fail("load snapshot", err)
+		}
+	}
 	if err := l.waitRunning(ctx, d.startTimeout); err != nil {
 		return vmm.Process{}, fail("wait for guest to run", err)
 	}

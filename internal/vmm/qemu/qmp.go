@@ -104,16 +104,28 @@ func (c *qmpConn) Close() error {
 // execute runs one command and decodes its "return" into out (when not
 // nil). Asynchronous events and replies to other ids are skipped.
 func (c *qmpConn) execute(ctx context.Context, command string, args, out any) error {
-	c.nextID++
-	id := "banger-" + strconv.Itoa(c.nextID)
-	req := struct {
-		Execute   string `json:"execute"`
-		Arguments any    `json:"arguments,omitempty"`
-		ID        string `json:"id"`
-	}{command, args, id}
+	id, req := c.request(command, args)
 	if err := c.enc.Encode(req); err != nil {
 		return fmt.Errorf("qmp %s: %w", command, c.ctxErr(ctx, err))
 	}
+	return c.await(ctx, command, id, out)
+}
+
+// qmpRequest is one command on the wire.
+type qmpRequest struct {
+	Execute   string `json:"execute"`
+	Arguments any    `json:"arguments,omitempty"`
+	ID        string `json:"id"`
+}
+
+func (c *qmpConn) request(command string, args any) (string, qmpRequest) {
+	c.nextID++
+	id := "banger-" + strconv.Itoa(c.nextID)
+	return id, qmpRequest{command, args, id}
+}
+
+// await reads until the reply to id and decodes its "return" into out.
+func (c *qmpConn) await(ctx context.Context, command, id string, out any) error {
 	for {
 		var m qmpMessage
 		if err := c.dec.Decode(&m); err != nil {

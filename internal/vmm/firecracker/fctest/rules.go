@@ -20,10 +20,11 @@ const (
 	kBool
 	kUint   // a non-negative integer (the Rust side is unsigned)
 	kObject // a nested object (rate limiters); accepted as is
+	kArray  // a list (network overrides); its items are checked by the handler
 )
 
 func (k kind) String() string {
-	return [...]string{"a string", "a boolean", "an unsigned integer", "an object"}[k]
+	return [...]string{"a string", "a boolean", "an unsigned integer", "an object", "a sequence"}[k]
 }
 
 type field struct {
@@ -109,6 +110,37 @@ var definitions = map[string]definition{
 			"module":          {kind: kString},
 		},
 	},
+	"Vm": {
+		name: "Vm",
+		fields: map[string]field{
+			"state": {kind: kString, enum: []string{"Paused", "Resumed"}},
+		},
+		required: []string{"state"},
+	},
+	"SnapshotCreateParams": {
+		name: "SnapshotCreateParams",
+		fields: map[string]field{
+			"mem_file_path": {kind: kString},
+			"snapshot_path": {kind: kString},
+			"snapshot_type": {kind: kString, enum: []string{"Full", "Diff"}},
+		},
+		required: []string{"mem_file_path", "snapshot_path"},
+	},
+	"SnapshotLoadParams": {
+		name: "SnapshotLoadParams",
+		fields: map[string]field{
+			"enable_diff_snapshots": {kind: kBool},
+			"track_dirty_pages":     {kind: kBool},
+			"mem_file_path":         {kind: kString},
+			"mem_backend":           {kind: kObject},
+			"snapshot_path":         {kind: kString},
+			"resume_vm":             {kind: kBool},
+			"network_overrides":     {kind: kArray},
+			"vsock_override":        {kind: kObject},
+			"clock_realtime":        {kind: kBool},
+		},
+		required: []string{"snapshot_path"},
+	},
 	"InstanceActionInfo": {
 		name: "InstanceActionInfo",
 		fields: map[string]field{
@@ -118,14 +150,23 @@ var definitions = map[string]definition{
 	},
 }
 
-// endpoint is one PUT path the fake serves. preBoot marks the spec's
-// "Pre-boot only." operations, which Firecracker refuses after
-// InstanceStart.
+// endpoint is one PUT (or PATCH) path the fake serves. preBoot marks the
+// spec's "Pre-boot only." operations, which Firecracker refuses after
+// InstanceStart (or a snapshot load); postBoot its "Post-boot only." ones.
 type endpoint struct {
-	path    string // spec path template, e.g. "/drives/{drive_id}"
-	def     string // body definition
-	idField string // for /{id} paths: the body field that must equal the path id
-	preBoot bool
+	path     string // spec path template, e.g. "/drives/{drive_id}"
+	def      string // body definition
+	idField  string // for /{id} paths: the body field that must equal the path id
+	preBoot  bool
+	postBoot bool
+	method   string // empty means PUT
+}
+
+func (e endpoint) verb() string {
+	if e.method == "" {
+		return "PUT"
+	}
+	return e.method
 }
 
 var endpoints = []endpoint{
@@ -136,6 +177,9 @@ var endpoints = []endpoint{
 	{path: "/machine-config", def: "MachineConfiguration", preBoot: true},
 	{path: "/network-interfaces/{iface_id}", def: "NetworkInterface", idField: "iface_id", preBoot: true},
 	{path: "/vsock", def: "Vsock", preBoot: true},
+	{path: "/vm", def: "Vm", method: "PATCH"},
+	{path: "/snapshot/create", def: "SnapshotCreateParams", postBoot: true},
+	{path: "/snapshot/load", def: "SnapshotLoadParams", preBoot: true},
 }
 
 // route finds the endpoint for a request path and the {id} in it.
@@ -231,6 +275,10 @@ func checkValue(name string, f field, v any) string {
 		}
 	case kObject:
 		if _, ok := v.(map[string]any); !ok {
+			return fmt.Sprintf("invalid type for `%s`: %s, expected %s", name, jsonKind(v), f.kind)
+		}
+	case kArray:
+		if _, ok := v.([]any); !ok {
 			return fmt.Sprintf("invalid type for `%s`: %s, expected %s", name, jsonKind(v), f.kind)
 		}
 	}

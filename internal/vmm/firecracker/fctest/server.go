@@ -83,6 +83,10 @@ type Server struct {
 	nets     map[string]map[string]any
 	vsock    *vsockMux
 	calls    []Call
+	// paused: PATCH /vm Paused (or a load without resume_vm) stopped the
+	// vCPUs; restored: the instance came from PUT /snapshot/load.
+	paused   bool
+	restored bool
 }
 
 // NewServer returns a fake Firecracker API in the "Not started" state.
@@ -136,6 +140,9 @@ func (s *Server) Close() error {
 }
 
 func (s *Server) state() string {
+	if s.started && s.paused {
+		return "Paused"
+	}
 	if s.started {
 		return "Running"
 	}
@@ -194,15 +201,12 @@ func (s *Server) handle(method, path string, raw []byte) (int, any, string, func
 		}
 		return 400, nil, invalidPath(method, path), nil
 	}
-	if method != http.MethodPut {
-		return 400, nil, invalidPath(method, path), nil
-	}
 	ep, id, ok := route(path)
-	if !ok {
+	if !ok || method != ep.verb() {
 		return 400, nil, invalidPath(method, path), nil
 	}
 	if len(raw) == 0 {
-		return 400, nil, "Empty PUT request.", nil
+		return 400, nil, "Empty " + method + " request.", nil
 	}
 	if ep.idField != "" {
 		if id == "" {
@@ -222,6 +226,9 @@ func (s *Server) handle(method, path string, raw []byte) (int, any, string, func
 	if ep.preBoot && s.started {
 		return 400, nil, FaultAfterBoot, nil
 	}
+	if ep.postBoot && !s.started {
+		return 400, nil, FaultBeforeBoot, nil
+	}
 	var after func()
 	switch ep.def {
 	case "InstanceActionInfo":
@@ -238,6 +245,12 @@ func (s *Server) handle(method, path string, raw []byte) (int, any, string, func
 		fault = s.putVsock(body)
 	case "Logger":
 		fault = s.putLogger(body)
+	case "Vm":
+		fault = s.patchVM(body["state"].(string))
+	case "SnapshotCreateParams":
+		fault = s.createSnapshot(body)
+	case "SnapshotLoadParams":
+		fault = s.loadSnapshot(body)
 	}
 	if fault != "" {
 		return 400, nil, fault, nil

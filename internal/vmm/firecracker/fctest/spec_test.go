@@ -249,7 +249,7 @@ func TestTablesMatchSpec(t *testing.T) {
 					typ, enum = "string", ref.enum
 				}
 			}
-			want := map[string]kind{"string": kString, "boolean": kBool, "integer": kUint, "object": kObject}[typ]
+			want := map[string]kind{"string": kString, "boolean": kBool, "integer": kUint, "object": kObject, "array": kArray}[typ]
 			if f.kind != want {
 				t.Errorf("%s.%s: spec type %q, fake %v", name, fname, typ, f.kind)
 			}
@@ -275,13 +275,16 @@ func TestEndpointsMatchSpec(t *testing.T) {
 		t.Fatalf("read only %d operations from the spec; the reader is broken", len(ops))
 	}
 	for _, e := range endpoints {
-		op, ok := ops["PUT "+e.path]
+		op, ok := ops[e.verb()+" "+e.path]
 		if !ok {
-			t.Errorf("PUT %s: not in the spec", e.path)
+			t.Errorf("%s %s: not in the spec", e.verb(), e.path)
 			continue
 		}
 		if op.bodyRef != e.def {
 			t.Errorf("PUT %s body: spec %s, fake %s", e.path, op.bodyRef, e.def)
+		}
+		if post := strings.Contains(op.summary, "Post-boot only."); post != e.postBoot {
+			t.Errorf("PUT %s: spec summary %q, fake postBoot=%v", e.path, op.summary, e.postBoot)
 		}
 		if pre := strings.Contains(op.summary, "Pre-boot only."); pre != e.preBoot {
 			t.Errorf("PUT %s: spec summary %q, fake preBoot=%v", e.path, op.summary, e.preBoot)

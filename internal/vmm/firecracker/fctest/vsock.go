@@ -26,6 +26,7 @@ type vsockMux struct {
 	// powerOff is the guest's poweroff, run once by a connection to
 	// PowerOffPort; the guest is dead afterwards.
 	powerOff func()
+	path     string // the host socket
 }
 
 func listenVsock(path string, ports []uint32, keepSocket bool) (*vsockMux, error) {
@@ -35,7 +36,7 @@ func listenVsock(path string, ports []uint32, keepSocket bool) (*vsockMux, error
 	}
 	ln.SetUnlinkOnClose(!keepSocket)
 	// Firecracker numbers host-side ports from 2^30 up.
-	m := &vsockMux{ln: ln, ports: map[uint32]bool{}, nextPort: 1 << 30, conns: map[net.Conn]bool{}}
+	m := &vsockMux{path: path, ln: ln, ports: map[uint32]bool{}, nextPort: 1 << 30, conns: map[net.Conn]bool{}}
 	for _, p := range ports {
 		m.ports[p] = true
 	}
