@@ -92,28 +92,6 @@ func copyPlain(src, dst string, mode fs.FileMode) error {
 	return out.Close()
 }
 
-// dirSize estimates the bytes a tree occupies in 4 KiB blocks and counts
-// its entries (for sizing an ext4 image and its inode table).
-func dirSize(dir string) (bytes int64, entries int64, err error) {
-	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		entries++
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		size := int64(4096)
-		if info.Mode().IsRegular() {
-			size = (info.Size() + 4095) / 4096 * 4096
-		}
-		bytes += size
-		return nil
-	})
-	return bytes, entries, err
-}
-
 // linesOf returns the non-comment, non-empty lines (first field) of a
 // package list.
 func linesOf(data []byte) []string {

@@ -48,7 +48,7 @@ func buildRootfs(ctx context.Context, r *reporter, s rootfsSpec) error {
 		return err
 	}
 
-	content, entries, err := dirSize(treeDir)
+	content, entries, err := disk.TreeSize(treeDir)
 	if err != nil {
 		return err
 	}

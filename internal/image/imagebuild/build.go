@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -126,7 +125,7 @@ func Build(ctx context.Context, o Options) (_ *Result, err error) {
 		Versions:     versions,
 	}
 	rootHome := filepath.Join(tree, "root")
-	seedContent, _, err := dirSize(rootHome)
+	seedContent, _, err := disk.TreeSize(rootHome)
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +137,7 @@ func Build(ctx context.Context, o Options) (_ *Result, err error) {
 	}); err != nil {
 		return nil, err
 	}
-	content, entries, err := dirSize(tree)
+	content, entries, err := disk.TreeSize(tree)
 	if err != nil {
 		return nil, err
 	}
@@ -258,27 +257,6 @@ func mkfsFromDir(ctx context.Context, r *reporter, dir, out, label string, size,
 		}
 	}
 	return nil
-}
-
-// dirSize is the space a tree needs in 4 KiB blocks, and its entry count.
-func dirSize(dir string) (bytes, entries int64, err error) {
-	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		entries++
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		size := int64(4096)
-		if info.Mode().IsRegular() {
-			size = (info.Size() + 4095) / 4096 * 4096
-		}
-		bytes += size
-		return nil
-	})
-	return bytes, entries, err
 }
 
 // ReadPackageList returns the package names of a packages.apt-style file:
