@@ -141,6 +141,8 @@ func newRoot(stdio IO) *cobra.Command {
 		newDoctorCmd(e),
 		newTUICmd(e),
 	)
+	root.AddCommand(newSSHConfigCmd(e))
+	addCompletions(e, root)
 	for _, c := range root.Commands() {
 		markUsage(c)
 	}

@@ -74,6 +74,9 @@ func New(ctx context.Context, opts Options, log *slog.Logger, cancel context.Can
 	if err := d.reconcile(ctx); err != nil {
 		log.Error("reconcile", "error", err)
 	}
+	if err := d.writeSSHConfig(ctx, ""); err != nil {
+		log.Warn("ssh config", "error", err)
+	}
 	d.wg.Add(1)
 	go d.supervise(ctx)
 	return d, nil
