@@ -23,6 +23,7 @@ func newVMCmd(e *env) *cobra.Command {
 		newVMPortsCmd(e), newVMStartCmd(e), newVMStopCmd(e), newVMRestartCmd(e), newVMKillCmd(e),
 		newVMDeleteCmd(e), newVMSetCmd(e),
 	)
+	cmd.AddCommand(newVMCpCmd(e), newVMLogsCmd(e))
 	return cmd
 }
 

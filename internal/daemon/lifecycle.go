@@ -76,7 +76,7 @@ func (d *Daemon) startLocked(ctx context.Context, v *store.VM, p server.Progress
 	}
 	if !noWait {
 		if err := d.waitSSH(ctx, v, p); err != nil {
-			return err
+			return apierr.New(api.CodeUnavailable, err, "the whole boot is in `banger vm logs "+v.Name+"`")
 		}
 	}
 	r.success()
