@@ -15,7 +15,6 @@ import (
 // ones finish before a bar would say anything.
 const progressMin = 8 << 20
 
-
 // progressBar draws one self-overwriting line on a terminal. A nil
 // *progressBar draws nothing, so callers need not check.
 type progressBar struct {
