@@ -3,6 +3,11 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,6 +106,83 @@ func TestWorkflowOnQemu(t *testing.T) {
 		}
 	})
 
+	t.Run("vm cp", func(t *testing.T) {
+		src := filepath.Join(e.home, "cp-src")
+		big := make([]byte, 20<<20)
+		rand.Read(big)
+		os.MkdirAll(filepath.Join(src, "tree", "sub", "deeper"), 0o750)
+		os.WriteFile(filepath.Join(src, "big.bin"), big, 0o640)
+		os.WriteFile(filepath.Join(src, "tree", "run.sh"), []byte("#!/bin/sh\necho hi\n"), 0o755)
+		os.WriteFile(filepath.Join(src, "tree", "sub", "secret"), []byte("s3cret"), 0o600)
+		os.WriteFile(filepath.Join(src, "tree", "sub", "deeper", "note"), []byte("note"), 0o644)
+		os.Symlink("sub/secret", filepath.Join(src, "tree", "link"))
+
+		e.must("vm", "cp", filepath.Join(src, "big.bin"), "e2e-a:/root/big.bin")
+		e.must("vm", "cp", "-r", filepath.Join(src, "tree"), "e2e-a:/root/")
+		if r := e.ssh(t, "e2e-a", "sha256sum /root/big.bin; stat -c '%a %n' /root/big.bin /root/tree/run.sh /root/tree/sub /root/tree/sub/secret; readlink /root/tree/link"); r.code != 0 ||
+			!strings.Contains(r.stdout, sha256hex(big)) || !strings.Contains(r.stdout, "640 /root/big.bin") ||
+			!strings.Contains(r.stdout, "755 /root/tree/run.sh") || !strings.Contains(r.stdout, "750 /root/tree/sub\n") ||
+			!strings.Contains(r.stdout, "600 /root/tree/sub/secret") || !strings.Contains(r.stdout, "sub/secret") {
+			t.Errorf("in the guest after upload:\n%s", r)
+		}
+
+		back := filepath.Join(e.home, "cp-back")
+		os.Mkdir(back, 0o755)
+		e.must("vm", "cp", "e2e-a:/root/big.bin", filepath.Join(back, "big.copy"))
+		e.must("vm", "cp", "-r", "e2e-a:/root/tree", back)
+		if b, _ := os.ReadFile(filepath.Join(back, "big.copy")); sha256hex(b) != sha256hex(big) {
+			t.Errorf("20 MB file changed on the round trip")
+		}
+		if st, err := os.Stat(filepath.Join(back, "big.copy")); err != nil || st.Mode().Perm() != 0o640 {
+			t.Errorf("mode of the round-tripped file: %v", err)
+		}
+		if a, b := treeSummary(t, filepath.Join(src, "tree")), treeSummary(t, filepath.Join(back, "tree")); a != b {
+			t.Errorf("directory tree changed on the round trip:\nsent:\n%s\ngot back:\n%s", a, b)
+		}
+
+		// stdin in, stdout out.
+		if r := e.runIn([]byte("from stdin\n"), "banger", "vm", "cp", "-", "e2e-a:/root/x"); r.code != 0 {
+			t.Fatalf("vm cp - VM:/root/x: %s", r)
+		}
+		if r := e.must("vm", "cp", "e2e-a:/root/x", "-"); r.stdout != "from stdin\n" {
+			t.Errorf("vm cp VM:/root/x -: %q", r.stdout)
+		}
+
+		// Bad input: a clear error, a non-zero exit, nothing written.
+		for _, c := range []struct {
+			args []string
+			code int
+			want string
+		}{
+			{[]string{"vm", "cp", filepath.Join(src, "big.bin"), filepath.Join(back, "nope")}, 2, "no VM path"},
+			{[]string{"vm", "cp", "e2e-a:/root/x", "e2e-a:/root/y"}, 2, "both sides"},
+			{[]string{"vm", "cp", "e2e-a:/root/missing", back}, 1, "does not exist"},
+			{[]string{"vm", "cp", filepath.Join(src, "missing"), "e2e-a:/root/"}, 1, "missing"},
+			{[]string{"vm", "cp", filepath.Join(src, "tree"), "e2e-a:/root/"}, 1, "-r"},
+			{[]string{"vm", "cp", "no-such-vm:/x", back}, 1, "no-such-vm"},
+		} {
+			if r := e.run(c.args...); r.code != c.code || !strings.Contains(r.stderr, c.want) {
+				t.Errorf("%v: want exit %d and %q, got %s", c.args[2:], c.code, c.want, r)
+			}
+		}
+		if _, err := os.Stat(filepath.Join(back, "nope")); err == nil {
+			t.Errorf("a refused copy wrote a file")
+		}
+	})
+
+	t.Run("vm logs", func(t *testing.T) {
+		r := e.must("vm", "logs", "e2e-a")
+		if !strings.Contains(r.stdout, "Linux version") && !strings.Contains(r.stdout, "login:") {
+			t.Errorf("vm logs does not show the boot:\n%s", r.stdout)
+		}
+		if strings.ContainsAny(r.stdout, "\x1b\r") {
+			t.Errorf("vm logs printed raw control characters")
+		}
+		if r := e.run("vm", "logs", "--boot", "9", "e2e-a"); r.code == 0 || !strings.Contains(r.stderr, "boots with logs: 1") {
+			t.Errorf("vm logs --boot 9: %s", r)
+		}
+	})
+
 	t.Run("complete", func(t *testing.T) {
 		r := e.must("__complete", "vm", "ssh", "")
 		if !strings.Contains(r.stdout, "e2e-a") {
@@ -116,4 +198,40 @@ func TestWorkflowOnQemu(t *testing.T) {
 			t.Logf("--image completion: %s", r)
 		}
 	})
+}
+
+func sha256hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// treeSummary lists every entry under dir with its mode and a checksum
+// of its content (or its link target).
+func treeSummary(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		sum := ""
+		switch {
+		case info.Mode().IsRegular():
+			c, _ := os.ReadFile(p)
+			sum = sha256hex(c)
+		case info.Mode()&fs.ModeSymlink != 0:
+			sum, _ = os.Readlink(p)
+		}
+		fmt.Fprintf(&b, "%s %v %s\n", rel, info.Mode(), sum)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }
