@@ -132,11 +132,6 @@ func (c *copier) upload(ctx context.Context, plan transfer.Plan, recursive bool)
 		}
 		return nil
 	}
-	kind, err := c.remoteOutput(ctx, destKindScript, dst.Path)
-	if err != nil {
-		return fmt.Errorf("check %s: %w", dst, err)
-	}
-	kind = strings.TrimSpace(kind)
 	var srcs []transfer.Source
 	seen := map[string]bool{}
 	for _, s := range plan.Srcs {
@@ -154,6 +149,11 @@ func (c *copier) upload(ctx context.Context, plan transfer.Plan, recursive bool)
 	if err != nil {
 		return err
 	}
+	kind, err := c.remoteOutput(ctx, destKindScript, dst.Path)
+	if err != nil {
+		return fmt.Errorf("check %s: %w", dst, err)
+	}
+	kind = strings.TrimSpace(kind)
 	dir := dst.Path
 	switch kind {
 	case "dir":
