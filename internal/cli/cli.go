@@ -141,7 +141,7 @@ func newRoot(stdio IO) *cobra.Command {
 		newDoctorCmd(e),
 		newTUICmd(e),
 	)
-	root.AddCommand(newSSHConfigCmd(e))
+	root.AddCommand(newSSHConfigCmd(e), newEventsCmd(e))
 	addCompletions(e, root)
 	for _, c := range root.Commands() {
 		markUsage(c)

@@ -128,6 +128,7 @@ func (d *Daemon) CreateVM(ctx context.Context, req api.CreateVMRequest, p server
 	r := &revert{log: d.log}
 	defer r.run(ctx)
 	r.add("delete record", func(ctx context.Context) error { return d.store.DeleteVM(ctx, id) })
+	r.add("report failure", func(context.Context) error { d.emit("failed", name, "create failed; the vm was removed"); return nil })
 	progressf(p, name, "record", "vm %s (%s) gets %s", name, id, v.IP)
 
 	op := &vmOp{v: v, img: img, drv: drv, p: p}

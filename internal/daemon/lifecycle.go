@@ -68,6 +68,7 @@ func (d *Daemon) startLocked(ctx context.Context, v *store.VM, p server.Progress
 	}
 	r := &revert{log: d.log}
 	defer r.run(ctx)
+	r.add("report failure", func(context.Context) error { d.emit("failed", v.Name, "start failed"); return nil })
 	if err := d.attachAll(ctx, &vmOp{v: v, drv: drv, p: p}, r); err != nil {
 		return err
 	}

@@ -6,14 +6,33 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
 
 // execIn runs any program in the env (its environment and namespace).
 func (e *env) execIn(t *testing.T, stdin []byte, path string, args ...string) result {
@@ -41,6 +60,19 @@ func (e *env) execIn(t *testing.T, stdin []byte, path string, args ...string) re
 // single VM to keep the test short.
 func TestWorkflowOnQemu(t *testing.T) {
 	e := newVMEnv(t)
+	// The event stream runs from before the create to after the stop.
+	evCtx, evCancel := context.WithCancel(context.Background())
+	defer evCancel()
+	events := e.command(evCtx, filepath.Join(binDir, "banger"), "events", "--json")
+	var evOut lockedBuffer
+	events.Stdout, events.Stderr = &evOut, &evOut
+	if err := events.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer events.Wait()
+	if !eventually(30*time.Second, func() bool { return e.daemonPID() != 0 && e.run("daemon", "status").code == 0 }) {
+		t.Fatalf("no daemon after banger events: %s", evOut.String())
+	}
 	e.must("vm", "create", "--name", "e2e-a", "--memory", "768")
 	v := e.vm(t, "e2e-a")
 	cfg := filepath.Join(e.stateDir(), "ssh", "config")
@@ -180,6 +212,28 @@ func TestWorkflowOnQemu(t *testing.T) {
 		}
 		if r := e.run("vm", "logs", "--boot", "9", "e2e-a"); r.code == 0 || !strings.Contains(r.stderr, "boots with logs: 1") {
 			t.Errorf("vm logs --boot 9: %s", r)
+		}
+	})
+
+	t.Run("events", func(t *testing.T) {
+		e.must("vm", "stop", "e2e-a")
+		var created, stopped bool
+		if !eventually(30*time.Second, func() bool {
+			created, stopped = false, false
+			for _, line := range strings.Split(evOut.String(), "\n") {
+				var ev struct{ Type, VM string }
+				if json.Unmarshal([]byte(line), &ev) == nil && ev.VM == "e2e-a" {
+					created = created || ev.Type == "created"
+					stopped = stopped || ev.Type == "stopped"
+				}
+			}
+			return created && stopped
+		}) {
+			t.Errorf("banger events --json (created %v, stopped %v):\n%s", created, stopped, evOut.String())
+		}
+		// A stopped VM is a clear error for vm cp.
+		if r := e.run("vm", "cp", "e2e-a:/root/x", "-"); r.code == 0 || !strings.Contains(r.stderr, "stopped") {
+			t.Errorf("vm cp from a stopped vm: %s", r)
 		}
 	})
 
