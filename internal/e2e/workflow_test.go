@@ -62,14 +62,13 @@ func TestWorkflowOnQemu(t *testing.T) {
 	e := newVMEnv(t)
 	// The event stream runs from before the create to after the stop.
 	evCtx, evCancel := context.WithCancel(context.Background())
-	defer evCancel()
 	events := e.command(evCtx, filepath.Join(binDir, "banger"), "events", "--json")
 	var evOut lockedBuffer
 	events.Stdout, events.Stderr = &evOut, &evOut
 	if err := events.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer events.Wait()
+	defer func() { evCancel(); events.Wait() }()
 	if !eventually(30*time.Second, func() bool { return e.daemonPID() != 0 && e.run("daemon", "status").code == 0 }) {
 		t.Fatalf("no daemon after banger events: %s", evOut.String())
 	}
