@@ -23,7 +23,7 @@ func newVMCmd(e *env) *cobra.Command {
 		newVMPortsCmd(e), newVMStartCmd(e), newVMStopCmd(e), newVMRestartCmd(e), newVMKillCmd(e),
 		newVMDeleteCmd(e), newVMSetCmd(e),
 	)
-	cmd.AddCommand(newVMCpCmd(e), newVMLogsCmd(e))
+	cmd.AddCommand(newVMCpCmd(e), newVMLogsCmd(e), newVMForwardCmd(e))
 	return cmd
 }
 

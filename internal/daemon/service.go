@@ -40,6 +40,8 @@ type Daemon struct {
 
 	events *hub
 	wg     sync.WaitGroup
+
+	fwd forwardTable // running localhost forwards
 }
 
 // New opens the state and reconciles it with reality. cancel stops the
@@ -77,6 +79,7 @@ func New(ctx context.Context, opts Options, log *slog.Logger, cancel context.Can
 	if err := d.writeSSHConfig(ctx, ""); err != nil {
 		log.Warn("ssh config", "error", err)
 	}
+	d.startAllForwards(ctx)
 	d.wg.Add(1)
 	go d.supervise(ctx)
 	return d, nil
@@ -86,6 +89,7 @@ func New(ctx context.Context, opts Options, log *slog.Logger, cancel context.Can
 func (d *Daemon) Close() {
 	d.stop()
 	d.wg.Wait()
+	d.closeAllForwards()
 	d.attachMu.Lock()
 	for id, a := range d.attached {
 		a.Close()

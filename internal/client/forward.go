@@ -1,0 +1,33 @@
+package client
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"banger/internal/api"
+)
+
+func forwardsPath(ref string) string { return "/v1/vms/" + url.PathEscape(ref) + "/forwards" }
+
+// Forwards lists a VM's localhost forwards.
+func (c *Client) Forwards(ctx context.Context, ref string) ([]api.Forward, error) {
+	var out []api.Forward
+	err := c.Do(ctx, http.MethodGet, forwardsPath(ref), nil, &out)
+	return out, err
+}
+
+// AddForward records a localhost forward (and listens, if the VM runs).
+func (c *Client) AddForward(ctx context.Context, ref string, req api.AddForwardRequest) (api.Forward, error) {
+	var out api.Forward
+	err := c.Do(ctx, http.MethodPost, forwardsPath(ref), req, &out)
+	return out, err
+}
+
+// RemoveForward stops and forgets the forward on hostAddr:hostPort.
+func (c *Client) RemoveForward(ctx context.Context, ref, hostAddr string, hostPort int) (api.Forward, error) {
+	var out api.Forward
+	err := c.Do(ctx, http.MethodDelete, forwardsPath(ref)+"/"+url.PathEscape(hostAddr)+"/"+strconv.Itoa(hostPort), nil, &out)
+	return out, err
+}
