@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -214,6 +215,49 @@ func TestWorkflowOnQemu(t *testing.T) {
 		}
 	})
 
+	const fwdURL = "http://127.0.0.1:18080/x"
+	serve := func(t *testing.T) {
+		t.Helper()
+		if r := e.ssh(t, "e2e-a", "cd /root && setsid nohup python3 -m http.server 8000 </dev/null >/dev/null 2>&1 &"); r.code != 0 {
+			t.Fatalf("start http.server in the guest: %s", r)
+		}
+	}
+	fetch := func() result { return e.execIn(t, nil, "curl", "-sS", "--max-time", "5", fwdURL) }
+	served := func() bool { r := fetch(); return r.code == 0 && r.stdout == "from stdin\n" }
+
+	t.Run("vm forward", func(t *testing.T) {
+		serve(t)
+		for _, c := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"vm", "forward", "e2e-a", "70000"}, "1-65535"},
+			{[]string{"vm", "forward", "e2e-a", "0.0.0.0:18080:8000"}, "--any-address"},
+			{[]string{"vm", "forward", "no-such-vm", "18080:8000"}, "no-such-vm"},
+		} {
+			if r := e.run(c.args...); r.code == 0 || !strings.Contains(r.stderr, c.want) {
+				t.Errorf("%v: want an error with %q, got %s", c.args[1:], c.want, r)
+			}
+		}
+		r := e.must("vm", "forward", "e2e-a", "18080:8000")
+		contains(t, r, "127.0.0.1:18080", "listening")
+		if !eventually(60*time.Second, served) {
+			t.Fatalf("forward does not serve the guest's http.server: %s", fetch())
+		}
+		if r := e.run("vm", "forward", "e2e-a", "18080:9000"); r.code == 0 {
+			t.Errorf("a second forward on a used host port: %s", r)
+		}
+
+		// bangerd dies hard; the next one listens again.
+		pid := e.daemonPID()
+		exec.Command("kill", "-9", itoa(pid)).Run()
+		waitGone(t, pid)
+		e.must("vm", "forward", "e2e-a")
+		if !eventually(30*time.Second, served) {
+			t.Errorf("forward not re-established after kill -9 of bangerd: %s", fetch())
+		}
+	})
+
 	t.Run("events", func(t *testing.T) {
 		e.must("vm", "stop", "e2e-a")
 		var created, stopped bool
@@ -236,6 +280,17 @@ func TestWorkflowOnQemu(t *testing.T) {
 		}
 	})
 
+	t.Run("vm forward across stop and start", func(t *testing.T) {
+		if served() {
+			t.Errorf("forward serves with the vm stopped")
+		}
+		e.must("vm", "start", "e2e-a")
+		serve(t)
+		if !eventually(60*time.Second, served) {
+			t.Errorf("forward not back after start: %s", fetch())
+		}
+	})
+
 	t.Run("complete", func(t *testing.T) {
 		r := e.must("__complete", "vm", "ssh", "")
 		if !strings.Contains(r.stdout, "e2e-a") {
@@ -249,6 +304,16 @@ func TestWorkflowOnQemu(t *testing.T) {
 		}
 		if r := e.must("__complete", "vm", "create", "--image", ""); !strings.Contains(r.stdout, "default") {
 			t.Logf("--image completion: %s", r)
+		}
+	})
+
+	t.Run("delete removes forward and ssh entry", func(t *testing.T) {
+		e.must("vm", "delete", "--force", "e2e-a")
+		if r := fetch(); r.code == 0 {
+			t.Errorf("forward still serves after delete: %s", r)
+		}
+		if b, _ := os.ReadFile(cfg); strings.Contains(string(b), "Host e2e-a") {
+			t.Errorf("ssh config keeps the deleted vm:\n%s", b)
 		}
 	})
 }
