@@ -16,7 +16,6 @@ import (
 
 	"banger/internal/api"
 	"banger/internal/execx"
-	"banger/internal/paths"
 	"banger/internal/termtext"
 	"banger/internal/transfer"
 )
@@ -70,7 +69,8 @@ the destination writes one VM file to stdout. Copies run over the VM's ssh
 type copier struct {
 	e  *env
 	vm api.VM
-	l  paths.Layout
+	// argv is the command that runs a shell command line in the VM.
+	argv func(remote string) []string
 }
 
 func newCopier(ctx context.Context, e *env, ref string) (*copier, error) {
@@ -89,13 +89,16 @@ func newCopier(ctx context.Context, e *env, ref string) (*copier, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &copier{e: e, vm: vm, l: l}, nil
+	argv := func(remote string) []string {
+		a := sshArgv(l, vm, []string{remote})
+		return append([]string{a[0], "-o", "BatchMode=yes"}, a[1:]...)
+	}
+	return &copier{e: e, vm: vm, argv: argv}, nil
 }
 
 // remote runs `sh -c script sh args...` in the VM.
 func (c *copier) remote(ctx context.Context, stdin io.Reader, stdout io.Writer, script string, args ...string) error {
-	argv := sshArgv(c.l, c.vm, []string{shellJoin(append([]string{"sh", "-c", script, "sh"}, args...))})
-	argv = append([]string{argv[0], "-o", "BatchMode=yes"}, argv[1:]...)
+	argv := c.argv(shellJoin(append([]string{"sh", "-c", script, "sh"}, args...)))
 	err := execx.Stream{Argv: argv, Stdin: stdin, Stdout: stdout, StderrMax: 4 << 10}.Run(ctx)
 	var ee *execx.Error
 	if errors.As(err, &ee) {
