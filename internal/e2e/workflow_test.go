@@ -259,20 +259,30 @@ func TestWorkflowOnQemu(t *testing.T) {
 	})
 
 	t.Run("events", func(t *testing.T) {
-		e.must("vm", "stop", "e2e-a")
-		var created, stopped bool
+		// The first stream saw the create (it ended when bangerd was
+		// killed above); a second one, known to be subscribed once it
+		// reports a forward change, sees the stop.
+		if !eventually(10*time.Second, func() bool { return hasEvent(evOut.String(), "created", "e2e-a") }) {
+			t.Errorf("banger events --json missed the create:\n%s", evOut.String())
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		second := e.command(ctx, filepath.Join(binDir, "banger"), "events", "--json")
+		var out lockedBuffer
+		second.Stdout, second.Stderr = &out, &out
+		if err := second.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { cancel(); second.Wait() }()
 		if !eventually(30*time.Second, func() bool {
-			created, stopped = false, false
-			for _, line := range strings.Split(evOut.String(), "\n") {
-				var ev struct{ Type, VM string }
-				if json.Unmarshal([]byte(line), &ev) == nil && ev.VM == "e2e-a" {
-					created = created || ev.Type == "created"
-					stopped = stopped || ev.Type == "stopped"
-				}
-			}
-			return created && stopped
+			e.run("vm", "forward", "e2e-a", "18081:8000")
+			e.run("vm", "forward", "e2e-a", "--remove", "18081")
+			return hasEvent(out.String(), "forward", "e2e-a")
 		}) {
-			t.Errorf("banger events --json (created %v, stopped %v):\n%s", created, stopped, evOut.String())
+			t.Fatalf("second event stream never reported a forward change:\n%s", out.String())
+		}
+		e.must("vm", "stop", "e2e-a")
+		if !eventually(30*time.Second, func() bool { return hasEvent(out.String(), "stopped", "e2e-a") }) {
+			t.Errorf("banger events --json missed the stop:\n%s", out.String())
 		}
 		// A stopped VM is a clear error for vm cp.
 		if r := e.run("vm", "cp", "e2e-a:/root/x", "-"); r.code == 0 || !strings.Contains(r.stderr, "stopped") {
@@ -352,4 +362,15 @@ func treeSummary(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return b.String()
+}
+
+// hasEvent reports whether JSON lines hold an event of typ about vm.
+func hasEvent(lines, typ, vm string) bool {
+	for _, line := range strings.Split(lines, "\n") {
+		var ev struct{ Type, VM string }
+		if json.Unmarshal([]byte(line), &ev) == nil && ev.Type == typ && ev.VM == vm {
+			return true
+		}
+	}
+	return false
 }
