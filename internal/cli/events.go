@@ -16,7 +16,7 @@ func newEventsCmd(e *env) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "events [--json]",
-		Short: "Print bangerd's VM events (created, started, stopped, deleted, failed) as they happen",
+		Short: "Print bangerd's VM events (created, started, stopped, deleted, failed, forward) as they happen",
 		Long: `Print the daemon's event stream until interrupted: one line per event, or
 with --json one JSON object per line ({"time","type","vm","message"}), for
 scripts and status bars. Only events from now on are printed.`,
