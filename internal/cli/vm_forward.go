@@ -63,7 +63,7 @@ func parseForwardSpec(s string) (api.Forward, error) {
 }
 
 func newVMForwardCmd(e *env) *cobra.Command {
-	var remove, anyAddr, asJSON bool
+	var remove, anyAddr, asJSON, auto bool
 	cmd := &cobra.Command{
 		Use:   "forward REF [[HOSTADDR:]HOSTPORT[:GUESTPORT]]",
 		Short: "Forward a host port (127.0.0.1 by default) to a guest port, or list forwards",
@@ -73,14 +73,32 @@ given) in the VM. Forwards are recorded with the VM: they listen while it runs,
 come back when it or bangerd starts again, and go away with --remove or when
 the VM is deleted. A loopback port is open to every local user of this host;
 another HOSTADDR needs --any-address, because it opens the port to the network.
-Without a port, list the VM's forwards.`,
+With --auto, every TCP port the guest listens on (from its agent; not 22,
+not below 1024) is forwarded to the same port on 127.0.0.1 while the VM runs;
+a host port already taken is reported in the list, not fatal. --auto --remove
+turns that off. Without a port, list the VM's forwards.`,
 		Example: `  banger vm forward calm-otter 8080          # http://localhost:8080 -> guest :8080
   banger vm forward calm-otter 3000:5173     # host 3000 -> guest 5173
   banger vm forward calm-otter               # list
-  banger vm forward calm-otter --remove 8080`,
+  banger vm forward calm-otter --remove 8080
+  banger vm forward calm-otter --auto        # mirror every guest listener`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			if auto {
+				if len(args) > 1 {
+					return usagef("--auto takes no port, got %q", args[1])
+				}
+				c, err := e.Client(ctx)
+				if err != nil {
+					return err
+				}
+				list, err := c.SetAutoForward(ctx, args[0], !remove)
+				if err != nil {
+					return err
+				}
+				return printForwards(e, list, asJSON)
+			}
 			if len(args) == 1 {
 				if remove {
 					return usagef("--remove needs the forward's [HOSTADDR:]HOSTPORT")
@@ -89,11 +107,11 @@ Without a port, list the VM's forwards.`,
 				if err != nil {
 					return err
 				}
-				fs, err := c.Forwards(ctx, args[0])
+				list, err := c.Forwards(ctx, args[0])
 				if err != nil {
 					return err
 				}
-				return printForwards(e, fs, asJSON)
+				return printForwards(e, list, asJSON)
 			}
 			f, err := parseForwardSpec(args[1])
 			if err != nil {
@@ -132,29 +150,35 @@ Without a port, list the VM's forwards.`,
 	cmd.Flags().BoolVar(&remove, "remove", false, "remove the forward on [HOSTADDR:]HOSTPORT")
 	cmd.Flags().BoolVar(&anyAddr, "any-address", false, "allow a HOSTADDR that is not a loopback address (opens the port to the network)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&auto, "auto", false, "forward every guest listener (port 1024 and up) to the same port on 127.0.0.1 while the vm runs")
 	return cmd
 }
 
-func printForwards(e *env, fs []api.Forward, asJSON bool) error {
+func printForwards(e *env, list api.ForwardList, asJSON bool) error {
 	if asJSON {
-		if fs == nil {
-			fs = []api.Forward{}
-		}
-		return printJSON(e.io.Out, fs)
+		return printJSON(e.io.Out, list)
 	}
-	if len(fs) == 0 {
-		fmt.Fprintln(e.io.Out, "no forwards: add one with `banger vm forward REF HOSTPORT[:GUESTPORT]`")
+	if list.Auto {
+		fmt.Fprintln(e.io.Out, "auto: guest listeners on ports 1024 and up are forwarded to 127.0.0.1 while the vm runs")
+	}
+	if len(list.Forwards) == 0 {
+		if !list.Auto {
+			fmt.Fprintln(e.io.Out, "no forwards: add one with `banger vm forward REF HOSTPORT[:GUESTPORT]`")
+		}
 		return nil
 	}
 	t := newTable(e.io.Out)
 	fmt.Fprintln(t, "HOST\tGUEST PORT\tSTATE")
-	for _, f := range fs {
+	for _, f := range list.Forwards {
 		state := "listening"
 		switch {
 		case f.Error != "":
 			state = "not listening: " + f.Error
 		case !f.Active:
 			state = "vm not running"
+		}
+		if f.Auto {
+			state += " (auto)"
 		}
 		fmt.Fprintf(t, "%s\t%d\t%s\n", net.JoinHostPort(f.HostAddr, strconv.Itoa(f.HostPort)), f.GuestPort, state)
 	}

@@ -12,9 +12,16 @@ import (
 func forwardsPath(ref string) string { return "/v1/vms/" + url.PathEscape(ref) + "/forwards" }
 
 // Forwards lists a VM's localhost forwards.
-func (c *Client) Forwards(ctx context.Context, ref string) ([]api.Forward, error) {
-	var out []api.Forward
+func (c *Client) Forwards(ctx context.Context, ref string) (api.ForwardList, error) {
+	var out api.ForwardList
 	err := c.Do(ctx, http.MethodGet, forwardsPath(ref), nil, &out)
+	return out, err
+}
+
+// SetAutoForward turns mirroring of the guest's listeners on or off.
+func (c *Client) SetAutoForward(ctx context.Context, ref string, on bool) (api.ForwardList, error) {
+	var out api.ForwardList
+	err := c.Do(ctx, http.MethodPost, forwardsPath(ref)+"/auto", api.AutoForwardRequest{Enabled: on}, &out)
 	return out, err
 }
 

@@ -24,6 +24,9 @@ type forwardTable struct {
 	mu      sync.Mutex
 	running map[string]map[string]*forward.Listener // vm id → host addr:port
 	errs    map[string]map[string]string            // why a recorded forward is not running
+	auto    map[string]*autoLoop                    // vm id → --auto mirroring
+	// listPorts replaces asking the guest agent for its ports (tests).
+	listPorts func(ctx context.Context, v *store.VM) ([]int, error)
 }
 
 func hostKey(f api.Forward) string {
@@ -37,15 +40,18 @@ func (forwardCap) name() string { return "forwards" }
 
 func (c forwardCap) attach(_ context.Context, op *vmOp) error {
 	c.d.startForwards(op.v)
+	c.d.startAuto(op.v)
 	return nil
 }
 
 func (c forwardCap) detach(_ context.Context, op *vmOp) error {
+	c.d.stopAuto(op.v.ID)
 	c.d.stopForwards(op.v.ID)
 	return nil
 }
 
 func (c forwardCap) destroy(_ context.Context, op *vmOp) error {
+	c.d.stopAuto(op.v.ID)
 	c.d.stopForwards(op.v.ID)
 	return nil
 }
@@ -149,18 +155,23 @@ func (d *Daemon) startAllForwards(ctx context.Context) {
 	for i := range vms {
 		if vms[i].State == api.StateRunning {
 			d.startForwards(&vms[i])
+			d.startAuto(&vms[i])
 		}
 	}
 }
 
 func (d *Daemon) closeAllForwards() {
 	d.fwd.mu.Lock()
-	ids := make([]string, 0, len(d.fwd.running))
+	ids := make([]string, 0, len(d.fwd.running)+len(d.fwd.auto))
 	for id := range d.fwd.running {
+		ids = append(ids, id)
+	}
+	for id := range d.fwd.auto {
 		ids = append(ids, id)
 	}
 	d.fwd.mu.Unlock()
 	for _, id := range ids {
+		d.stopAuto(id)
 		d.stopForwards(id)
 	}
 }
@@ -178,17 +189,22 @@ func (d *Daemon) withStatus(id string, fs []api.Forward) []api.Forward {
 	return out
 }
 
-// ListForwards returns a VM's forwards and whether each is listening.
-func (d *Daemon) ListForwards(ctx context.Context, ref string) ([]api.Forward, error) {
+// ListForwards returns a VM's forwards, recorded and --auto, and
+// whether each is listening.
+func (d *Daemon) ListForwards(ctx context.Context, ref string) (api.ForwardList, error) {
 	v, err := d.store.ResolveVM(ctx, ref)
 	if err != nil {
-		return nil, err
+		return api.ForwardList{}, err
 	}
 	fs, err := d.readForwards(v.ID)
 	if err != nil {
-		return nil, err
+		return api.ForwardList{}, err
 	}
-	return d.withStatus(v.ID, fs), nil
+	out := append(d.withStatus(v.ID, fs), d.autoForwards(v.ID)...)
+	if out == nil {
+		out = []api.Forward{}
+	}
+	return api.ForwardList{Auto: d.autoEnabled(v.ID), Forwards: out}, nil
 }
 
 func validateForward(req *api.AddForwardRequest) error {

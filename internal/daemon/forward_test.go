@@ -60,7 +60,7 @@ func TestForwardLifecycle(t *testing.T) {
 			t.Errorf("AddForward(%+v) = %v, want %q", c.req, err, c.want)
 		}
 	}
-	if fs, _ := td.ListForwards(ctx, "web"); len(fs) != 0 {
+	if fs, _ := td.ListForwards(ctx, "web"); len(fs.Forwards) != 0 {
 		t.Fatalf("bad input recorded %+v", fs)
 	}
 
@@ -75,7 +75,7 @@ func TestForwardLifecycle(t *testing.T) {
 	if listening(port) {
 		t.Errorf("forward still listens with the vm stopped")
 	}
-	if fs, _ := td.ListForwards(ctx, "web"); len(fs) != 1 || fs[0].Active {
+	if fs, _ := td.ListForwards(ctx, "web"); len(fs.Forwards) != 1 || fs.Forwards[0].Active {
 		t.Errorf("forwards of a stopped vm: %+v", fs)
 	}
 	if _, err := td.StartVM(ctx, "web", nil); err != nil {

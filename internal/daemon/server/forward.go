@@ -11,7 +11,8 @@ import (
 // ForwardService is the localhost-forward part of the API; a Service that
 // implements it gets the /v1/vms/{ref}/forwards routes.
 type ForwardService interface {
-	ListForwards(ctx context.Context, ref string) ([]api.Forward, error)
+	ListForwards(ctx context.Context, ref string) (api.ForwardList, error)
+	SetAutoForward(ctx context.Context, ref string, on bool) (api.ForwardList, error)
 	AddForward(ctx context.Context, ref string, req api.AddForwardRequest) (api.Forward, error)
 	RemoveForward(ctx context.Context, ref, hostAddr string, hostPort int) (api.Forward, error)
 }
@@ -23,9 +24,14 @@ func registerForwards(mux *http.ServeMux, h *handler) {
 	}
 	mux.HandleFunc("GET /v1/vms/{ref}/forwards", func(w http.ResponseWriter, r *http.Request) {
 		out, err := fs.ListForwards(r.Context(), r.PathValue("ref"))
-		if out == nil && err == nil {
-			out = []api.Forward{}
+		h.reply(w, out, err)
+	})
+	mux.HandleFunc("POST /v1/vms/{ref}/forwards/auto", func(w http.ResponseWriter, r *http.Request) {
+		var req api.AutoForwardRequest
+		if !h.decode(w, r, &req) {
+			return
 		}
+		out, err := fs.SetAutoForward(r.Context(), r.PathValue("ref"), req.Enabled)
 		h.reply(w, out, err)
 	})
 	mux.HandleFunc("POST /v1/vms/{ref}/forwards", func(w http.ResponseWriter, r *http.Request) {
