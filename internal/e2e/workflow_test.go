@@ -301,6 +301,26 @@ func TestWorkflowOnQemu(t *testing.T) {
 		}
 	})
 
+	t.Run("vm forward --auto", func(t *testing.T) {
+		e.must("vm", "forward", "e2e-a", "--auto")
+		// A listener started after --auto is picked up.
+		if r := e.ssh(t, "e2e-a", "cd /root && setsid nohup python3 -m http.server 18500 </dev/null >/dev/null 2>&1 &"); r.code != 0 {
+			t.Fatalf("start a second http.server: %s", r)
+		}
+		auto := func() bool {
+			r := e.execIn(t, nil, "curl", "-sS", "--max-time", "5", "http://127.0.0.1:18500/x")
+			return r.code == 0 && r.stdout == "from stdin\n"
+		}
+		if !eventually(60*time.Second, auto) {
+			t.Errorf("--auto did not forward the new listener: %s", e.must("vm", "forward", "e2e-a"))
+		}
+		contains(t, e.must("vm", "forward", "e2e-a"), "18500", "(auto)")
+		e.must("vm", "forward", "e2e-a", "--auto", "--remove")
+		if auto() {
+			t.Errorf("auto forward still serves after --auto --remove")
+		}
+	})
+
 	t.Run("complete", func(t *testing.T) {
 		r := e.must("__complete", "vm", "ssh", "")
 		if !strings.Contains(r.stdout, "e2e-a") {
