@@ -36,6 +36,8 @@ type VM struct {
 	CreatedAt time.Time  `json:"created_at"`
 	StartedAt *time.Time `json:"started_at,omitempty"`
 	LastError string     `json:"last_error,omitempty"`
+	// Forwards are the VM\'s localhost forwards (vm forward).
+	Forwards []Forward `json:"forwards,omitempty"`
 }
 
 // Image is a registered rootfs image.

@@ -184,3 +184,18 @@ func printForwards(e *env, list api.ForwardList, asJSON bool) error {
 	}
 	return t.Flush()
 }
+
+// forwardLine is one forward for vm show.
+func forwardLine(f api.Forward) string {
+	s := fmt.Sprintf("%s -> guest port %d", net.JoinHostPort(f.HostAddr, strconv.Itoa(f.HostPort)), f.GuestPort)
+	switch {
+	case f.Error != "":
+		s += " (not listening: " + f.Error + ")"
+	case !f.Active:
+		s += " (vm not running)"
+	}
+	if f.Auto {
+		s += " (auto)"
+	}
+	return s
+}

@@ -295,3 +295,10 @@ func (d *Daemon) RemoveForward(ctx context.Context, ref, hostAddr string, hostPo
 	})
 	return out, err
 }
+
+// vmForwards is what vm show and vm list report: recorded and --auto
+// forwards with their state.
+func (d *Daemon) vmForwards(id string) []api.Forward {
+	fs, _ := d.readForwards(id)
+	return append(d.withStatus(id, fs), d.autoForwards(id)...)
+}

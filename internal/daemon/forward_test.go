@@ -68,6 +68,9 @@ func TestForwardLifecycle(t *testing.T) {
 	if err != nil || !f.Active || f.HostAddr != "127.0.0.1" || !listening(port) {
 		t.Fatalf("AddForward: %+v, %v, listening %v", f, err, listening(port))
 	}
+	if vm, _ := td.GetVM(ctx, "web"); len(vm.Forwards) != 1 || !vm.Forwards[0].Active || vm.Forwards[0].GuestPort != 8000 {
+		t.Errorf("vm show's forwards: %+v", vm.Forwards)
+	}
 	if _, err := td.AddForward(ctx, "web", api.AddForwardRequest{Forward: api.Forward{HostPort: port, GuestPort: 9}}); err == nil {
 		t.Errorf("a second forward on the same host port was accepted")
 	}

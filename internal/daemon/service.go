@@ -206,6 +206,7 @@ func (d *Daemon) toAPIVM(v store.VM) api.VM {
 	out := api.VM{ID: v.ID, Name: v.Name, State: v.State, Image: v.ImageName, VCPUs: v.VCPUs, MemoryMiB: v.MemoryMiB,
 		DiskSize: v.DiskSize, NAT: v.NAT, IP: v.IP.String(), MAC: v.MAC, TAP: v.TAP, VMM: v.VMM, Accel: v.Accel,
 		PID: v.PID, Dir: d.layout.VM(v.ID).String(), DNSName: v.Name + ".vm", CreatedAt: v.CreatedAt, LastError: v.LastError}
+	out.Forwards = d.vmForwards(v.ID)
 	if !v.StartedAt.IsZero() && v.State == api.StateRunning {
 		t := v.StartedAt
 		out.StartedAt = &t

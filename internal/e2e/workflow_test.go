@@ -244,6 +244,7 @@ func TestWorkflowOnQemu(t *testing.T) {
 		if !eventually(60*time.Second, served) {
 			t.Fatalf("forward does not serve the guest's http.server: %s", fetch())
 		}
+		contains(t, e.must("vm", "show", "e2e-a"), "forward:", "127.0.0.1:18080 -> guest port 8000")
 		if r := e.run("vm", "forward", "e2e-a", "18080:9000"); r.code == 0 {
 			t.Errorf("a second forward on a used host port: %s", r)
 		}
