@@ -118,6 +118,9 @@ func (c *copier) remoteOutput(ctx context.Context, script string, args ...string
 	return out.String(), err
 }
 
+// errCopyEnded is what packing sees when the guest's side has finished.
+var errCopyEnded = errors.New("the copy ended")
+
 const destKindScript = `p=$1
 if [ -d "$p" ]; then echo dir
 elif [ -e "$p" ] || [ -L "$p" ]; then echo file
@@ -185,10 +188,12 @@ func (c *copier) upload(ctx context.Context, plan transfer.Plan, recursive bool)
 		packErr <- err
 	}()
 	err = c.remote(ctx, bar.Reader(pr), nil, `tar -x -p --no-same-owner -f - -C "$1"`, dir)
-	pr.CloseWithError(errors.New("copy ended"))
+	pr.CloseWithError(errCopyEnded)
 	perr := <-packErr
 	bar.Finish()
-	if perr != nil && !errors.Is(perr, io.ErrClosedPipe) {
+	// A local failure explains the guest's (a cut stream); the guest
+	// ending early only shows up here as errCopyEnded.
+	if perr != nil && !errors.Is(perr, errCopyEnded) {
 		return perr
 	}
 	if err != nil {
