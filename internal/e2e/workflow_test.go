@@ -218,7 +218,7 @@ func TestWorkflowOnQemu(t *testing.T) {
 	const fwdURL = "http://127.0.0.1:18080/x"
 	serve := func(t *testing.T) {
 		t.Helper()
-		if r := e.ssh(t, "e2e-a", "cd /root && setsid nohup python3 -m http.server 8000 </dev/null >/dev/null 2>&1 &"); r.code != 0 {
+		if r := e.ssh(t, "e2e-a", "cd /root; setsid python3 -m http.server 8000 </dev/null >/dev/null 2>&1 &"); r.code != 0 {
 			t.Fatalf("start http.server in the guest: %s", r)
 		}
 	}
@@ -305,7 +305,7 @@ func TestWorkflowOnQemu(t *testing.T) {
 	t.Run("vm forward --auto", func(t *testing.T) {
 		e.must("vm", "forward", "e2e-a", "--auto")
 		// A listener started after --auto is picked up.
-		if r := e.ssh(t, "e2e-a", "cd /root && setsid nohup python3 -m http.server 18500 </dev/null >/dev/null 2>&1 &"); r.code != 0 {
+		if r := e.ssh(t, "e2e-a", "cd /root; setsid python3 -m http.server 18500 </dev/null >/dev/null 2>&1 &"); r.code != 0 {
 			t.Fatalf("start a second http.server: %s", r)
 		}
 		auto := func() bool {
