@@ -43,6 +43,8 @@ type VM struct {
 	CreatedAt time.Time  `json:"created_at"`
 	StartedAt *time.Time `json:"started_at,omitempty"`
 	LastError string     `json:"last_error,omitempty"`
+	// Forwards are the VM\'s localhost forwards (vm forward).
+	Forwards []Forward `json:"forwards,omitempty"`
 }
 
 // Image is a registered rootfs image.
@@ -103,10 +105,11 @@ const (
 	EventDeleted = "deleted"
 	// EventStartFailed: a start failed and was rolled back; Message is
 	// the VM's LastError.
-	EventStartFailed = "start-failed"
-	EventResumed     = "resumed"
-	EventSuspended   = "suspended"
-	EventCloned      = "cloned"
+	EventStartFailed  = "start-failed"
+	EventCreateFailed = "create-failed"
+	EventResumed      = "resumed"
+	EventSuspended    = "suspended"
+	EventCloned       = "cloned"
 )
 
 // Progress receives the progress events of a long operation (create,

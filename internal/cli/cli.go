@@ -157,6 +157,8 @@ func newRoot(stdio IO) *cobra.Command {
 		newDoctorCmd(e),
 		newTUICmd(e),
 	)
+	root.AddCommand(newSSHConfigCmd(e), newEventsCmd(e))
+	addCompletions(e, root)
 	root.SetHelpCommand(newHelpCmd(root))
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()

@@ -46,6 +46,7 @@ func newDaemonCmd(e *env) *cobra.Command {
 				fmt.Fprintf(t, "vmm:\t%s (%s)\n", st.VMM, st.Accel)
 			}
 			fmt.Fprintf(t, "vms:\t%d (%d running)\n", st.VMs, st.Running)
+			fmt.Fprintf(t, "service:\t%s\n", serviceState(cmd.Context()))
 			if err := t.Flush(); err != nil {
 				return err
 			}
@@ -83,7 +84,7 @@ func newDaemonCmd(e *env) *cobra.Command {
 			return stopDaemon(cmd.Context(), e)
 		},
 	}
-	cmd.AddCommand(status, socket, stop)
+	cmd.AddCommand(status, socket, stop, newDaemonEnableCmd(e), newDaemonDisableCmd(e))
 	return cmd
 }
 

@@ -23,6 +23,7 @@ func newVMCmd(e *env) *cobra.Command {
 		newVMDeleteCmd(e), newVMSetCmd(e),
 	)
 	cmd.AddCommand(newVMSuspendCmds(e)...)
+	cmd.AddCommand(newVMCpCmd(e), newVMLogsCmd(e), newVMForwardCmd(e))
 	return cmd
 }
 

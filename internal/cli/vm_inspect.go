@@ -104,6 +104,9 @@ func newVMShowCmd(e *env) *cobra.Command {
 					fmt.Fprintf(t, "started:\t%s\n", v.StartedAt.Local().Format(time.RFC3339))
 				}
 				fmt.Fprintf(t, "dir:\t%s\n", v.Dir)
+				for _, f := range v.Forwards {
+					fmt.Fprintf(t, "forward:\t%s\n", forwardLine(f))
+				}
 				if v.LastError != "" {
 					fmt.Fprintf(t, "last error:\t%s\n", strings.ReplaceAll(termtext.EscapeLines(v.LastError), "\t", " "))
 				}

@@ -64,6 +64,13 @@ func TestAgentTokenAndPrivateVMDir(t *testing.T) {
 	td := newTestDaemon(t, newFakeHost(), t.TempDir())
 	defer td.Close()
 	ctx := context.Background()
+	// The fake VMMs (sleep 3600) must not outlive the test: they would
+	// hold an inherited `flock` descriptor for an hour.
+	defer func() {
+		for _, n := range []string{"calm-otter", "busy-bee"} {
+			td.DeleteVM(context.Background(), n, true)
+		}
+	}()
 	vm := td.create(t, "calm-otter")
 	dir := td.layout.VM(vm.ID)
 	checkPrivate(t, dir)

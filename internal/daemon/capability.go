@@ -57,7 +57,7 @@ func (base) destroy(context.Context, *vmOp) error { return nil }
 // capabilities in the order they are brought up.
 func (d *Daemon) capabilities() []capability {
 	b := base{d}
-	return []capability{diskCap{b}, dnsCap{b}, tapCap{b}, natCap{b}, vmmCap{b}, agentCap{b}, resumeCap{b}}
+	return []capability{diskCap{b}, sshConfigCap{b}, dnsCap{b}, tapCap{b}, natCap{b}, vmmCap{b}, agentCap{b}, resumeCap{b}, forwardCap{b}}
 }
 
 // prepareAll runs every prepare step, registering destroys on r.

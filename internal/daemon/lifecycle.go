@@ -89,7 +89,7 @@ func (d *Daemon) startLocked(ctx context.Context, v *store.VM, p api.Progress, n
 	}
 	if !noWait {
 		if err := d.waitSSH(ctx, v, p); err != nil {
-			return err
+			return apierr.New(api.CodeUnavailable, err, "the whole boot is in `banger vm logs "+v.Name+"`")
 		}
 	}
 	r.success()

@@ -43,6 +43,7 @@ type Daemon struct {
 	wg     sync.WaitGroup
 
 	knownHosts *knownhosts.File // banger's known_hosts, one line per VM
+	fwd        forwardTable     // running localhost forwards
 }
 
 // New opens the state and reconciles it with reality. cancel stops the
@@ -77,6 +78,10 @@ func New(ctx context.Context, opts Options, log *slog.Logger, cancel context.Can
 	if err := d.reconcile(ctx); err != nil {
 		log.Error("reconcile", "error", err)
 	}
+	if err := d.writeSSHConfig(ctx, ""); err != nil {
+		log.Warn("ssh config", "error", err)
+	}
+	d.startAllForwards(ctx)
 	d.wg.Add(1)
 	go d.supervise(ctx)
 	return d, nil
@@ -86,6 +91,7 @@ func New(ctx context.Context, opts Options, log *slog.Logger, cancel context.Can
 func (d *Daemon) Close() {
 	d.stop()
 	d.wg.Wait()
+	d.closeAllForwards()
 	d.attachMu.Lock()
 	for id, a := range d.attached {
 		a.Close()
@@ -202,6 +208,7 @@ func (d *Daemon) toAPIVM(v store.VM) api.VM {
 	out := api.VM{ID: v.ID, Name: v.Name, State: v.State, Image: v.ImageName, VCPUs: v.VCPUs, MemoryMiB: v.MemoryMiB,
 		DiskSize: v.DiskSize, NAT: v.NAT, IP: v.IP.String(), MAC: v.MAC, TAP: v.TAP, VMM: v.VMM, Accel: v.Accel,
 		PID: v.PID, Dir: d.layout.VM(v.ID).String(), DNSName: v.Name + ".vm", CreatedAt: v.CreatedAt, LastError: v.LastError}
+	out.Forwards = d.vmForwards(v.ID)
 	if !v.StartedAt.IsZero() && v.State == api.StateRunning {
 		t := v.StartedAt
 		out.StartedAt = &t

@@ -149,6 +149,7 @@ func New(s Service, log *slog.Logger) http.Handler {
 		h.reply(w, im, err)
 	})
 	mux.HandleFunc("GET /v1/events", h.events)
+	registerForwards(mux, h)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, api.Error{Code: api.CodeNotFound, Message: fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path)})
 	})

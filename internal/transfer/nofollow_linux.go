@@ -1,0 +1,5 @@
+package transfer
+
+import "syscall"
+
+const noFollow = syscall.O_NOFOLLOW
