@@ -110,6 +110,7 @@ const (
 	EventResumed      = "resumed"
 	EventSuspended    = "suspended"
 	EventCloned       = "cloned"
+	EventForward      = "forward"
 )
 
 // Progress receives the progress events of a long operation (create,

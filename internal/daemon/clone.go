@@ -103,6 +103,6 @@ func (d *Daemon) cloneLocked(ctx context.Context, src *store.VM, name string, p 
 		return nil, err
 	}
 	r.success()
-	d.emit("created", name, "cloned from "+src.Name)
+	d.emit(api.EventCreated, name, "cloned from "+src.Name)
 	return v, nil
 }

@@ -258,7 +258,7 @@ func (d *Daemon) AddForward(ctx context.Context, ref string, req api.AddForwardR
 			return err
 		}
 		out = d.withStatus(v.ID, []api.Forward{f})[0]
-		d.emit("forward", v.Name, fmt.Sprintf("added %s -> guest port %d", hostKey(f), f.GuestPort))
+		d.emit(api.EventForward, v.Name, fmt.Sprintf("added %s -> guest port %d", hostKey(f), f.GuestPort))
 		return nil
 	})
 	return out, err
@@ -290,7 +290,7 @@ func (d *Daemon) RemoveForward(ctx context.Context, ref, hostAddr string, hostPo
 			return err
 		}
 		d.stopForward(v.ID, hostKey(out))
-		d.emit("forward", v.Name, fmt.Sprintf("removed %s", hostKey(out)))
+		d.emit(api.EventForward, v.Name, fmt.Sprintf("removed %s", hostKey(out)))
 		return nil
 	})
 	return out, err

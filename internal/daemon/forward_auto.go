@@ -136,7 +136,7 @@ func (d *Daemon) autoSync(ctx context.Context, v *store.VM, a *autoLoop) {
 			continue
 		}
 		a.ls[p] = l
-		d.emit("forward", v.Name, "auto "+strconv.Itoa(p)+" -> guest port "+strconv.Itoa(p))
+		d.emit(api.EventForward, v.Name, "auto "+strconv.Itoa(p)+" -> guest port "+strconv.Itoa(p))
 	}
 }
 
@@ -191,7 +191,7 @@ func (d *Daemon) SetAutoForward(ctx context.Context, ref string, on bool) (api.F
 			if err := os.Remove(marker); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return err
 			}
-			d.emit("forward", v.Name, "auto off")
+			d.emit(api.EventForward, v.Name, "auto off")
 			return nil
 		}
 		if err := os.WriteFile(marker, nil, 0o600); err != nil {
@@ -200,7 +200,7 @@ func (d *Daemon) SetAutoForward(ctx context.Context, ref string, on bool) (api.F
 		if v.State == api.StateRunning {
 			d.startAuto(v)
 		}
-		d.emit("forward", v.Name, "auto on")
+		d.emit(api.EventForward, v.Name, "auto on")
 		return nil
 	})
 	if err != nil {

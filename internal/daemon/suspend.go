@@ -84,7 +84,7 @@ func (d *Daemon) suspendLocked(ctx context.Context, v *store.VM, p api.Progress)
 	if err := d.save(ctx, v); err != nil {
 		return err
 	}
-	d.emit("suspended", v.Name, "")
+	d.emit(api.EventSuspended, v.Name, "")
 	return nil
 }
 
