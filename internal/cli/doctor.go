@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"banger/internal/bundle"
 	"context"
 	"fmt"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -86,6 +88,9 @@ func runDoctor(ctx context.Context, e *env) ([]doctor.Result, error) {
 	checks = append(checks, doctor.DeviceChecks()...)
 	checks = append(checks, helperCheck(ctx, cfg, cfgErr, daemonExe, username))
 	checks = append(checks, vmmCheck(cfg, l, runtimeDir), natCheck(), dnsRoutingCheck(cfg))
+	checks = append(checks, doctor.ImageBuildChecks(
+		[]string{cfg.DefaultBaseRootfs, filepath.Join(runtimeDir, "rootfs.ext4"), filepath.Join(runtimeDir, bundle.RootfsName)},
+		l.ArtifactCacheDir(), l.DebCacheDir(), cfg.ArtifactMirror)...)
 	return doctor.Run(ctx, checks), nil
 }
 
