@@ -289,14 +289,22 @@ func unixPerm(m os.FileMode) uint32 {
 }
 
 // replayJournal runs e2fsck on image when its superblock says the journal
-// needs recovery.
+// needs recovery or the file system was not cleanly unmounted (a guest's
+// overlay never is: it is the upper layer of the root, and a VMM killed
+// mid-write leaves bitmaps whose checksums debugfs then refuses).
 func replayJournal(ctx context.Context, image string) error {
 	sb, err := readSuperblock(image)
 	if err != nil {
 		return nil // not ext4: debugfs says so in its own words
 	}
-	if sb.incompat&incompatRecover == 0 {
+	if sb.incompat&incompatRecover == 0 && sb.state&stateValid != 0 && sb.state&stateErrors == 0 {
 		return nil
 	}
 	return fsck(ctx, image)
 }
+
+// s_state bits.
+const (
+	stateValid  = 1 // cleanly unmounted
+	stateErrors = 2 // errors detected
+)

@@ -34,6 +34,7 @@ type superblock struct {
 	descSize       uint64
 	incompat       uint32
 	roCompat       uint32
+	state          uint16 // s_state: 1 cleanly unmounted, 2 errors detected
 	label          string
 }
 
@@ -72,6 +73,7 @@ func parseSuperblock(path string, b []byte) (superblock, error) {
 		inodeSize:      uint64(le.Uint16(b[0x58:])),
 		incompat:       le.Uint32(b[0x60:]),
 		roCompat:       le.Uint32(b[0x64:]),
+		state:          le.Uint16(b[0x3A:]),
 		descSize:       32,
 		label:          string(bytes.TrimRight(b[0x78:0x88], "\x00")),
 	}
