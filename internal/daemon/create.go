@@ -128,7 +128,10 @@ func (d *Daemon) CreateVM(ctx context.Context, req api.CreateVMRequest, p api.Pr
 	defer r.run(ctx)
 	r.add("release image files", func(ctx context.Context) error { d.releaseImageFiles(ctx, rootfs); return nil })
 	r.add("delete record", func(ctx context.Context) error { return d.store.DeleteVM(ctx, id) })
-	r.add("report failure", func(context.Context) error { d.emit(api.EventCreateFailed, name, "create failed; the vm was removed"); return nil })
+	r.add("report failure", func(context.Context) error {
+		d.emit(api.EventCreateFailed, name, "create failed; the vm was removed")
+		return nil
+	})
 	progressf(p, name, "record", "vm %s (%s) gets %s", name, id, v.IP)
 
 	op := &vmOp{v: v, img: img, drv: drv, p: p}
