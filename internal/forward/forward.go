@@ -7,6 +7,8 @@
 package forward
 
 import (
+	"banger/internal/connset"
+
 	"context"
 	"errors"
 	"fmt"
@@ -36,9 +38,7 @@ type Listener struct {
 	log    *slog.Logger
 	slots  chan struct{}
 	wg     sync.WaitGroup
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
-	closed bool
+	conns  connset.Set
 }
 
 // Listen starts relaying connections to listen (host:port) to target
@@ -48,7 +48,7 @@ func Listen(listen, target string, log *slog.Logger) (*Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", listen, err)
 	}
-	l := &Listener{ln: ln, target: target, log: log, slots: make(chan struct{}, MaxConns), conns: map[net.Conn]struct{}{}}
+	l := &Listener{ln: ln, target: target, log: log, slots: make(chan struct{}, MaxConns)}
 	l.wg.Add(1)
 	go l.serve()
 	return l, nil
@@ -72,7 +72,7 @@ func (l *Listener) serve() {
 			}
 			return
 		}
-		if !l.track(c) {
+		if !l.conns.Add(c) {
 			c.Close()
 			<-l.slots
 			return
@@ -86,24 +86,8 @@ func (l *Listener) serve() {
 	}
 }
 
-func (l *Listener) track(c net.Conn) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed {
-		return false
-	}
-	l.conns[c] = struct{}{}
-	return true
-}
-
-func (l *Listener) untrack(c net.Conn) {
-	l.mu.Lock()
-	delete(l.conns, c)
-	l.mu.Unlock()
-}
-
 func (l *Listener) relay(c net.Conn) {
-	defer l.untrack(c)
+	defer l.conns.Remove(c)
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
 	var d net.Dialer
@@ -113,11 +97,11 @@ func (l *Listener) relay(c net.Conn) {
 		l.log.Debug("forward: guest refused", "target", l.target, "error", err)
 		return
 	}
-	if !l.track(g) {
+	if !l.conns.Add(g) {
 		g.Close()
 		return
 	}
-	defer l.untrack(g)
+	defer l.conns.Remove(g)
 	defer g.Close()
 	done := make(chan struct{}, 2)
 	pipe := func(dst, src net.Conn) {
@@ -138,12 +122,7 @@ func (l *Listener) relay(c net.Conn) {
 
 // Close stops listening and ends every relayed connection.
 func (l *Listener) Close() error {
-	l.mu.Lock()
-	l.closed = true
-	for c := range l.conns {
-		c.Close()
-	}
-	l.mu.Unlock()
+	l.conns.Close()
 	err := l.ln.Close()
 	l.wg.Wait()
 	return err

@@ -1,6 +1,8 @@
 package qemu
 
 import (
+	"banger/internal/connset"
+
 	"banger/internal/vsock"
 	"context"
 	"errors"
@@ -40,9 +42,7 @@ type handshakeProxy struct {
 	log  *slog.Logger
 	wg   sync.WaitGroup
 
-	mu     sync.Mutex
-	closed bool
-	conns  map[io.Closer]struct{}
+	conns connset.Set
 }
 
 // serveHandshakeProxy serves udsPath (mode 0600) until Close.
@@ -51,7 +51,7 @@ func serveHandshakeProxy(udsPath string, dial vsockDialer, log *slog.Logger) (io
 	if err != nil {
 		return nil, err
 	}
-	p := &handshakeProxy{ln: ln, dial: dial, log: log.With("socket", udsPath), conns: map[io.Closer]struct{}{}}
+	p := &handshakeProxy{ln: ln, dial: dial, log: log.With("socket", udsPath)}
 	p.wg.Add(1)
 	go p.acceptLoop()
 	return p, nil
@@ -60,35 +60,18 @@ func serveHandshakeProxy(udsPath string, dial vsockDialer, log *slog.Logger) (io
 // Close stops serving, closes every proxied connection and removes the
 // socket file.
 func (p *handshakeProxy) Close() error {
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
+	if !p.conns.Close() {
 		return nil
 	}
-	p.closed = true
-	for c := range p.conns {
-		c.Close()
-	}
-	p.mu.Unlock()
 	err := p.ln.Close()
 	p.wg.Wait()
 	return err
 }
 
-func (p *handshakeProxy) track(c io.Closer) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return false
-	}
-	p.conns[c] = struct{}{}
-	return true
-}
+func (p *handshakeProxy) track(c io.Closer) bool { return p.conns.Add(c) }
 
 func (p *handshakeProxy) untrack(c io.Closer) {
-	p.mu.Lock()
-	delete(p.conns, c)
-	p.mu.Unlock()
+	p.conns.Remove(c)
 	c.Close()
 }
 
