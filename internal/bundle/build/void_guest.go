@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -15,29 +16,27 @@ type voidService struct {
 	Run  []byte
 }
 
-// voidRunitServices are the services banger needs in a Void guest: sshd,
-// the guest agent (runsv restarts it whenever it exits) and Docker. They
-// are kept in this one function so the guest-configuration side (issue 13
-// item 1, init-agnostic guest config) can change them in one place.
+// voidRunitServices are the services banger needs in a Void guest: its
+// own sshd service "ssh" and the guest agent (runsv restarts it whenever it
+// exits), with the content internal/guestconfig's RunitServices renders per
+// VM (docs: /work/notes/runit-api.md on the runit branch; once both are
+// merged this should call guestconfig.RunitServices instead), and Docker's
+// own service from the docker package. They are kept in this one function
+// so the guest-configuration side can change them in one place.
 func voidRunitServices() []voidService {
 	return []voidService{
-		{Name: "sshd", Run: []byte(`#!/bin/sh
-# banger: sshd uses the per-VM host key from banger's guest config; host
-# keys are generated only when nothing configures one (they cost seconds
-# under TCG and a shared image must not carry them).
-exec 2>&1
-[ -r conf ] && . ./conf
-grep -qs '^HostKey' /etc/ssh/sshd_config.d/*.conf || ssh-keygen -A
-exec /usr/bin/sshd -D -e $OPTS
-`)},
-		{Name: "banger-vsock-agent", Run: []byte(`#!/bin/sh
-# banger guest agent (HTTP over vsock); runsv restarts it when it exits.
-exec 2>&1
-exec ` + AgentGuestPath + `
-`)},
+		{Name: "ssh", Run: []byte("#!/bin/sh\nmkdir -p /run/sshd\nexec /usr/sbin/sshd -D -e\n")},
+		{Name: "banger-vsock-agent", Run: []byte("#!/bin/sh\nexec " + AgentGuestPath + "\n")},
 		{Name: "docker"}, // the docker package's own /etc/sv/docker
 	}
 }
+
+// voidDisabledServices are default services of Void's packages that must
+// not run in a banger guest: the distribution's sshd (banger's "ssh"
+// service would fight it for port 22), DHCP and Wi-Fi clients (the initrd
+// configures the NIC), and gettys on virtual terminals a microVM does not
+// have (the serial console keeps agetty-ttyS0).
+var voidDisabledServices = []string{"sshd", "dhcpcd", "dhcpcd-*", "wpa_supplicant", "agetty-tty[0-9]*"}
 
 // voidDockerModules are loaded at boot (runit's core services read
 // /etc/modules-load.d) so Docker's bridge networking and NAT work with the
@@ -61,10 +60,14 @@ net.bridge.bridge-nf-call-ip6tables = 1
 // modules, root's shell, sshd defaults, runit services, Docker's kernel
 // prerequisites and the guest agent.
 func finishVoidTree(tree guestTree, modulesDir, release, agent string) error {
-	for _, need := range []string{"/usr/bin/bash", "/usr/bin/sshd", "/usr/bin/runsvdir", "/usr/bin/dockerd", "/bin/sh", "/etc/passwd"} {
+	for _, need := range []string{"/usr/bin/bash", "/usr/sbin/sshd", "/usr/bin/runsvdir", "/usr/bin/runit-init",
+		"/usr/bin/reboot", "/usr/bin/poweroff", "/usr/bin/dockerd", "/usr/bin/ss", "/bin/sh", "/etc/passwd"} {
 		if !tree.exists(need) {
-			return fmt.Errorf("the Void rootfs has no %s: packages.void must include bash, openssh, runit-void (base-minimal), docker", need)
+			return fmt.Errorf("the Void rootfs has no %s: packages.void must include base-minimal (runit-void), bash, openssh, iproute2 and docker", need)
 		}
+	}
+	if err := runitInit(tree); err != nil {
+		return err
 	}
 	modDst, err := tree.resolve("/usr/lib/modules/"+release, false)
 	if err != nil {
@@ -124,10 +127,36 @@ func finishVoidTree(tree guestTree, modulesDir, release, agent string) error {
 	return os.Chmod(root, 0o700)
 }
 
+// runitInit makes /sbin/init runit's (banger records the image's init from
+// where /sbin/init leads) and points runsvdir's "current" at "default"
+// when the packages leave either to the first boot.
+func runitInit(tree guestTree) error {
+	if !tree.exists("/sbin/init") {
+		if err := tree.symlink("runit-init", "/usr/bin/init"); err != nil {
+			return err
+		}
+	}
+	target, err := tree.resolve("/sbin/init", true)
+	if err != nil {
+		return err
+	}
+	if base := filepath.Base(target); base != "runit-init" {
+		return fmt.Errorf("/sbin/init in the Void rootfs leads to %s, not runit-init", base)
+	}
+	if !tree.exists("/etc/runit/runsvdir/current") {
+		return tree.symlink("default", "/etc/runit/runsvdir/current")
+	}
+	return nil
+}
+
 // installRunitServices writes each service's run script (when banger
-// provides one) and enables it; the agetty services for virtual terminals
-// a microVM does not have are disabled (the serial console keeps its own).
+// provides one) and enables it, after disabling voidDisabledServices.
 func installRunitServices(tree guestTree, svcs []voidService) error {
+	for _, pat := range voidDisabledServices {
+		if _, err := tree.removeGlob("/etc/runit/runsvdir/default/" + pat); err != nil {
+			return err
+		}
+	}
 	for _, s := range svcs {
 		dir := "/etc/sv/" + s.Name
 		if s.Run != nil {
@@ -140,9 +169,6 @@ func installRunitServices(tree guestTree, svcs []voidService) error {
 		if err := tree.symlink(dir, "/etc/runit/runsvdir/default/"+s.Name); err != nil {
 			return err
 		}
-	}
-	if _, err := tree.removeGlob("/etc/runit/runsvdir/default/agetty-tty[0-9]*"); err != nil {
-		return err
 	}
 	if tree.exists("/etc/sv/agetty-ttyS0/run") {
 		return tree.symlink("/etc/sv/agetty-ttyS0", "/etc/runit/runsvdir/default/agetty-ttyS0")

@@ -54,12 +54,16 @@ func voidTestPackages(t *testing.T) []xbpstest.Pkg {
 			Alternatives: map[string][]string{"sh": {"/usr/bin/sh:/usr/bin/dash"}},
 			Files:        []xbpstest.File{{Path: "usr/bin/dash", Data: sh, Mode: 0o755}}},
 		{Name: "runit-void", Version: "20231124_1", Depends: []string{"base-files>=0"}, Files: []xbpstest.File{
-			x("usr/bin/runsvdir", "#!/bin/sh\n"),
+			x("usr/bin/runsvdir", "#!/bin/sh\n"), x("usr/bin/runit-init", "init\n"),
+			x("usr/bin/reboot", "reboot\n"), x("usr/bin/poweroff", "poweroff\n"),
+			x("etc/sv/dhcpcd/run", "#!/bin/sh\nexec dhcpcd\n"),
+			l("etc/runit/runsvdir/default/dhcpcd", "/etc/sv/dhcpcd"),
 			x("etc/sv/agetty-tty1/run", "#!/bin/sh\nexec agetty tty1\n"),
 			x("etc/sv/agetty-ttyS0/run", "#!/bin/sh\nexec agetty ttyS0\n"),
 			l("etc/runit/runsvdir/default/agetty-tty1", "/etc/sv/agetty-tty1"),
 		}},
 		{Name: "base-minimal", Version: "0.1_1", Depends: []string{"base-files>=0", "dash>=0", "runit-void>=0", "awk>=0"}},
+		{Name: "iproute2", Version: "6.10.0_1", Files: []xbpstest.File{x("usr/bin/ss", "ss\n")}},
 		{Name: "mawk", Version: "1.3.4_1", Provides: []string{"awk-0_1"}, Files: []xbpstest.File{x("usr/bin/mawk", "mawk\n")}},
 		{Name: "bash", Version: "5.2.21_1", Depends: []string{"base-files>=0"},
 			Alternatives: map[string][]string{"sh": {"/usr/bin/sh:/usr/bin/bash"}},
@@ -71,7 +75,9 @@ func voidTestPackages(t *testing.T) []xbpstest.Pkg {
 				{Path: "usr/bin/ssh-keysign", Data: []byte("suid\n"), Mode: 0o4711},
 				f("etc/ssh/sshd_config", "# Void's sshd_config\nPermitRootLogin no\n"),
 				{Path: "etc/ssh/ssh_host_ed25519_key", Data: []byte("must not ship\n"), Mode: 0o600},
+				l("usr/sbin", "bin"),
 				x("etc/sv/sshd/run", "#!/bin/sh\nssh-keygen -A\nexec sshd -D\n"),
+				l("etc/runit/runsvdir/default/sshd", "/etc/sv/sshd"),
 				{Path: "var/lib/sshd-owned", Data: []byte("x\n"), UID: 22, GID: 23},
 			}},
 		{Name: "docker", Version: "27.3.1_1", Depends: []string{"base-files>=0", "failing-script>=0"}, Files: []xbpstest.File{
@@ -83,7 +89,7 @@ func voidTestPackages(t *testing.T) []xbpstest.Pkg {
 	}
 }
 
-const voidTestPackageList = "# test set\nbase-minimal\nbash\nopenssh\ndocker\ndocker-compose\n"
+const voidTestPackageList = "# test set\nbase-minimal\nbash\nopenssh\niproute2\ndocker\ndocker-compose\n"
 
 // fakeBundle is a runtime bundle with just what the Void builder reuses.
 func fakeBundle(t *testing.T) string {
@@ -174,7 +180,7 @@ func checkVoidImage(t *testing.T, fx voidFixture, res *VoidResult) {
 	if img != filepath.Join(fx.out, VoidRootfsName) || seed != filepath.Join(fx.out, VoidWorkSeedName) {
 		t.Fatalf("outputs %s %s", img, seed)
 	}
-	want := []string{"base-files", "dash", "runit-void", "mawk", "base-minimal", "bash", "openssh", "failing-script", "docker", "docker-compose"}
+	want := []string{"base-files", "dash", "runit-void", "mawk", "base-minimal", "bash", "openssh", "iproute2", "failing-script", "docker", "docker-compose"}
 	var got []string
 	for _, p := range res.Packages {
 		got = append(got, p.Name)
@@ -217,11 +223,11 @@ func checkVoidImage(t *testing.T, fx voidFixture, res *VoidResult) {
 		"/etc/shells":          "/bin/bash",
 		"/etc/ssh/sshd_config": "Include /etc/ssh/sshd_config.d/*.conf",
 		"/etc/ssh/sshd_config.d/00-banger-image.conf": "PermitRootLogin prohibit-password",
-		"/etc/sv/sshd/run":                            "exec /usr/bin/sshd -D",
-		"/etc/sv/banger-vsock-agent/run":              "exec " + AgentGuestPath,
-		"/etc/sv/docker/run":                          "exec dockerd",
-		"/etc/sysctl.d/90-banger-docker.conf":         "net.ipv4.ip_forward = 1",
-		"/etc/modules-load.d/banger-docker.conf":      "br_netfilter",
+		"/etc/sv/ssh/run":                        "exec /usr/sbin/sshd -D -e",
+		"/etc/sv/banger-vsock-agent/run":         "exec " + AgentGuestPath,
+		"/etc/sv/docker/run":                     "exec dockerd",
+		"/etc/sysctl.d/90-banger-docker.conf":    "net.ipv4.ip_forward = 1",
+		"/etc/modules-load.d/banger-docker.conf": "br_netfilter",
 	} {
 		if got := cat(p); !strings.Contains(got, want) {
 			t.Errorf("%s = %q, want it to contain %q", p, got, want)
@@ -233,7 +239,9 @@ func checkVoidImage(t *testing.T, fx voidFixture, res *VoidResult) {
 		"/usr/bin/sh":                        `Fast link dest: "dash"`,
 		"/bin":                               `Fast link dest: "usr/bin"`,
 		"/var/run":                           `Fast link dest: "/run"`,
-		"/etc/runit/runsvdir/default/sshd":   `Fast link dest: "/etc/sv/sshd"`,
+		"/etc/runit/runsvdir/default/ssh":    `Fast link dest: "/etc/sv/ssh"`,
+		"/usr/bin/init":                      `Fast link dest: "runit-init"`,
+		"/etc/runit/runsvdir/current":        `Fast link dest: "default"`,
 		"/etc/runit/runsvdir/default/docker": `Fast link dest: "/etc/sv/docker"`,
 		"/etc/runit/runsvdir/default/banger-vsock-agent": `Fast link dest: "/etc/sv/banger-vsock-agent"`,
 		"/etc/runit/runsvdir/default/agetty-ttyS0":       `Fast link dest: "/etc/sv/agetty-ttyS0"`,
@@ -248,7 +256,7 @@ func checkVoidImage(t *testing.T, fx voidFixture, res *VoidResult) {
 			t.Errorf("stat %s: want %q in\n%s", p, want, got)
 		}
 	}
-	for _, p := range []string{"/etc/ssh/ssh_host_ed25519_key", "/etc/runit/runsvdir/default/agetty-tty1", "/dev/null", "/.xbps-banger-INSTALL"} {
+	for _, p := range []string{"/etc/ssh/ssh_host_ed25519_key", "/etc/runit/runsvdir/default/agetty-tty1", "/etc/runit/runsvdir/default/sshd", "/etc/runit/runsvdir/default/dhcpcd", "/dev/null", "/.xbps-banger-INSTALL"} {
 		if got := stat(p); !strings.Contains(got, "File not found") {
 			t.Errorf("%s is in the image:\n%s", p, got)
 		}
