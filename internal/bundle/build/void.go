@@ -105,7 +105,11 @@ func VoidRootfs(ctx context.Context, o VoidOptions) (*VoidResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("runtime bundle %s (the Void rootfs reuses its kernel modules and agent; run `make runtime-bundle`): %w", o.Bundle, err)
 	}
-	modules := filepath.Join(o.Bundle, meta.ModulesDir, meta.KernelRelease)
+	// modules_dir names the <release> directory itself.
+	modules := filepath.Join(o.Bundle, meta.ModulesDir)
+	if meta.KernelRelease == "" || filepath.Base(modules) != meta.KernelRelease {
+		return nil, fmt.Errorf("runtime bundle %s: modules_dir %q does not name the kernel release %q", o.Bundle, meta.ModulesDir, meta.KernelRelease)
+	}
 	if _, err := os.Stat(filepath.Join(modules, "modules.dep")); err != nil {
 		return nil, fmt.Errorf("runtime bundle %s: no kernel modules for %s: %w", o.Bundle, meta.KernelRelease, err)
 	}

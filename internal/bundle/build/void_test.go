@@ -100,7 +100,7 @@ func fakeBundle(t *testing.T) string {
 	os.WriteFile(filepath.Join(mods, "modules.dep"), []byte("kernel/br_netfilter.ko:\n"), 0o644)
 	os.WriteFile(filepath.Join(mods, "kernel", "br_netfilter.ko"), []byte("module"), 0o644)
 	os.WriteFile(filepath.Join(dir, bundle.AgentName), []byte("#!agent binary\n"), 0o755)
-	m := bundle.Meta{Version: 1, KernelRelease: rel, ModulesDir: bundle.ModulesDirName, Agent: bundle.AgentName}
+	m := bundle.Meta{Version: 1, KernelRelease: rel, ModulesDir: bundle.ModulesDirName + "/" + rel, Agent: bundle.AgentName}
 	b, _ := json.Marshal(m)
 	os.WriteFile(filepath.Join(dir, bundle.FileName), b, 0o644)
 	return dir
