@@ -265,10 +265,10 @@ func fetchVoidIndex(ctx context.Context, f *artifacts.Fetcher, base, mirror stri
 	defer fh.Close()
 	ix, err := xbps.ReadIndex(fh, VoidArch)
 	if err != nil {
-		return nil, "", fmt.Errorf("Void repository index from %s: %w", res.From, err)
+		return nil, "", fmt.Errorf("the Void repository index from %s: %w", res.From, err)
 	}
 	if len(ix.Packages) == 0 {
-		return nil, "", fmt.Errorf("Void repository index from %s lists no packages", res.From)
+		return nil, "", fmt.Errorf("the Void repository index from %s lists no packages", res.From)
 	}
 	return ix, res.From, nil
 }

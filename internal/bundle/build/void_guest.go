@@ -212,16 +212,23 @@ func setRootShell(tree guestTree, shell string) error {
 	return tree.writeFile("/etc/shells", append(shells, []byte(shell+"\n")...), 0o644)
 }
 
-// includeDropIns makes sure a config file starts with an Include line.
+// includeDropIns makes sure a config file's first directive is include
+// (sshd keeps the first value it reads for a keyword, so the drop-ins must
+// come before the distribution's settings).
 func includeDropIns(tree guestTree, file, include string) error {
 	b, err := os.ReadFile(tree.mustResolve(file))
 	if err != nil && !os.IsNotExist(err) {
 		return err
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if strings.TrimSpace(l) == include {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		if l == include {
 			return nil
 		}
+		break
 	}
-	return tree.writeFile(file, append([]byte("# banger: per-image and per-VM settings\n"+include+"\n\n"), b...), 0o644)
+	return tree.writeFile(file, append([]byte("# banger: per-image and per-VM settings first\n"+include+"\n\n"), b...), 0o644)
 }
