@@ -60,10 +60,15 @@ net.bridge.bridge-nf-call-ip6tables = 1
 // modules, root's shell, sshd defaults, runit services, Docker's kernel
 // prerequisites and the guest agent.
 func finishVoidTree(tree guestTree, modulesDir, release, agent string) error {
-	for _, need := range []string{"/usr/bin/bash", "/usr/sbin/sshd", "/usr/bin/runsvdir", "/usr/bin/runit-init",
-		"/usr/bin/reboot", "/usr/bin/poweroff", "/usr/bin/dockerd", "/usr/bin/ss", "/bin/sh", "/etc/passwd"} {
+	// Void is usr-merged (/usr/sbin -> bin), so either directory will do.
+	for _, need := range []string{"bash", "sshd", "runsvdir", "runit-init", "reboot", "poweroff", "dockerd", "ss"} {
+		if !tree.exists("/usr/bin/"+need) && !tree.exists("/usr/sbin/"+need) {
+			return fmt.Errorf("the Void rootfs has no %s in /usr/bin or /usr/sbin: packages.void must include base-minimal (runit-void), bash, openssh, iproute2 and docker", need)
+		}
+	}
+	for _, need := range []string{"/bin/sh", "/etc/passwd"} {
 		if !tree.exists(need) {
-			return fmt.Errorf("the Void rootfs has no %s: packages.void must include base-minimal (runit-void), bash, openssh, iproute2 and docker", need)
+			return fmt.Errorf("the Void rootfs has no %s", need)
 		}
 	}
 	if err := runitInit(tree); err != nil {

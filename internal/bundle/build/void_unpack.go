@@ -254,7 +254,9 @@ func (in *voidInstaller) runScripts(ctx context.Context, pkgs []*xbps.Package) e
 		sctx, cancel := context.WithTimeout(ctx, scriptTimeout)
 		argv := []string{tool("chroot"), string(in.tree), "/bin/sh", script, "post", p.Name, p.Version, "no", "no", in.arch}
 		_, err := in.r.run(sctx, execx.Cmd{Argv: argv, Dir: string(in.tree), SystemEnv: true,
-			Env: []string{"PATH=/usr/bin:/usr/sbin:/bin:/sbin", "HOME=/root"}})
+			// xbps-triggers compare XBPS_TARGET_ARCH with uname -m to pick
+			// the tree's own useradd and friends.
+			Env: []string{"PATH=/usr/bin:/usr/sbin:/bin:/sbin", "HOME=/root", "XBPS_TARGET_ARCH=" + in.arch}})
 		cancel()
 		os.Remove(in.tree.mustResolve(script))
 		if ctx.Err() != nil {
