@@ -21,9 +21,9 @@ func BenchmarkReadIndex(b *testing.B) {
 			"pkgver": name + "-1.2.3_1", "architecture": "x86_64",
 			"filename-sha256": "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
 			"filename-size":   int64(123456), "installed_size": int64(654321),
-			"short_desc":      "a package with a description of ordinary length",
-			"run_depends":     []string{fmt.Sprintf("pkg%05d>=1.0_1", i/2), "glibc>=2.36_1"},
-			"shlib-requires":  []string{"libc.so.6", "libm.so.6"},
+			"short_desc":     "a package with a description of ordinary length",
+			"run_depends":    []string{fmt.Sprintf("pkg%05d>=1.0_1", i/2), "glibc>=2.36_1"},
+			"shlib-requires": []string{"libc.so.6", "libm.so.6"},
 		}
 	}
 	index["glibc"] = map[string]any{"pkgver": "glibc-2.39_1", "architecture": "x86_64", "filename-sha256": "00"}
