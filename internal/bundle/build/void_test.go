@@ -69,7 +69,7 @@ func voidTestPackages(t *testing.T) []xbpstest.Pkg {
 			Alternatives: map[string][]string{"sh": {"/usr/bin/sh:/usr/bin/bash"}},
 			Files:        []xbpstest.File{x("usr/bin/bash", "#!fake bash\n")}},
 		{Name: "openssh", Version: "9.8p1_1", Depends: []string{"base-files>=0"},
-			Install: []byte("#!/bin/sh\nACTION=$1\ncase $ACTION in post) echo \"$ACTION $2 $3 $4 $6\" > /var/lib/openssh-configured; echo sshd >/dev/null;; esac\n"),
+			Install: []byte("#!/bin/sh\nACTION=$1\ncase $ACTION in post) echo \"$ACTION $2 $3 $4 $6\" > /var/lib/openssh-configured; echo sshd >/dev/null; echo $$ > /var/lib/openssh-script-pid;; esac\n"),
 			Files: []xbpstest.File{
 				x("usr/bin/sshd", "fake sshd\n"),
 				{Path: "usr/bin/ssh-keysign", Data: []byte("suid\n"), Mode: 0o4711},
@@ -109,7 +109,7 @@ func fakeBundle(t *testing.T) string {
 func requireVoidBuild(t *testing.T) {
 	t.Helper()
 	testenv.RequireOrSkip(t, "root (package ownership, chroot)", os.Geteuid() == 0)
-	for _, tool := range []string{"mkfs.ext4", "debugfs", "chroot"} {
+	for _, tool := range []string{"mkfs.ext4", "debugfs", "chroot", "unshare"} {
 		_, err := exec.LookPath(tool)
 		if err != nil {
 			_, err = os.Stat("/usr/sbin/" + tool)
@@ -210,9 +210,12 @@ func checkVoidImage(t *testing.T, fx voidFixture, res *VoidResult) {
 	cat := func(p string) string { return debugfsOut(t, img, "cat "+p) }
 	stat := func(p string) string { return debugfsOut(t, img, "stat "+p) }
 	for p, want := range map[string]string{
-		"/etc/passwd":                                              "root:x:0:0:root:/root:/bin/bash\nnobody:x:99:99:Unprivileged User:/dev/null:/bin/false\n",
-		"/usr/local/bin/banger-vsock-agent":                        "#!agent binary\n",
-		"/var/lib/openssh-configured":                              "post openssh 9.8p1_1 no x86_64\n",
+		"/etc/passwd":                       "root:x:0:0:root:/root:/bin/bash\nnobody:x:99:99:Unprivileged User:/dev/null:/bin/false\n",
+		"/usr/local/bin/banger-vsock-agent": "#!agent binary\n",
+		"/var/lib/openssh-configured":       "post openssh 9.8p1_1 no x86_64\n",
+		// PID 1: the script ran in its own PID namespace (and network, UTS
+		// and IPC namespaces with it).
+		"/var/lib/openssh-script-pid":                              "1\n",
 		"/usr/lib/modules/6.1.0-test-amd64/kernel/br_netfilter.ko": "module",
 	} {
 		if got := cat(p); got != want {

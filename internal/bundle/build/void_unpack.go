@@ -252,7 +252,12 @@ func (in *voidInstaller) runScripts(ctx context.Context, pkgs []*xbps.Package) e
 			return err
 		}
 		sctx, cancel := context.WithTimeout(ctx, scriptTimeout)
-		argv := []string{tool("chroot"), string(in.tree), "/bin/sh", script, "post", p.Name, p.Version, "no", "no", in.arch}
+		// Own network, UTS, IPC and PID namespaces: a script cannot reach
+		// the network or rename or signal anything on the host. The chroot
+		// itself is no security boundary: the packages are trusted as far as
+		// the mirror and its index are (sha256-checked, index unsigned).
+		argv := []string{tool("unshare"), "--net", "--uts", "--ipc", "--pid", "--fork", "--kill-child",
+			tool("chroot"), string(in.tree), "/bin/sh", script, "post", p.Name, p.Version, "no", "no", in.arch}
 		_, err := in.r.run(sctx, execx.Cmd{Argv: argv, Dir: string(in.tree), SystemEnv: true,
 			// xbps-triggers compare XBPS_TARGET_ARCH with uname -m to pick
 			// the tree's own useradd and friends.
