@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"banger/internal/bundle/build"
@@ -26,10 +27,16 @@ func cmdVoidRootfs(ctx context.Context, args []string) error {
 	fs.StringVar(&agent, "agent", "", "banger-vsock-agent binary (default: the bundle's)")
 	fs.StringVar(&artifactMirror, "artifact-mirror", "", "artifact_mirror to try before the Void mirror (default: banger's config)")
 	fs.StringVar(&logPath, "log", "", "build log file (default ~/.local/state/banger/image-build/void-rootfs-<time>.log)")
+	var trust []string
+	fs.Func("trust-key", "also trust packages signed with the repository key of this fingerprint (aa:bb:…, as xbps prints it; repeatable); "+
+		"Void's official key "+strings.Join(build.DefaultVoidKeys, ", ")+" is always trusted", func(v string) error {
+		trust = append(trust, v)
+		return nil
+	})
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	o := build.VoidOptions{Mirror: mirror, Packages: packages, Bundle: bundleDir, Agent: agent, Out: out, Progress: os.Stdout}
+	o := build.VoidOptions{TrustedKeys: append(append([]string{}, build.DefaultVoidKeys...), trust...), Mirror: mirror, Packages: packages, Bundle: bundleDir, Agent: agent, Out: out, Progress: os.Stdout}
 	if size != "" {
 		n, err := disk.ParseSize(size)
 		if err != nil {
@@ -80,8 +87,6 @@ func cmdVoidRootfs(ctx context.Context, args []string) error {
 	} else {
 		fmt.Println()
 	}
-	if res.RepodataSigned {
-		fmt.Println("note: the repository index is signed; banger checks each package's sha256 against it but does not verify the index signature")
-	}
+	fmt.Printf("every package matched the index's sha256 and was signed with key %s (%s)\n", res.Key.Fingerprint, res.Key.SignedBy)
 	return nil
 }

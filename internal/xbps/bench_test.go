@@ -28,7 +28,7 @@ func BenchmarkReadIndex(b *testing.B) {
 	}
 	index["glibc"] = map[string]any{"pkgver": "glibc-2.39_1", "architecture": "x86_64", "filename-sha256": "00"}
 	path := filepath.Join(b.TempDir(), "x86_64-repodata")
-	if err := xbpstest.WriteIndex(path, index); err != nil {
+	if err := xbpstest.WriteIndex(path, index, nil); err != nil {
 		b.Fatal(err)
 	}
 	data, err := os.ReadFile(path)

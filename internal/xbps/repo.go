@@ -67,7 +67,9 @@ func (p *Package) FileName() string { return p.Pkgver + "." + p.Arch + ".xbps" }
 type Index struct {
 	Arch     string
 	Packages map[string]*Package // by name
-	Signed   bool                // index-meta.plist names a signing key
+	// Meta is index-meta.plist: the signing key ("public-key", PEM data),
+	// "public-key-size" and "signature-by"; nil for an unsigned repository.
+	Meta map[string]any
 }
 
 // NewDecompressor returns a reader of r's decompressed bytes, detecting
@@ -169,12 +171,18 @@ func parseIndex(index, meta []byte, arch string) (*Index, error) {
 		}
 		ix.Packages[name] = p
 	}
-	if len(bytes.TrimSpace(meta)) > 0 && string(bytes.TrimSpace(meta)) != "DEADBEEF" {
-		if mv, err := ParsePlist(meta); err == nil {
-			if md, ok := mv.(map[string]any); ok && md["public-key"] != nil {
-				ix.Signed = true
-			}
+	// An empty index-meta.plist (or "DEADBEEF", an old placeholder) means
+	// an unsigned repository.
+	if m := bytes.TrimSpace(meta); len(m) > 0 && string(m) != "DEADBEEF" {
+		mv, err := ParsePlist(meta)
+		if err != nil {
+			return nil, fmt.Errorf("repodata index-meta.plist: %w", err)
 		}
+		md, ok := mv.(map[string]any)
+		if !ok {
+			return nil, errors.New("repodata index-meta.plist: not a dictionary")
+		}
+		ix.Meta = md
 	}
 	return ix, nil
 }

@@ -3,6 +3,7 @@ package xbps_test
 import (
 	"archive/tar"
 	"bytes"
+	"crypto/sha256"
 	"io"
 	"os"
 	"path/filepath"
@@ -142,7 +143,7 @@ func TestVersions(t *testing.T) {
 func testRepo(t *testing.T, pkgs []xbpstest.Pkg) (*xbps.Index, string) {
 	t.Helper()
 	dir := t.TempDir()
-	if _, err := xbpstest.Repo(dir, pkgs); err != nil {
+	if _, err := xbpstest.Repo(dir, pkgs, nil); err != nil {
 		t.Fatal(err)
 	}
 	f, err := os.Open(filepath.Join(dir, "current", "x86_64-repodata"))
@@ -262,7 +263,7 @@ func TestReadPackageRefusesEscapes(t *testing.T) {
 
 func TestReadIndexRejectsForeignArch(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := xbpstest.Repo(dir, []xbpstest.Pkg{{Name: "a", Version: "1_1", Arch: "aarch64"}}); err != nil {
+	if _, err := xbpstest.Repo(dir, []xbpstest.Pkg{{Name: "a", Version: "1_1", Arch: "aarch64"}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	f, _ := os.Open(filepath.Join(dir, "current", "x86_64-repodata"))
@@ -272,5 +273,71 @@ func TestReadIndexRejectsForeignArch(t *testing.T) {
 	}
 	if _, err := xbps.ReadIndex(strings.NewReader("\xfd7zXZ\x00junk"), "x86_64"); err == nil || !strings.Contains(err.Error(), "xz") {
 		t.Fatalf("xz: err %v", err)
+	}
+}
+
+// voidKey is the public key of Void Linux's official repositories, as the
+// xbps sources ship it (data/60:ae:0c:d6:f0:95:17:80:bc:93:46:7a:89:af:a3:2d.plist).
+const voidKey = `-----BEGIN PUBLIC KEY-----
+MIICIjANBgkqhkiG9w0BAQEFAAOCAg8AMIICCgKCAgEAvrSzBZMvgvOCI3AXbOja
+2rKRkJSTM3c/EjTIgCgDXgum93BPCtY8McFVoCU4OiXHGfTmq39BVNpLvLHL9Kk1
+p278SBhXVOtbB2EVmDKnvfIDETldLGze7rZNRJdtuN2mZ/TVrUB9S0yQc+Iuf4hv
+3+D97VIdTJHA7ASr0428ppEGJGwSShY2XJm9D5I0EuGRWc14MEG7dIKJiYiM0nE4
+tYo2/vH4IFTHdnVA3gYiZyDnbuCAR/8ESfUTU13SNCOdbudf3D5Bcy+UiMDJI3Ye
+4MFKBrT9ZhZ+GsXBZY482lqiZi6CL5ptc9IQFf8/eKZa8jatkiVFVgrKeNRjOTxN
+fWSu2nkxGNX+bhXYthiGWmJEY8cCAPyFN+Lv5RetK256gdcb2skmEqefv2zPC+wV
+WBbdH5bD4bZjn0N6Zl81rv5RzDvnvf+vD14aFUbZ8QFqu75PbL4w6mYM4ldM/g0R
+6NXE8Az9Bwx2tDfYeKuutw1EpPm2YvFyTUb1coyAuTGRyAap1UTHvg9lhPIJmhFQ
+J5kCg1qD7A31Wl0Rlne6hgGo0ZZNJ5cJM/v/zSTKJcuFgwo7H0hOGil6Dfo89B4j
+G96ACyPS+DVKPFXRYwj/AkbHpaQ2f1FMAoSpBquDqHh3ukk71KX6j19t0iF8DQLr
+vtFSSdIjDA02lweV9NaQpWsCAwEAAQ==
+-----END PUBLIC KEY-----
+`
+
+// The fingerprint is computed as xbps does (the name of the key file xbps
+// trusts Void's repositories with).
+func TestRepoKeyFingerprintOfVoidsKey(t *testing.T) {
+	ix := &xbps.Index{Meta: map[string]any{"public-key": []byte(voidKey), "signature-by": "Void Linux"}}
+	k, err := ix.Key()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.Fingerprint != "60:ae:0c:d6:f0:95:17:80:bc:93:46:7a:89:af:a3:2d" || k.SignedBy != "Void Linux" || k.Key.N.BitLen() != 4096 {
+		t.Fatalf("key %s by %s (%d bits)", k.Fingerprint, k.SignedBy, k.Key.N.BitLen())
+	}
+	if _, err := (&xbps.Index{}).Key(); err == nil || !strings.Contains(err.Error(), "not signed") {
+		t.Fatalf("unsigned: err %v", err)
+	}
+}
+
+func TestSignedRepo(t *testing.T) {
+	key, err := xbpstest.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	files, err := xbpstest.Repo(dir, []xbpstest.Pkg{{Name: "a", Version: "1_1"}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.Open(filepath.Join(dir, "current", "x86_64-repodata"))
+	defer f.Close()
+	ix, err := xbps.ReadIndex(f, "x86_64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := ix.Key()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg, _ := os.ReadFile(files["a"])
+	sig, _ := os.ReadFile(files["a"] + ".sig2")
+	sum := sha256.Sum256(pkg)
+	if err := k.VerifySignature(sum[:], sig); err != nil {
+		t.Fatal(err)
+	}
+	sum[0] ^= 1
+	if err := k.VerifySignature(sum[:], sig); err == nil || !strings.Contains(err.Error(), k.Fingerprint) {
+		t.Fatalf("wrong digest: err %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package build
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +31,11 @@ const (
 	VoidPackagesName  = "packages.void"
 )
 
+// DefaultVoidKeys are the fingerprints of the repository signing keys
+// trusted by default: Void Linux's official key, as xbps prints it (the
+// xbps sources ship it as data/<fingerprint>.plist).
+var DefaultVoidKeys = []string{"60:ae:0c:d6:f0:95:17:80:bc:93:46:7a:89:af:a3:2d"}
+
 // VoidOptions configures VoidRootfs.
 type VoidOptions struct {
 	// Mirror is the Void mirror's root (the directory holding current/):
@@ -46,9 +52,12 @@ type VoidOptions struct {
 	// artifact cache, the same ones image builds use.
 	ArtifactMirror string
 	CacheDir       string
-	Client         *http.Client // nil: the artifact fetcher's default
-	Progress       io.Writer
-	Log            io.Writer
+	// TrustedKeys are the fingerprints of repository keys whose signed
+	// packages are installed; nil is DefaultVoidKeys.
+	TrustedKeys []string
+	Client      *http.Client // nil: the artifact fetcher's default
+	Progress    io.Writer
+	Log         io.Writer
 }
 
 // VoidResult summarises a Void rootfs build.
@@ -58,7 +67,7 @@ type VoidResult struct {
 	ScriptsRun       []string        // pkgvers whose INSTALL post action ran
 	ScriptsFailed    []string        // pkgver: error
 	RepodataFrom     string
-	RepodataSigned   bool
+	Key              *xbps.RepoKey // the key every package was verified with
 }
 
 // VoidWorkSeedPath is the work seed written beside a rootfs image:
@@ -131,7 +140,13 @@ func VoidRootfs(ctx context.Context, o VoidOptions) (*VoidResult, error) {
 	}); err != nil {
 		return nil, err
 	}
-	res.RepodataSigned = ix.Signed
+	trusted := o.TrustedKeys
+	if trusted == nil {
+		trusted = DefaultVoidKeys
+	}
+	if res.Key, err = trustedKey(ix, res.RepodataFrom, trusted); err != nil {
+		return nil, err
+	}
 	pkgs, err := ix.Resolve(names)
 	if err != nil {
 		return nil, fmt.Errorf("resolve %s: %w", o.Packages, err)
@@ -141,7 +156,7 @@ func VoidRootfs(ctx context.Context, o VoidOptions) (*VoidResult, error) {
 	var files map[string]string
 	if err := r.timed(fmt.Sprintf("fetch %d packages", len(pkgs)), func() error {
 		var err error
-		files, err = fetchVoidPackages(ctx, f, mirror, pkgs)
+		files, err = fetchVoidPackages(ctx, f, mirror, pkgs, res.Key)
 		return err
 	}); err != nil {
 		return nil, err
@@ -273,10 +288,30 @@ func fetchVoidIndex(ctx context.Context, f *artifacts.Fetcher, base, mirror stri
 	return ix, res.From, nil
 }
 
+// trustedKey returns the index's signing key when it is one of trusted.
+func trustedKey(ix *xbps.Index, from string, trusted []string) (*xbps.RepoKey, error) {
+	hint := fmt.Sprintf("banger installs only packages signed with a trusted key (trusted: %s; trust another with --trust-key FINGERPRINT)", strings.Join(trusted, ", "))
+	k, err := ix.Key()
+	if err != nil {
+		return nil, fmt.Errorf("the Void repository index from %s: %w: %s", from, err, hint)
+	}
+	for _, fp := range trusted {
+		if strings.EqualFold(fp, k.Fingerprint) {
+			return k, nil
+		}
+	}
+	return nil, fmt.Errorf("the Void repository index from %s is signed with key %s (%q), which is not trusted: %s", from, k.Fingerprint, k.SignedBy, hint)
+}
+
+// maxSigSize bounds a .sig2 file (an RSA signature: 512 bytes for Void's
+// 4096-bit key).
+const maxSigSize = 64 << 10
+
 // fetchVoidPackages gets every package, verified against the index's
-// sha256, through artifact_mirror and the artifact cache. It returns the
-// local file of each package by name.
-func fetchVoidPackages(ctx context.Context, f *artifacts.Fetcher, base string, pkgs []*xbps.Package) (map[string]string, error) {
+// sha256, and its signature (<file>.sig2), verified with the repository's
+// trusted key, through artifact_mirror and the artifact cache. It returns
+// the local file of each package by name.
+func fetchVoidPackages(ctx context.Context, f *artifacts.Fetcher, base string, pkgs []*xbps.Package, key *xbps.RepoKey) (map[string]string, error) {
 	arts := make([]artifacts.Artifact, 0, len(pkgs))
 	for _, p := range pkgs {
 		if p.SHA256 == "" {
@@ -293,7 +328,34 @@ func fetchVoidPackages(ctx context.Context, f *artifacts.Fetcher, base string, p
 		name, _, _ := xbps.SplitPkgver(r.Artifact.Name)
 		out[name] = r.Path
 	}
+	for _, p := range pkgs {
+		if err := verifyVoidSignature(ctx, f, base, p, key); err != nil {
+			return nil, fmt.Errorf("package %s: %w", p.Pkgver, err)
+		}
+	}
 	return out, nil
+}
+
+func verifyVoidSignature(ctx context.Context, f *artifacts.Fetcher, base string, p *xbps.Package, key *xbps.RepoKey) error {
+	r, err := f.FetchUnpinned(ctx, p.FileName()+".sig2", base)
+	if err != nil {
+		return fmt.Errorf("signature: %w", err)
+	}
+	if r.Size > maxSigSize {
+		return fmt.Errorf("signature %s is %d bytes, not a signature", r.From, r.Size)
+	}
+	sig, err := os.ReadFile(r.Path)
+	if err != nil {
+		return err
+	}
+	sum, err := hex.DecodeString(p.SHA256)
+	if err != nil {
+		return fmt.Errorf("filename-sha256 %q in the index: %w", p.SHA256, err)
+	}
+	if err := key.VerifySignature(sum, sig); err != nil {
+		return fmt.Errorf("%s: %w", r.From, err)
+	}
+	return nil
 }
 
 // readVoidPackages reads packages.void: one package name or pattern per

@@ -2,6 +2,7 @@ package build
 
 import (
 	"context"
+	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"net"
@@ -12,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/ssh"
 
 	"banger/internal/bundle"
 	"banger/internal/image/artifacts"
@@ -120,11 +123,30 @@ func requireVoidBuild(t *testing.T) {
 
 type voidFixture struct {
 	repo, bundle, pkgList, out string
+	keyFP                      string // the fingerprint of the key the repository is signed with
 }
 
+// newVoidFixture is a signed test repository, a fake bundle and a package
+// list.
 func newVoidFixture(t *testing.T) voidFixture {
+	return newVoidFixtureKey(t, true)
+}
+
+func newVoidFixtureKey(t *testing.T, signed bool) voidFixture {
 	fx := voidFixture{repo: t.TempDir(), bundle: fakeBundle(t), out: filepath.Join(t.TempDir(), "runtime")}
-	if _, err := xbpstest.Repo(fx.repo, voidTestPackages(t)); err != nil {
+	var key *rsa.PrivateKey
+	if signed {
+		var err error
+		if key, err = xbpstest.NewKey(); err != nil {
+			t.Fatal(err)
+		}
+		sk, err := ssh.NewPublicKey(&key.PublicKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fx.keyFP = ssh.FingerprintLegacyMD5(sk)
+	}
+	if _, err := xbpstest.Repo(fx.repo, voidTestPackages(t), key); err != nil {
 		t.Fatal(err)
 	}
 	fx.pkgList = filepath.Join(t.TempDir(), "packages.void")
@@ -134,7 +156,7 @@ func newVoidFixture(t *testing.T) voidFixture {
 
 func (fx voidFixture) options(t *testing.T, mirror string) VoidOptions {
 	return VoidOptions{Mirror: mirror, Packages: fx.pkgList, Bundle: fx.bundle,
-		Out: filepath.Join(fx.out, VoidRootfsName), CacheDir: t.TempDir(),
+		Out: filepath.Join(fx.out, VoidRootfsName), CacheDir: t.TempDir(), TrustedKeys: []string{fx.keyFP},
 		Progress: testWriter{t}, Log: testWriter{t}}
 }
 
@@ -187,6 +209,9 @@ func checkVoidImage(t *testing.T, fx voidFixture, res *VoidResult) {
 	}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("install order %v, want %v", got, want)
+	}
+	if res.Key == nil || res.Key.Fingerprint != fx.keyFP {
+		t.Fatalf("verified with key %+v, want %s", res.Key, fx.keyFP)
 	}
 	if len(res.ScriptsRun) != 1 || res.ScriptsRun[0] != "openssh-9.8p1_1" || len(res.ScriptsFailed) != 1 || !strings.HasPrefix(res.ScriptsFailed[0], "failing-script-1_1:") {
 		t.Fatalf("scripts run %v, failed %v", res.ScriptsRun, res.ScriptsFailed)
@@ -382,5 +407,47 @@ func TestVoidRootfsBadInput(t *testing.T) {
 		if _, err := VoidRootfs(context.Background(), o); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: err %v, want %q", name, err, c.want)
 		}
+	}
+}
+
+func TestVoidRootfsRefusesUnsignedAndUntrusted(t *testing.T) {
+	requireVoidBuild(t)
+	unsigned := newVoidFixtureKey(t, false)
+	_, err := VoidRootfs(context.Background(), unsigned.options(t, unsigned.repo))
+	if err == nil || !strings.Contains(err.Error(), "not signed") || !strings.Contains(err.Error(), "--trust-key") {
+		t.Errorf("unsigned repository: err %v", err)
+	}
+	fx := newVoidFixture(t)
+	o := fx.options(t, fx.repo)
+	o.TrustedKeys = nil // only Void's own key
+	_, err = VoidRootfs(context.Background(), o)
+	if err == nil || !strings.Contains(err.Error(), "signed with key "+fx.keyFP) || !strings.Contains(err.Error(), "not trusted") || !strings.Contains(err.Error(), DefaultVoidKeys[0]) {
+		t.Errorf("untrusted key: err %v", err)
+	}
+	for _, f := range []voidFixture{unsigned, fx} {
+		if _, err := os.Stat(f.out); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("output directory touched: %v", err)
+		}
+	}
+}
+
+func TestVoidRootfsRefusesBadSignature(t *testing.T) {
+	requireVoidBuild(t)
+	fx := newVoidFixture(t)
+	sig := filepath.Join(fx.repo, "current", "bash-5.2.21_1.x86_64.xbps.sig2")
+	b, _ := os.ReadFile(sig)
+	b[10] ^= 0xff
+	os.WriteFile(sig, b, 0o644)
+	_, err := VoidRootfs(context.Background(), fx.options(t, fx.repo))
+	if err == nil || !strings.Contains(err.Error(), "package bash-5.2.21_1") || !strings.Contains(err.Error(), "signature does not verify") {
+		t.Fatalf("err %v", err)
+	}
+	os.Remove(sig)
+	_, err = VoidRootfs(context.Background(), fx.options(t, fx.repo))
+	if err == nil || !strings.Contains(err.Error(), "package bash-5.2.21_1: signature") {
+		t.Fatalf("missing signature: err %v", err)
+	}
+	if _, err := os.Stat(fx.out); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("output directory touched: %v", err)
 	}
 }

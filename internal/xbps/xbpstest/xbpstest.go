@@ -7,8 +7,13 @@ package xbpstest
 import (
 	"archive/tar"
 	"bytes"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -169,11 +174,17 @@ func compress(b []byte) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
+// NewKey makes an RSA signing key for a test repository (2048 bits: Void's
+// is 4096, but the format is the same and tests stay fast).
+func NewKey() (*rsa.PrivateKey, error) { return rsa.GenerateKey(rand.Reader, 2048) }
+
 // Repo lays out dir as a Void mirror: dir/current/<pkg files> and
 // dir/current/x86_64-repodata indexing them (each entry with the
-// package's filename-sha256 and filename-size). It returns the package
-// files by package name.
-func Repo(dir string, pkgs []Pkg) (map[string]string, error) {
+// package's filename-sha256 and filename-size). With a key, the index's
+// index-meta.plist carries its public key and each package gets a
+// <file>.sig2 signature, as xbps-rindex --sign-pkg writes them; without
+// one the repository is unsigned. It returns the package files by name.
+func Repo(dir string, pkgs []Pkg, key *rsa.PrivateKey) (map[string]string, error) {
 	cur := filepath.Join(dir, "current")
 	if err := os.MkdirAll(cur, 0o755); err != nil {
 		return nil, err
@@ -190,28 +201,56 @@ func Repo(dir string, pkgs []Pkg) (map[string]string, error) {
 			return nil, err
 		}
 		sum := sha256.Sum256(b)
+		if key != nil {
+			sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
+			if err != nil {
+				return nil, err
+			}
+			if err := os.WriteFile(f+".sig2", sig, 0o644); err != nil {
+				return nil, err
+			}
+		}
 		d := p.props()
 		d["filename-sha256"] = hex.EncodeToString(sum[:])
 		d["filename-size"] = int64(len(b))
 		index[p.Name] = d
 		out[p.Name] = f
 	}
-	return out, WriteIndex(filepath.Join(cur, "x86_64-repodata"), index)
+	var meta map[string]any
+	if key != nil {
+		der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+		if err != nil {
+			return nil, err
+		}
+		meta = map[string]any{
+			"public-key":      pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}),
+			"public-key-size": int64(key.N.BitLen()),
+			"signature-by":    "banger tests",
+		}
+	}
+	return out, WriteIndex(filepath.Join(cur, "x86_64-repodata"), index, meta)
 }
 
 // WriteIndex writes a repodata archive with index.plist (the given
-// dictionary), an empty index-meta.plist and an empty stage.plist.
-func WriteIndex(path string, index map[string]any) error {
+// dictionary), index-meta.plist (empty when meta is nil: unsigned) and an
+// empty stage.plist.
+func WriteIndex(path string, index, meta map[string]any) error {
 	ix, err := xbps.MarshalPlist(index)
 	if err != nil {
 		return err
+	}
+	var mb []byte
+	if meta != nil {
+		if mb, err = xbps.MarshalPlist(meta); err != nil {
+			return err
+		}
 	}
 	var raw bytes.Buffer
 	tw := tar.NewWriter(&raw)
 	for _, e := range []struct {
 		name string
 		data []byte
-	}{{"index.plist", ix}, {"index-meta.plist", nil}, {"stage.plist", nil}} {
+	}{{"index.plist", ix}, {"index-meta.plist", mb}, {"stage.plist", nil}} {
 		if err := tw.WriteHeader(&tar.Header{Name: e.name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(e.data)), Format: tar.FormatPAX}); err != nil {
 			return err
 		}
