@@ -1,7 +1,7 @@
 // Package xbps reads Void Linux's package formats: repository indexes
-// (<arch>-repodata), binary packages (.xbps), their XML property lists and
-// XBPS version patterns, and resolves a package set with its dependencies
-// the way xbps-install would. It owns formats only: it downloads nothing,
+// (<arch>-repodata), binary packages (.xbps), their XML property lists,
+// XBPS version patterns and package signatures, and resolves a package set
+// with its dependencies the way xbps-install would. It owns formats only: it downloads nothing,
 // writes no rootfs and runs no package scripts (the Void rootfs builder in
 // internal/bundle/build does that).
 //
@@ -17,6 +17,10 @@
 //     dependencies are "run_depends" patterns; virtual packages are listed
 //     in "provides" as pkgvers ("awk-0_1"); "alternatives" maps a group to
 //     "link:target" strings.
+//   - a signed repository's index-meta.plist holds its RSA public key
+//     (PEM) and "signature-by"; each package has a detached <file>.sig2,
+//     an RSA PKCS#1 v1.5 signature of the package file's sha256. xbps
+//     names keys by the MD5 fingerprint of their SSH form.
 package xbps
 
 import (
