@@ -451,3 +451,25 @@ func TestVoidRootfsRefusesBadSignature(t *testing.T) {
 		t.Errorf("output directory touched: %v", err)
 	}
 }
+
+// The modules the Void image loads for Docker exist in the bundle's kernel
+// (as modules, or built in).
+func TestVoidDockerModulesInTheBundleKernel(t *testing.T) {
+	dir := os.Getenv("BANGER_TEST_BUNDLE")
+	testenv.RequireOrSkip(t, "BANGER_TEST_BUNDLE (run scripts/test-bundle.sh)", dir != "")
+	meta, err := bundle.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mods := filepath.Join(dir, meta.ModulesDir)
+	dep, err := os.ReadFile(filepath.Join(mods, "modules.dep"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	builtin, _ := os.ReadFile(filepath.Join(mods, "modules.builtin"))
+	for _, m := range voidDockerModules {
+		if !strings.Contains(string(dep), "/"+m+".ko") && !strings.Contains(string(builtin), "/"+m+".ko") {
+			t.Errorf("module %s is neither in %s/modules.dep nor built in", m, mods)
+		}
+	}
+}
