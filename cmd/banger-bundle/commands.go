@@ -184,7 +184,7 @@ func cmdAuto(ctx context.Context, args []string) error {
 }
 
 func runBuild(ctx context.Context, f buildFlags, do func(context.Context, build.Options) (*build.Result, error)) error {
-	logPath, logFile, err := openLog(f.log)
+	logPath, logFile, err := openLog(f.log, "bundle")
 	if err != nil {
 		return err
 	}
@@ -220,7 +220,7 @@ func runBuild(ctx context.Context, f buildFlags, do func(context.Context, build.
 
 // openLog opens the build log, by default under the invoking user's state
 // directory (their home, also through sudo, and owned by them).
-func openLog(p string) (string, *os.File, error) {
+func openLog(p, prefix string) (string, *os.File, error) {
 	uid, gid, viaSudo := sudoOwner()
 	if p == "" {
 		dir := ""
@@ -236,7 +236,7 @@ func openLog(p string) (string, *os.File, error) {
 			}
 			dir = l.ImageBuildDir()
 		}
-		p = filepath.Join(dir, "bundle-"+time.Now().Format("20060102-150405")+".log")
+		p = filepath.Join(dir, prefix+"-"+time.Now().Format("20060102-150405")+".log")
 	}
 	if err := mkdirAllOwned(filepath.Dir(p), uid, gid, viaSudo); err != nil {
 		return "", nil, fmt.Errorf("create log directory: %w", err)

@@ -22,6 +22,8 @@ commands:
                                              fetch when the manifest has a url, else build
   rootfs   --dest DIR [--base-rootfs PATH]   rebuild only the rootfs and work seed (needs root)
   agent    --dest DIR --agent PATH           install a new guest agent into the bundle and its rootfs
+  void-rootfs [--mirror URL] [--size SIZE] [--out DIR]
+                                             build the experimental Void rootfs + work seed (needs root)
   package  --src DIR --out FILE              write a deterministic tar.gz and print its SHA256
   verify   --dir DIR                         check a bundle; exit 1 on problems
 
@@ -52,7 +54,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	cmds := map[string]func(context.Context, []string) error{
 		"fetch": cmdFetch, "build": cmdBuild, "auto": cmdAuto,
-		"rootfs": cmdRootfs, "agent": cmdAgent, "package": cmdPackage, "verify": cmdVerify,
+		"rootfs": cmdRootfs, "void-rootfs": cmdVoidRootfs, "agent": cmdAgent, "package": cmdPackage, "verify": cmdVerify,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {

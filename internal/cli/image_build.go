@@ -181,6 +181,9 @@ func runImageBuild(ctx context.Context, e *env, o imageBuildOptions) error {
 	if !fileExists(baseRootfs) {
 		return fmt.Errorf("base rootfs %s does not exist", baseRootfs)
 	}
+	if err := imagebuild.CheckDebianBase(ctx, baseRootfs); err != nil {
+		return err
+	}
 	if base.Kernel == "" {
 		return fmt.Errorf("no kernel for the new image: the default image %q is not registered (build the runtime bundle first) ", cfg.DefaultImage)
 	}

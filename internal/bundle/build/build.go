@@ -6,6 +6,10 @@
 // inputs in the bundle, so re-running with nothing changed does no work and
 // a changed packages.apt rebuilds only the rootfs and work seed.
 //
+// VoidRootfs (void*.go) builds the experimental Void Linux rootfs and work
+// seed beside a bundle, from a Void repository's binary packages read with
+// internal/xbps, reusing the bundle's kernel modules and guest agent.
+//
 // It writes only inside the bundle directory and a scratch directory beside
 // it. It mounts nothing itself (mmdebstrap mounts /proc, /sys and /dev in its
 // own chroot while it runs, and the scratch directory is never deleted while
