@@ -133,7 +133,7 @@ func cmdBuild(ctx context.Context, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	return runBuild(ctx, f, build.Build)
+	return runBuild(ctx, f, build.Build, os.Stdout)
 }
 
 func cmdRootfs(ctx context.Context, args []string) error {
@@ -143,7 +143,7 @@ func cmdRootfs(ctx context.Context, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	return runBuild(ctx, f, build.Rootfs)
+	return runBuild(ctx, f, build.Rootfs, os.Stdout)
 }
 
 func cmdAgent(ctx context.Context, args []string) error {
@@ -159,16 +159,21 @@ func cmdAgent(ctx context.Context, args []string) error {
 	if f.agent == "" {
 		return errors.New("agent: --agent is required")
 	}
-	return runBuild(ctx, f, build.Agent)
+	return runBuild(ctx, f, build.Agent, os.Stdout)
 }
 
 func cmdAuto(ctx context.Context, args []string) error {
 	var ff fetchFlags
 	var bf buildFlags
+	var cf cacheFlags
 	fs := flag.NewFlagSet("auto", flag.ContinueOnError)
 	bf.register(fs, false) // --dest is shared
+	cf.register(fs, "when the manifest has no url, install a copy of this cache's bundle for --key (building it there first when missing) instead of building in --dest")
 	fs.StringVar(&ff.manifest, "manifest", "runtime-bundle.toml", "runtime bundle manifest")
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := cf.check(); err != nil {
 		return err
 	}
 	m, err := archive.LoadManifest(ff.manifest)
@@ -179,24 +184,29 @@ func cmdAuto(ctx context.Context, args []string) error {
 		ff.dest, ff.force = bf.dest, bf.force
 		return fetch(ctx, m, ff)
 	}
+	if cf.dir != "" && !bf.force {
+		fmt.Printf("%s has no url: installing the bundle built from Debian in %s\n", ff.manifest, cf.dir)
+		return installCached(ctx, cf, bf)
+	}
 	fmt.Printf("%s has no url: building the bundle from Debian\n", ff.manifest)
-	return runBuild(ctx, bf, build.Build)
+	return runBuild(ctx, bf, build.Build, os.Stdout)
 }
 
-func runBuild(ctx context.Context, f buildFlags, do func(context.Context, build.Options) (*build.Result, error)) error {
+// runBuild runs one build mode and reports on out.
+func runBuild(ctx context.Context, f buildFlags, do func(context.Context, build.Options) (*build.Result, error), out io.Writer) error {
 	logPath, logFile, err := openLog(f.log, "bundle")
 	if err != nil {
 		return err
 	}
 	defer logFile.Close()
-	fmt.Printf("building %s (full log: %s)\n", f.dest, logPath)
+	fmt.Fprintf(out, "building %s (full log: %s)\n", f.dest, logPath)
 	if f.mirror == "" {
 		f.mirror = configuredMirror() // debian_mirror
 	}
 	o := build.Options{
 		Dest: f.dest, Agent: f.agent, Packages: f.packages, Suite: f.suite, Mirror: f.mirror,
 		KernelPackage: f.kernel, Firecracker: f.firecracker, BaseRootfs: f.base, Force: f.force,
-		Progress: os.Stdout, Log: logFile,
+		Progress: out, Log: logFile,
 	}
 	if uid, gid, ok := sudoOwner(); ok {
 		o.Owner = &build.Owner{UID: uid, GID: gid}
@@ -207,9 +217,9 @@ func runBuild(ctx context.Context, f buildFlags, do func(context.Context, build.
 		return fmt.Errorf("%w (see %s)", err, logPath)
 	}
 	if res.StepsRun == 0 {
-		fmt.Printf("%s is up to date (%s)\n", f.dest, time.Since(start).Round(100*time.Millisecond))
+		fmt.Fprintf(out, "%s is up to date (%s)\n", f.dest, time.Since(start).Round(100*time.Millisecond))
 	} else {
-		fmt.Printf("built %s in %s\n", f.dest, time.Since(start).Round(100*time.Millisecond))
+		fmt.Fprintf(out, "built %s in %s\n", f.dest, time.Since(start).Round(100*time.Millisecond))
 	}
 	if ps := bundle.Verify(f.dest); len(ps) > 0 {
 		printProblems(os.Stderr, ps)

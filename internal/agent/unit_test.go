@@ -26,7 +26,7 @@ func TestUnit(t *testing.T) {
 		}
 	}
 	want := map[string]map[string]string{
-		"Unit":    {"After": "local-fs.target"},
+		"Unit":    {"After": "local-fs.target", "StartLimitIntervalSec": "0"},
 		"Service": {"Type": "simple", "Restart": "always", "ExecStart": BinaryPath},
 		"Install": {"WantedBy": "multi-user.target"},
 	}

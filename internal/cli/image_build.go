@@ -262,7 +262,7 @@ func runImageBuild(ctx context.Context, e *env, o imageBuildOptions) error {
 		fmt.Fprintf(logFile, "artifact %s %s from %s (%s): %s\n", r.Artifact.Name, r.Artifact.Pin(), r.Source, r.From, r.Path)
 	})
 	if err != nil {
-		fmt.Fprintf(out, "  %-40s failed after %s\n", "fetch pinned artifacts", time.Since(t0).Round(10*time.Millisecond))
+		fmt.Fprintf(out, "    %-40s FAILED after %s\n", "fetch pinned artifacts", time.Since(t0).Round(10*time.Millisecond))
 		fmt.Fprintf(logFile, "! %v\n", err)
 		return err // printed with the artifact hints
 	}
@@ -290,7 +290,7 @@ func runImageBuild(ctx context.Context, e *env, o imageBuildOptions) error {
 	if spec.Mise.Path == "" || spec.Opencode.Path == "" || len(spec.TmuxPlugins) != 2 {
 		return fail(errors.New("the pinned artifacts lack mise, opencode or the tmux plugins"))
 	}
-	fmt.Fprintf(out, "  %-40s %8s\n", fmt.Sprintf("fetch pinned artifacts (%d)", len(results)), time.Since(t0).Round(10*time.Millisecond))
+	fmt.Fprintf(out, "    %-40s done in %s\n", fmt.Sprintf("fetch pinned artifacts (%d)", len(results)), time.Since(t0).Round(10*time.Millisecond))
 
 	b := make([]byte, 3)
 	rand.Read(b)

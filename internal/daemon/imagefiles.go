@@ -12,6 +12,7 @@ import (
 	"sync"
 	"syscall"
 
+	"banger/internal/agent"
 	"banger/internal/api"
 	"banger/internal/daemon/apierr"
 	"banger/internal/guestconfig"
@@ -75,17 +76,8 @@ func (d *Daemon) registerBuiltImage(ctx context.Context, req api.RegisterImageRe
 		return api.Image{}, apierr.Conflict("pick another --name", "image %s exists and was not built by `banger image build`; not replacing it", req.Name)
 	}
 	def, _ := d.store.ResolveImage(ctx, d.cfg.DefaultImage)
-	im := store.Image{ID: newID(), Name: req.Name, Managed: true, Rootfs: req.Rootfs, WorkSeed: req.WorkSeed,
-		Kernel: req.Kernel, Initrd: req.Initrd, ModulesDir: req.ModulesDir, Packages: req.Packages}
-	if im.Kernel == "" {
-		im.Kernel = def.Kernel
-	}
-	if im.Initrd == "" {
-		im.Initrd = def.Initrd
-	}
-	if im.ModulesDir == "" {
-		im.ModulesDir = def.ModulesDir
-	}
+	im := newImageRecord(req, def)
+	im.Managed = true
 	if err := d.store.UpsertImage(ctx, &im); err != nil {
 		return api.Image{}, err
 	}
@@ -176,10 +168,8 @@ func (d *Daemon) agentOverride() (*guestconfig.File, error) {
 	if err != nil {
 		return nil, apierr.Invalid("vsock_agent_path: %v", err)
 	}
-	return &guestconfig.File{Path: agentGuestPath, Mode: 0o755, Content: b}, nil
+	return &guestconfig.File{Path: agent.BinaryPath, Mode: 0o755, Content: b}, nil
 }
-
-const agentGuestPath = "/usr/local/bin/banger-vsock-agent"
 
 // pinImageFiles gives a new VM of a bundle (or default_*) image hard links
 // of the image's rootfs, kernel and initrd under

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"banger/internal/agent"
 	"banger/internal/api"
 )
 
@@ -123,15 +124,15 @@ func TestBuiltImageRegistrationRefusals(t *testing.T) {
 func TestVsockAgentPathGoesIntoNewOverlays(t *testing.T) {
 	td := newTestDaemon(t, newFakeHost(), t.TempDir())
 	defer td.Close()
-	agent := filepath.Join(t.TempDir(), "agent")
-	os.WriteFile(agent, []byte("#!/bin/sh\necho new agent\n"), 0o755)
-	td.Daemon.cfg.VsockAgentPath = agent
+	binary := filepath.Join(t.TempDir(), "agent")
+	os.WriteFile(binary, []byte("#!/bin/sh\necho new agent\n"), 0o755)
+	td.Daemon.cfg.VsockAgentPath = binary
 	vm := td.create(t, "calm-otter")
 	overlay := td.layout.VM(vm.ID).Overlay()
-	if got := debugfsCat(t, overlay, "/upper"+agentGuestPath); got != "#!/bin/sh\necho new agent\n" {
+	if got := debugfsCat(t, overlay, "/upper"+agent.BinaryPath); got != "#!/bin/sh\necho new agent\n" {
 		t.Errorf("agent in the overlay: %q", got)
 	}
-	if m := guestMode(t, overlay, "/upper"+agentGuestPath); m != "0755" {
+	if m := guestMode(t, overlay, "/upper"+agent.BinaryPath); m != "0755" {
 		t.Errorf("agent mode %s", m)
 	}
 	td.Daemon.cfg.VsockAgentPath = filepath.Join(t.TempDir(), "missing")

@@ -133,6 +133,24 @@ func (d *Daemon) GetImage(ctx context.Context, ref string) (api.Image, error) {
 	return d.toAPIImageVersions(im), nil
 }
 
+// newImageRecord is the image req registers, with a new id; the boot
+// artifacts req leaves unset (kernel, initrd, modules) are def's, the
+// default image's.
+func newImageRecord(req api.RegisterImageRequest, def store.Image) store.Image {
+	im := store.Image{ID: newID(), Name: req.Name, Rootfs: req.Rootfs, WorkSeed: req.WorkSeed,
+		Kernel: req.Kernel, Initrd: req.Initrd, ModulesDir: req.ModulesDir, Packages: req.Packages}
+	if im.Kernel == "" {
+		im.Kernel = def.Kernel
+	}
+	if im.Initrd == "" {
+		im.Initrd = def.Initrd
+	}
+	if im.ModulesDir == "" {
+		im.ModulesDir = def.ModulesDir
+	}
+	return im
+}
+
 // RegisterImage records (or updates in place) an unmanaged image.
 func (d *Daemon) RegisterImage(ctx context.Context, req api.RegisterImageRequest) (api.Image, error) {
 	if req.Managed {
@@ -145,18 +163,7 @@ func (d *Daemon) RegisterImage(ctx context.Context, req api.RegisterImageRequest
 		return api.Image{}, apierr.Conflict("pick another --name", "image %s is managed by banger and cannot be replaced by a registration", req.Name)
 	}
 	def, _ := d.store.ResolveImage(ctx, d.cfg.DefaultImage)
-	im := store.Image{ID: newID(), Name: req.Name, Rootfs: req.Rootfs, WorkSeed: req.WorkSeed,
-		Kernel: req.Kernel, Initrd: req.Initrd, ModulesDir: req.ModulesDir, Packages: req.Packages}
-	// Unset boot artifacts fall back to the default image's.
-	if im.Kernel == "" {
-		im.Kernel = def.Kernel
-	}
-	if im.Initrd == "" {
-		im.Initrd = def.Initrd
-	}
-	if im.ModulesDir == "" {
-		im.ModulesDir = def.ModulesDir
-	}
+	im := newImageRecord(req, def)
 	if req.Rootfs == "" {
 		return api.Image{}, apierr.Invalid("--rootfs is required")
 	}

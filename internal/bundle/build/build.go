@@ -25,6 +25,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"banger/internal/buildlog"
 	"banger/internal/bundle"
 )
 
@@ -83,7 +84,7 @@ const (
 
 type builder struct {
 	o       Options
-	r       *reporter
+	r       *buildlog.Reporter
 	dest    string
 	scratch string
 	st      *stamps
@@ -115,7 +116,7 @@ func run(ctx context.Context, o Options, m mode) (*Result, error) {
 	if err := os.MkdirAll(dest, 0o755); err != nil {
 		return nil, fmt.Errorf("create bundle directory: %w", err)
 	}
-	b := &builder{o: o, r: &reporter{progress: o.Progress, log: o.Log}, dest: dest}
+	b := &builder{o: o, r: buildlog.New(o.Progress, o.Log), dest: dest}
 	b.prev, _ = bundle.Load(dest)
 	if o.Agent == "" {
 		if full || b.prev == nil {
@@ -146,7 +147,7 @@ func run(ctx context.Context, o Options, m mode) (*Result, error) {
 	}
 	defer func() {
 		if err := removeScratch(b.scratch); err != nil {
-			b.r.say("warning: %v", err)
+			b.r.Say("warning: %v", err)
 		}
 	}()
 

@@ -8,27 +8,10 @@ import (
 	"strings"
 	"time"
 
+	"banger/internal/agent"
+	"banger/internal/buildlog"
 	"banger/internal/execx"
 )
-
-// AgentGuestPath is where the guest agent lives in the rootfs.
-const AgentGuestPath = "/usr/local/bin/banger-vsock-agent"
-
-// agentUnit keeps restarting the agent forever (no start limit): its
-// transport may appear later than the service starts.
-const agentUnit = `[Unit]
-Description=banger guest agent (HTTP over vsock)
-After=local-fs.target
-StartLimitIntervalSec=0
-
-[Service]
-ExecStart=/usr/local/bin/banger-vsock-agent
-Restart=always
-RestartSec=1
-
-[Install]
-WantedBy=multi-user.target
-`
 
 // sshdImageConf is baked into the image. It sorts before banger.conf, the
 // per-VM drop-in (HostKey, AuthorizedKeysFile) written at VM create; sshd
@@ -116,14 +99,14 @@ var enabledUnits = []string{"systemd-networkd.service", "banger-vsock-agent.serv
 
 // customizationKey changes whenever what customize does changes.
 func customizationKey() string {
-	return keyOf("customize/v2", agentUnit, sshdImageConf, sshUnitDropIn, containerUnitDropIn, apparmorUnit,
+	return keyOf("customize/v2", agent.Unit, sshdImageConf, sshUnitDropIn, containerUnitDropIn, apparmorUnit,
 		strings.Join(maskedUnits, ","), strings.Join(enabledUnits, ","))
 }
 
 // customize turns a Debian tree into a banger base image. The agent binary
 // itself is installed later, into the ext4 image (see injectAgent), so a new
 // agent does not need a rootfs rebuild.
-func customize(ctx context.Context, r *reporter, tree guestTree, release, modulesDir string) error {
+func customize(ctx context.Context, r *buildlog.Reporter, tree guestTree, release, modulesDir string) error {
 	for _, need := range []string{"/usr/sbin/sshd", "/lib/systemd/systemd", "/usr/bin/systemctl"} {
 		if !tree.exists(need) {
 			return fmt.Errorf("the rootfs has no %s (banger needs systemd and openssh-server)", need)
@@ -148,12 +131,12 @@ func customize(ctx context.Context, r *reporter, tree guestTree, release, module
 	if err != nil {
 		return err
 	}
-	r.logf("removed ssh host keys: %v", removed)
+	r.Logf("removed ssh host keys: %v", removed)
 	if err := tree.writeFile("/etc/ssh/sshd_config.d/00-banger-image.conf", []byte(sshdImageConf), 0o644); err != nil {
 		return err
 	}
 
-	if err := tree.writeFile("/etc/systemd/system/banger-vsock-agent.service", []byte(agentUnit), 0o644); err != nil {
+	if err := tree.writeFile("/etc/systemd/system/"+agent.UnitName, []byte(agent.Unit), 0o644); err != nil {
 		return err
 	}
 	if err := bootOrdering(ctx, r, tree); err != nil {
@@ -201,7 +184,7 @@ func customize(ctx context.Context, r *reporter, tree guestTree, release, module
 
 // bootOrdering writes the unit drop-ins and the AppArmor unit that keep
 // sshd's path short (see sshUnitDropIn, containerUnitDropIn, apparmorUnit).
-func bootOrdering(ctx context.Context, r *reporter, tree guestTree) error {
+func bootOrdering(ctx context.Context, r *buildlog.Reporter, tree guestTree) error {
 	files := []struct{ path, data string }{
 		{"/etc/systemd/system/ssh.service.d/banger.conf", sshUnitDropIn},
 		{"/etc/systemd/system/docker.service.d/banger.conf", containerUnitDropIn},
@@ -231,10 +214,10 @@ func bootOrdering(ctx context.Context, r *reporter, tree guestTree) error {
 // ConditionNeedsUpdate= (systemd-sysusers, on the way to sysinit.target)
 // do not run at every VM's first boot. After an upgrade inside the guest
 // /usr is newer again and they run as usual.
-func stampUpdated(ctx context.Context, r *reporter, tree guestTree) error {
+func stampUpdated(ctx context.Context, r *buildlog.Reporter, tree guestTree) error {
 	if tree.exists("/usr/bin/systemd-sysusers") {
 		argv := []string{tool("chroot"), string(tree), "/usr/bin/systemd-sysusers"}
-		if _, err := r.run(ctx, execx.Cmd{Argv: argv}); err != nil {
+		if _, err := r.Run(ctx, execx.Cmd{Argv: argv}); err != nil {
 			return fmt.Errorf("systemd-sysusers in the rootfs: %w", err)
 		}
 	}
@@ -259,9 +242,9 @@ func stampUpdated(ctx context.Context, r *reporter, tree guestTree) error {
 
 // systemctl runs the guest's own systemctl on the tree (offline: enable,
 // mask and set-default only edit symlinks).
-func systemctl(ctx context.Context, r *reporter, tree guestTree, args ...string) error {
+func systemctl(ctx context.Context, r *buildlog.Reporter, tree guestTree, args ...string) error {
 	argv := append([]string{tool("chroot"), string(tree), "/usr/bin/systemctl", "--no-reload"}, args...)
-	if _, err := r.run(ctx, execx.Cmd{Argv: argv}); err != nil {
+	if _, err := r.Run(ctx, execx.Cmd{Argv: argv}); err != nil {
 		return fmt.Errorf("systemctl %s in the rootfs: %w", args[0], err)
 	}
 	return nil

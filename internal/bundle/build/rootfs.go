@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"banger/internal/buildlog"
 	"banger/internal/bundle"
 	"banger/internal/disk"
 	"banger/internal/execx"
@@ -23,26 +24,26 @@ type rootfsSpec struct {
 }
 
 // buildRootfs makes rootfs-docker.ext4 and its work seed in Dest.
-func buildRootfs(ctx context.Context, r *reporter, s rootfsSpec) error {
+func buildRootfs(ctx context.Context, r *buildlog.Reporter, s rootfsSpec) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("building the rootfs needs root (mmdebstrap, chroot, file ownership): run it with sudo")
 	}
 	treeDir := filepath.Join(s.Scratch, "rootfs")
 	if s.BaseRootfs != "" {
-		if err := r.timed("extract "+filepath.Base(s.BaseRootfs), func() error {
+		if err := r.Timed("extract "+filepath.Base(s.BaseRootfs), func() error {
 			return extractExt4(ctx, s.BaseRootfs, treeDir)
 		}); err != nil {
 			return err
 		}
 	} else {
-		if err := r.timed(fmt.Sprintf("mmdebstrap %s (%d packages)", s.Suite, len(s.Packages)), func() error {
+		if err := r.Timed(fmt.Sprintf("mmdebstrap %s (%d packages)", s.Suite, len(s.Packages)), func() error {
 			return mmdebstrap(ctx, r, s, treeDir)
 		}); err != nil {
 			return err
 		}
 	}
 	tree := guestTree(treeDir)
-	if err := r.timed("customize", func() error {
+	if err := r.Timed("customize", func() error {
 		return customize(ctx, r, tree, s.Release, s.ModulesDir)
 	}); err != nil {
 		return err
@@ -52,15 +53,10 @@ func buildRootfs(ctx context.Context, r *reporter, s rootfsSpec) error {
 	if err != nil {
 		return err
 	}
-	size := rootfsImageSize(content)
-	// Default ext4 density is one inode per 16 KiB; make sure the tree fits
-	// with room for packages installed later.
-	inodes := int64(0)
-	if need := entries*2 + 16384; need > size/16384 {
-		inodes = need
-	}
-	if err := r.timed(fmt.Sprintf("mkfs.ext4 rootfs (%d MiB content, %d MiB image)", content/mib, size/mib), func() error {
-		return mkfsFromDir(ctx, r, treeDir, filepath.Join(s.Dest, bundle.RootfsName), bundle.LabelRoot, size, inodes)
+	size := disk.TreeImageSize(content)
+	inodes := disk.TreeInodes(size, entries)
+	if err := r.Timed(fmt.Sprintf("mkfs.ext4 rootfs (%d MiB content, %d MiB image)", content/mib, size/mib), func() error {
+		return disk.MakeFromDir(ctx, r.Run, treeDir, filepath.Join(s.Dest, bundle.RootfsName), bundle.LabelRoot, size, inodes)
 	}); err != nil {
 		return err
 	}
@@ -68,15 +64,15 @@ func buildRootfs(ctx context.Context, r *reporter, s rootfsSpec) error {
 	if err != nil {
 		return err
 	}
-	if err := r.timed("mkfs.ext4 work seed (/root)", func() error {
-		return mkfsFromDir(ctx, r, rootHome, filepath.Join(s.Dest, bundle.WorkSeedName), bundle.LabelWork, WorkSeedSize, 0)
+	if err := r.Timed("mkfs.ext4 work seed (/root)", func() error {
+		return disk.MakeFromDir(ctx, r.Run, rootHome, filepath.Join(s.Dest, bundle.WorkSeedName), bundle.LabelWork, WorkSeedSize, 0)
 	}); err != nil {
 		return err
 	}
 	return nil
 }
 
-func mmdebstrap(ctx context.Context, r *reporter, s rootfsSpec, treeDir string) error {
+func mmdebstrap(ctx context.Context, r *buildlog.Reporter, s rootfsSpec, treeDir string) error {
 	if _, err := execx.LookPath("mmdebstrap"); err != nil {
 		return fmt.Errorf("mmdebstrap is needed to build the rootfs (apt-get install mmdebstrap): %w", err)
 	}
@@ -93,9 +89,9 @@ func mmdebstrap(ctx context.Context, r *reporter, s rootfsSpec, treeDir string) 
 	// Not cancelled with the build: killing mmdebstrap would leave its
 	// chroot mounts behind. On Ctrl-C it gets SIGINT from the terminal too
 	// and cleans up itself.
-	_, err := r.run(context.WithoutCancel(ctx), execx.Cmd{Argv: argv})
+	_, err := r.Run(context.WithoutCancel(ctx), execx.Cmd{Argv: argv})
 	if b, rerr := os.ReadFile(logFile); rerr == nil {
-		r.logf("--- mmdebstrap log ---\n%s--- end of mmdebstrap log ---", b)
+		r.Logf("--- mmdebstrap log ---\n%s--- end of mmdebstrap log ---", b)
 	}
 	if err != nil {
 		return fmt.Errorf("mmdebstrap: %w", err)

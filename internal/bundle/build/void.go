@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"banger/internal/atomicfile"
+	"banger/internal/buildlog"
 	"banger/internal/bundle"
 	"banger/internal/disk"
 	"banger/internal/image/artifacts"
@@ -88,7 +89,7 @@ func VoidRootfs(ctx context.Context, o VoidOptions) (*VoidResult, error) {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
-	r := &reporter{progress: o.Progress, log: o.Log}
+	r := buildlog.New(o.Progress, o.Log)
 	mirror, err := voidMirrorBase(o.Mirror)
 	if err != nil {
 		return nil, err
@@ -133,7 +134,7 @@ func VoidRootfs(ctx context.Context, o VoidOptions) (*VoidResult, error) {
 	f := &artifacts.Fetcher{Mirror: o.ArtifactMirror, CacheDir: o.CacheDir, Client: o.Client}
 	res := &VoidResult{}
 	var ix *xbps.Index
-	if err := r.timed("repository index", func() error {
+	if err := r.Timed("repository index", func() error {
 		var err error
 		ix, res.RepodataFrom, err = fetchVoidIndex(ctx, f, mirror, o.Mirror)
 		return err
@@ -152,9 +153,9 @@ func VoidRootfs(ctx context.Context, o VoidOptions) (*VoidResult, error) {
 		return nil, fmt.Errorf("resolve %s: %w", o.Packages, err)
 	}
 	res.Packages = pkgs
-	r.logf("resolved %d packages from %d in %s", len(pkgs), len(names), o.Packages)
+	r.Logf("resolved %d packages from %d in %s", len(pkgs), len(names), o.Packages)
 	var files map[string]string
-	if err := r.timed(fmt.Sprintf("fetch %d packages", len(pkgs)), func() error {
+	if err := r.Timed(fmt.Sprintf("fetch %d packages", len(pkgs)), func() error {
 		var err error
 		files, err = fetchVoidPackages(ctx, f, mirror, pkgs, res.Key)
 		return err
@@ -178,7 +179,7 @@ func VoidRootfs(ctx context.Context, o VoidOptions) (*VoidResult, error) {
 	for _, n := range names {
 		inst.requested[xbps.PatternName(n)] = true
 	}
-	if err := r.timed("unpack packages", func() error {
+	if err := r.Timed("unpack packages", func() error {
 		for _, p := range pkgs {
 			if err := inst.unpack(p, files[p.Name]); err != nil {
 				return err
@@ -188,7 +189,7 @@ func VoidRootfs(ctx context.Context, o VoidOptions) (*VoidResult, error) {
 	}); err != nil {
 		return nil, err
 	}
-	if err := r.timed("package scripts (INSTALL post)", func() error {
+	if err := r.Timed("package scripts (INSTALL post)", func() error {
 		return inst.runScripts(ctx, pkgs)
 	}); err != nil {
 		return nil, err
@@ -197,7 +198,7 @@ func VoidRootfs(ctx context.Context, o VoidOptions) (*VoidResult, error) {
 	if err := inst.writePkgdb(pkgs, time.Now()); err != nil {
 		return nil, err
 	}
-	if err := r.timed("banger guest setup", func() error {
+	if err := r.Timed("banger guest setup", func() error {
 		return finishVoidTree(tree, modules, meta.KernelRelease, agent)
 	}); err != nil {
 		return nil, err
@@ -209,18 +210,15 @@ func VoidRootfs(ctx context.Context, o VoidOptions) (*VoidResult, error) {
 	}
 	size := o.Size
 	if size == 0 {
-		size = rootfsImageSize(content)
-	} else if need := rootfsImageSize(content) - 64*mib; size < need {
+		size = disk.TreeImageSize(content)
+	} else if need := disk.TreeImageSize(content) - 64*mib; size < need {
 		return nil, fmt.Errorf("--size %d MiB is too small for %d MiB of content: use at least %d MiB", size/mib, content/mib, need/mib)
 	}
-	inodes := int64(0)
-	if need := entries*2 + 16384; need > size/16384 {
-		inodes = need
-	}
+	inodes := disk.TreeInodes(size, entries)
 	rootfsTmp := filepath.Join(scratch, "rootfs.ext4")
 	seedTmp := filepath.Join(scratch, "work-seed.ext4")
-	if err := r.timed(fmt.Sprintf("mkfs.ext4 rootfs (%d MiB content, %d MiB image)", content/mib, size/mib), func() error {
-		return mkfsFromDir(ctx, r, string(tree), rootfsTmp, bundle.LabelRoot, size, inodes)
+	if err := r.Timed(fmt.Sprintf("mkfs.ext4 rootfs (%d MiB content, %d MiB image)", content/mib, size/mib), func() error {
+		return disk.MakeFromDir(ctx, r.Run, string(tree), rootfsTmp, bundle.LabelRoot, size, inodes)
 	}); err != nil {
 		return nil, err
 	}
@@ -228,8 +226,8 @@ func VoidRootfs(ctx context.Context, o VoidOptions) (*VoidResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := r.timed("mkfs.ext4 work seed (/root)", func() error {
-		return mkfsFromDir(ctx, r, rootHome, seedTmp, bundle.LabelWork, WorkSeedSize, 0)
+	if err := r.Timed("mkfs.ext4 work seed (/root)", func() error {
+		return disk.MakeFromDir(ctx, r.Run, rootHome, seedTmp, bundle.LabelWork, WorkSeedSize, 0)
 	}); err != nil {
 		return nil, err
 	}

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"banger/internal/agent"
 )
 
 // voidService is one runit service directory the Void rootfs gets under
@@ -26,7 +28,7 @@ type voidService struct {
 func voidRunitServices() []voidService {
 	return []voidService{
 		{Name: "ssh", Run: []byte("#!/bin/sh\nmkdir -p /run/sshd\nexec /usr/sbin/sshd -D -e\n")},
-		{Name: "banger-vsock-agent", Run: []byte("#!/bin/sh\nexec " + AgentGuestPath + "\n")},
+		{Name: "banger-vsock-agent", Run: []byte("#!/bin/sh\nexec " + agent.BinaryPath + "\n")},
 		{Name: "docker"}, // the docker package's own /etc/sv/docker
 	}
 }
@@ -59,7 +61,7 @@ net.bridge.bridge-nf-call-ip6tables = 1
 // finishVoidTree turns an installed Void tree into a banger image: kernel
 // modules, root's shell, sshd defaults, runit services, Docker's kernel
 // prerequisites and the guest agent.
-func finishVoidTree(tree guestTree, modulesDir, release, agent string) error {
+func finishVoidTree(tree guestTree, modulesDir, release, agentBinary string) error {
 	// Void is usr-merged (/usr/sbin -> bin), so either directory will do.
 	for _, need := range []string{"bash", "sshd", "runsvdir", "runit-init", "reboot", "poweroff", "dockerd", "ss"} {
 		if !tree.exists("/usr/bin/"+need) && !tree.exists("/usr/sbin/"+need) {
@@ -100,11 +102,11 @@ func finishVoidTree(tree guestTree, modulesDir, release, agent string) error {
 		return err
 	}
 
-	agentBin, err := os.ReadFile(agent)
+	agentBin, err := os.ReadFile(agentBinary)
 	if err != nil {
 		return fmt.Errorf("install the guest agent: %w", err)
 	}
-	if err := tree.writeFile(AgentGuestPath, agentBin, 0o755); err != nil {
+	if err := tree.writeFile(agent.BinaryPath, agentBin, 0o755); err != nil {
 		return err
 	}
 	if err := installRunitServices(tree, voidRunitServices()); err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"banger/internal/agent"
 	"banger/internal/bundle"
 	"banger/internal/image/artifacts"
 	"banger/internal/testenv"
@@ -252,7 +253,7 @@ func checkVoidImage(t *testing.T, fx voidFixture, res *VoidResult) {
 		"/etc/ssh/sshd_config": "Include /etc/ssh/sshd_config.d/*.conf",
 		"/etc/ssh/sshd_config.d/00-banger-image.conf": "PermitRootLogin prohibit-password",
 		"/etc/sv/ssh/run":                        "exec /usr/sbin/sshd -D -e",
-		"/etc/sv/banger-vsock-agent/run":         "exec " + AgentGuestPath,
+		"/etc/sv/banger-vsock-agent/run":         "exec " + agent.BinaryPath,
 		"/etc/sv/docker/run":                     "exec dockerd",
 		"/etc/sysctl.d/90-banger-docker.conf":    "net.ipv4.ip_forward = 1",
 		"/etc/modules-load.d/banger-docker.conf": "br_netfilter",

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"banger/internal/buildlog"
 	"banger/internal/execx"
 	"banger/internal/xbps"
 )
@@ -23,7 +24,7 @@ import (
 // voidInstaller unpacks XBPS packages into a rootfs tree and records them
 // the way xbps-install does, so xbps in the guest sees them installed.
 type voidInstaller struct {
-	r         *reporter
+	r         *buildlog.Reporter
 	tree      guestTree
 	arch      string
 	requested map[string]bool
@@ -201,7 +202,7 @@ func (in *voidInstaller) alternatives(pkgs []*xbps.Package) error {
 				if err := in.tree.symlink(rel, path.Clean(link)); err != nil {
 					return fmt.Errorf("package %s: alternatives group %s: %w", p.Pkgver, g, err)
 				}
-				in.r.logf("alternatives %s (%s): %s -> %s", g, p.Name, link, rel)
+				in.r.Logf("alternatives %s (%s): %s -> %s", g, p.Name, link, rel)
 			}
 		}
 	}
@@ -226,7 +227,7 @@ func (in *voidInstaller) runScripts(ctx context.Context, pkgs []*xbps.Package) e
 		return err
 	}
 	if st, err := os.Stat(sh); err != nil || st.Mode()&0o111 == 0 {
-		in.r.logf("no executable /bin/sh in the tree: package scripts not run")
+		in.r.Logf("no executable /bin/sh in the tree: package scripts not run")
 		for _, p := range pkgs {
 			if c := in.contents[p.Name]; c != nil && c.Install != nil {
 				in.scriptsFailed = append(in.scriptsFailed, p.Pkgver+": no /bin/sh in the rootfs")
@@ -258,7 +259,7 @@ func (in *voidInstaller) runScripts(ctx context.Context, pkgs []*xbps.Package) e
 		// the mirror and its index are (sha256-checked, index unsigned).
 		argv := []string{tool("unshare"), "--net", "--uts", "--ipc", "--pid", "--fork", "--kill-child",
 			tool("chroot"), string(in.tree), "/bin/sh", script, "post", p.Name, p.Version, "no", "no", in.arch}
-		_, err := in.r.run(sctx, execx.Cmd{Argv: argv, Dir: string(in.tree), SystemEnv: true,
+		_, err := in.r.Run(sctx, execx.Cmd{Argv: argv, Dir: string(in.tree), SystemEnv: true,
 			// xbps-triggers compare XBPS_TARGET_ARCH with uname -m to pick
 			// the tree's own useradd and friends.
 			Env: []string{"PATH=/usr/bin:/usr/sbin:/bin:/sbin", "HOME=/root", "XBPS_TARGET_ARCH=" + in.arch}})
