@@ -17,6 +17,17 @@ type reporter struct {
 	log      io.Writer
 }
 
+// newReporter writes to progress and log (io.Discard when nil).
+func newReporter(progress, log io.Writer) *reporter {
+	if progress == nil {
+		progress = io.Discard
+	}
+	if log == nil {
+		log = io.Discard
+	}
+	return &reporter{progress: progress, log: log}
+}
+
 func (r *reporter) say(format string, args ...any) {
 	fmt.Fprintf(r.progress, format+"\n", args...)
 	fmt.Fprintf(r.log, "# "+format+"\n", args...)

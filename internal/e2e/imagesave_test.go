@@ -1,0 +1,136 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// runHelper runs one of the repository's shell helpers (customize.sh, ...)
+// in the env, with its banger.
+func (e *env) runHelper(script string, args ...string) result {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := e.command(ctx, filepath.Join(repoRoot(), script), args...)
+	cmd.Env = append(cmd.Env, "BANGER="+filepath.Join(binDir, "banger"))
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		e.t.Fatalf("run %v: %v", cmd.Args, err)
+	}
+	return result{out.String(), errb.String(), code}
+}
+
+// customizeScript writes a file, a whiteout (/etc/motd removed), an opaque
+// directory (/etc/skel replaced) and a file under /root, and records the
+// throwaway VM's identity, which the saved image must not keep.
+const customizeScript = `#!/bin/sh
+set -e
+echo saved-by-customize > /etc/banger-saved
+rm /etc/motd
+rm -rf /etc/skel && mkdir /etc/skel && echo only > /etc/skel/only
+echo home > /root/from-customize
+hostname > /etc/throwaway-hostname
+cat /etc/machine-id > /etc/throwaway-machine-id
+`
+
+// saveWithCustomize runs customize.sh on image (one throwaway VM boot) and
+// checks its refusals, which boot nothing; the caller boots a VM of the
+// saved image and passes it to checkSaved.
+func (e *env) saveWithCustomize(t *testing.T, image, saved string) {
+	t.Helper()
+	script := filepath.Join(e.home, "customize-test.sh")
+	if err := os.WriteFile(script, []byte(customizeScript), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	before := e.imageNames(t)
+	for _, bad := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{image, filepath.Join(e.home, "missing.sh"), "x"}, "cannot read script"},
+		{[]string{"no-such-image", script, "x"}, "no image no-such-image"},
+		{[]string{image, script, image}, "image " + image + " already exists"},
+		{[]string{image, script}, "customize.sh"}, // usage
+	} {
+		r := e.runHelper("customize.sh", bad.args...)
+		if r.code == 0 || !strings.Contains(r.stderr, bad.want) {
+			t.Errorf("customize.sh %v: want a failure mentioning %q, got %s", bad.args, bad.want, r)
+		}
+	}
+	if got := e.imageNames(t); !slices.Equal(got, before) {
+		t.Errorf("refused customize.sh runs changed the images: %v -> %v", before, got)
+	}
+
+	start := time.Now()
+	r := e.runHelper("customize.sh", "--memory", "768", image, script, saved)
+	t.Logf("customize.sh: %s\n%s", time.Since(start).Round(time.Millisecond), r.stdout)
+	if r.code != 0 {
+		t.Fatalf("customize.sh: %s", r)
+	}
+	contains(t, r, "apply the VM's changes (overlay)", "/root from the work disk", "mkfs.ext4 rootfs")
+	im := e.image(t, saved)
+	if !im.Managed || !strings.HasPrefix(im.Rootfs, filepath.Join(e.stateDir(), "images", saved)+"/") || im.WorkSeed == "" {
+		t.Errorf("saved image: %+v", im)
+	}
+	// The throwaway VM, its export and the helper's record are gone.
+	if vms := e.must("vm", "list").stdout; strings.Contains(vms, "bh-") {
+		t.Errorf("customize.sh left its throwaway vm:\n%s", vms)
+	}
+	for _, p := range e.imagesDirEntries(t) {
+		if strings.HasPrefix(p, ".") {
+			t.Errorf("image save left %s in the images directory", p)
+		}
+	}
+	if recs, _ := filepath.Glob(filepath.Join(e.stateDir(), "helpers", "*.vm")); len(recs) != 0 {
+		t.Errorf("customize.sh left records: %v", recs)
+	}
+}
+
+// checkSaved checks a running VM of the image customize.sh saved.
+func (e *env) checkSaved(t *testing.T, vm string) {
+	t.Helper()
+	out := e.ssh(t, vm, "sh", "-c", "cat /etc/banger-saved /root/from-customize; ls -A /etc/skel; test -e /etc/motd && echo motd-back; "+
+		"echo host=$(hostname) was=$(cat /etc/throwaway-hostname); "+
+		"test \"$(cat /etc/machine-id)\" = \"$(cat /etc/throwaway-machine-id)\" && echo same-machine-id; true")
+	if out.code != 0 {
+		t.Fatalf("ssh into %s: %s", vm, out)
+	}
+	for _, want := range []string{"saved-by-customize\nhome\nonly\n", "host=" + vm + " was=bh-"} {
+		if !strings.Contains(out.stdout, want) {
+			t.Errorf("vm of the saved image: want %q in\n%s", want, out.stdout)
+		}
+	}
+	for _, bad := range []string{"motd-back", "same-machine-id", ".bashrc"} {
+		if strings.Contains(out.stdout, bad) {
+			t.Errorf("vm of the saved image: %q in\n%s", bad, out.stdout)
+		}
+	}
+	// A running VM cannot be saved; nothing changes.
+	before := e.imageNames(t)
+	r := e.run("image", "save", vm, "--name", "not-saved")
+	if r.code == 0 || !strings.Contains(r.stderr, "only a stopped vm can be saved") {
+		t.Errorf("image save of a running vm: %s", r)
+	}
+	if got := e.imageNames(t); !slices.Equal(got, before) {
+		t.Errorf("a refused image save changed the images: %v -> %v", before, got)
+	}
+}
+
+func TestCustomizeHelperOnQemu(t *testing.T) {
+	e := newVMEnv(t)
+	e.saveWithCustomize(t, "default", "saved")
+	e.must("vm", "create", "--image", "saved", "--name", "e2e-a", "--memory", "768")
+	e.checkSaved(t, "e2e-a")
+}
