@@ -116,7 +116,7 @@ func (b *builder) rootfsStep() step {
 			if err != nil {
 				return "", err
 			}
-			return keyOf("rootfs/v2", pk, b.o.Suite, b.o.Mirror, b.release(), b.kernelPackage(),
+			return keyOf("rootfs/v3", pk, b.o.Suite, b.o.Mirror, b.release(), b.kernelPackage(),
 				customizationKey(), baseIdentity(b.o.BaseRootfs)), nil
 		},
 		outputs: func() []string {
