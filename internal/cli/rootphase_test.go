@@ -67,9 +67,9 @@ func TestBuildPhaseRefusals(t *testing.T) {
 	}
 	spec := filepath.Join(dir, "spec.json")
 	for body, want := range map[string]string{
-		`{"log":"x"}`: "exactly one of options and save",
+		`{"log":"x"}`:                        "exactly one of options and save",
 		`{"options":{},"save":{},"log":"x"}`: "exactly one of options and save",
-		`not json`: "build phase spec",
+		`not json`:                           "build phase spec",
 	} {
 		os.WriteFile(spec, []byte(body), 0o600)
 		if err := runBuildPhase(context.Background(), e, spec, 0, noenv); err == nil || !strings.Contains(err.Error(), want) {
