@@ -69,8 +69,21 @@ func (e *env) saveWithCustomize(t *testing.T, image, saved string) {
 			t.Errorf("customize.sh %v: want a failure mentioning %q, got %s", bad.args, bad.want, r)
 		}
 	}
+	for _, bad := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{image, image}, "image " + image + " already exists"},
+		{[]string{"--bogus", image, "x"}, "unknown option --bogus"},
+		{[]string{image}, "interactive.sh"}, // usage
+	} {
+		r := e.runHelper("interactive.sh", bad.args...)
+		if r.code == 0 || !strings.Contains(r.stderr, bad.want) {
+			t.Errorf("interactive.sh %v: want a failure mentioning %q, got %s", bad.args, bad.want, r)
+		}
+	}
 	if got := e.imageNames(t); !slices.Equal(got, before) {
-		t.Errorf("refused customize.sh runs changed the images: %v -> %v", before, got)
+		t.Errorf("refused helper runs changed the images: %v -> %v", before, got)
 	}
 
 	start := time.Now()

@@ -95,7 +95,8 @@ func fetchBusybox(ctx context.Context, r *reporter, apt *aptSource, scratch stri
 	return "", errors.New("busybox-static package has no bin/busybox")
 }
 
-// baseIdentity identifies a --base-rootfs input cheaply (path, size, mtime).
+// baseIdentity identifies a --base-rootfs input cheaply (path, size, mtime);
+// "" for an mmdebstrap build.
 func baseIdentity(p string) string {
 	if p == "" {
 		return ""
@@ -105,7 +106,9 @@ func baseIdentity(p string) string {
 		return p
 	}
 	abs, _ := filepath.Abs(p)
-	return fmt.Sprintf("%s:%d:%d", abs, st.Size(), st.ModTime().UnixNano())
+	// "+packages": since packages.apt is installed on top of the base, a
+	// rootfs built from the same base before that is stale.
+	return fmt.Sprintf("%s:%d:%d+packages", abs, st.Size(), st.ModTime().UnixNano())
 }
 
 func (b *builder) rootfsStep() step {
@@ -116,7 +119,7 @@ func (b *builder) rootfsStep() step {
 			if err != nil {
 				return "", err
 			}
-			return keyOf("rootfs/v3", pk, b.o.Suite, b.o.Mirror, b.release(), b.kernelPackage(),
+			return keyOf("rootfs/v2", pk, b.o.Suite, b.o.Mirror, b.release(), b.kernelPackage(),
 				customizationKey(), baseIdentity(b.o.BaseRootfs)), nil
 		},
 		outputs: func() []string {
