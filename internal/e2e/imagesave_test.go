@@ -147,3 +147,21 @@ func TestCustomizeHelperOnQemu(t *testing.T) {
 	e.must("vm", "create", "--image", "saved", "--name", "e2e-a", "--memory", "768")
 	e.checkSaved(t, "e2e-a")
 }
+
+// packages.sh turns a packages.apt-style list into a guest install script.
+func TestPackagesShScripts(t *testing.T) {
+	list := filepath.Join(t.TempDir(), "p.apt")
+	os.WriteFile(list, []byte("# tools\ngit  curl # comment\n\n\tjq\n"), 0o644)
+	lib := filepath.Join(repoRoot(), "packages.sh")
+	out, err := exec.Command("sh", "-c", `. "$1"; read_packages "$2" | tr '\n' ,; echo; apt_install_script "$2"`, "sh", lib, list).CombinedOutput()
+	if err != nil {
+		t.Fatalf("packages.sh: %v\n%s", err, out)
+	}
+	if !strings.HasPrefix(string(out), "git,curl,jq,\n#!/bin/sh\n") || !strings.Contains(string(out), "apt-get install -y --no-install-recommends git curl jq \n") {
+		t.Errorf("packages.sh output:\n%s", out)
+	}
+	out, err = exec.Command("sh", "-c", `. "$1"; read_packages /nonexistent`, "sh", lib).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "cannot read package list /nonexistent") {
+		t.Errorf("read_packages of a missing file: %v %s", err, out)
+	}
+}
