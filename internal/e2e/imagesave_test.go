@@ -165,3 +165,130 @@ func TestPackagesShScripts(t *testing.T) {
 		t.Errorf("read_packages of a missing file: %v %s", err, out)
 	}
 }
+
+// fakeBanger is a banger that logs its arguments: "image show" knows the
+// images in $IMAGES, "vm ssh" fails with 3 when $FAIL_SSH is set, and
+// /tmp/banger-discard exists in the VM when $DISCARD is set.
+const fakeBanger = `#!/bin/sh
+echo "$*" >> "$LOG"
+case "$1 $2" in
+"image show") case " $IMAGES " in *" $3 "*) exit 0 ;; esac; echo "error: image $3 not found" >&2; exit 1 ;;
+"vm ssh") [ -z "$FAIL_SSH" ] || exit 3
+	case "$*" in *banger-discard*) [ -n "$DISCARD" ] || exit 1 ;; esac ;;
+esac
+exit 0
+`
+
+// The helpers' control flow, with a fake banger (no VM): the order of the
+// banger commands, no save after a failed script, the throwaway VM deleted
+// either way, and a VM left by a killed run deleted by the next one.
+func TestCustomizeShFlow(t *testing.T) {
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "banger")
+	os.WriteFile(fake, []byte(fakeBanger), 0o755)
+	script := filepath.Join(dir, "s.sh")
+	os.WriteFile(script, []byte("#!/bin/sh\ntrue\n"), 0o755)
+	state := filepath.Join(dir, "state")
+	run := func(failSSH bool, args ...string) (string, []string, error) {
+		return runFakeHelper(dir, fake, state, "customize.sh", failSSH, nil, args...)
+	}
+
+	// A record of a throwaway VM whose helper run is gone.
+	os.MkdirAll(filepath.Join(state, "helpers"), 0o755)
+	os.WriteFile(filepath.Join(state, "helpers", "bh-dead00.vm"), []byte("999999999\n"), 0o644)
+
+	out, calls, err := run(false, "--memory", "512", "base", script, "new")
+	if err != nil {
+		t.Fatalf("customize.sh: %v\n%s", err, out)
+	}
+	vm := ""
+	for _, c := range calls {
+		if f := strings.Fields(c); len(f) > 6 && f[0] == "vm" && f[1] == "create" {
+			vm = f[5]
+		}
+	}
+	want := []string{
+		"vm delete --force bh-dead00",
+		"image show base", "image show new",
+		"vm create --image base --name " + vm + " --memory 512",
+		"vm cp " + script + " " + vm + ":/tmp/banger-customize",
+		"vm ssh " + vm + " -- chmod 0755 /tmp/banger-customize && cd /root && /bin/sh -c /tmp/banger-customize",
+		"vm stop " + vm,
+		"image save " + vm + " --name new",
+		"vm delete --force " + vm,
+	}
+	if !slices.Equal(calls, want) {
+		t.Errorf("customize.sh ran\n%s\nwant\n%s", strings.Join(calls, "\n"), strings.Join(want, "\n"))
+	}
+	if recs, _ := filepath.Glob(filepath.Join(state, "helpers", "*")); len(recs) != 0 {
+		t.Errorf("records left: %v", recs)
+	}
+
+	out, calls, err = run(true, "base", script, "new")
+	if err == nil || !strings.Contains(out, "failed in") || !strings.Contains(out, "nothing was saved") {
+		t.Errorf("customize.sh with a failing script: %v\n%s", err, out)
+	}
+	for _, c := range calls {
+		if strings.HasPrefix(c, "image save") || strings.HasPrefix(c, "vm stop") {
+			t.Errorf("a failed script still ran %q", c)
+		}
+	}
+	if last := calls[len(calls)-1]; !strings.HasPrefix(last, "vm delete --force bh-") {
+		t.Errorf("the throwaway vm was not deleted after a failure: %v", calls)
+	}
+	if recs, _ := filepath.Glob(filepath.Join(state, "helpers", "*")); len(recs) != 0 {
+		t.Errorf("records left after a failure: %v", recs)
+	}
+}
+
+// runFakeHelper runs a helper with the fake banger and returns its output
+// and the banger commands it ran.
+func runFakeHelper(dir, fake, state, helper string, failSSH bool, env []string, args ...string) (string, []string, error) {
+	log := filepath.Join(dir, "log")
+	os.Remove(log)
+	cmd := exec.Command(filepath.Join(repoRoot(), helper), args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "BANGER=" + fake, "LOG=" + log,
+		"IMAGES=base", "BANGER_STATE_DIR=" + state}, env...)
+	if failSSH {
+		cmd.Env = append(cmd.Env, "FAIL_SSH=1")
+	}
+	out, err := cmd.CombinedOutput()
+	b, _ := os.ReadFile(log)
+	return string(out), strings.Split(strings.TrimSpace(string(b)), "\n"), err
+}
+
+func TestInteractiveShFlow(t *testing.T) {
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "banger")
+	os.WriteFile(fake, []byte(fakeBanger), 0o755)
+	state := filepath.Join(dir, "state")
+	out, calls, err := runFakeHelper(dir, fake, state, "interactive.sh", false, nil, "base", "new")
+	if err != nil {
+		t.Fatalf("interactive.sh: %v\n%s", err, out)
+	}
+	vm := strings.Fields(calls[2])[5]
+	want := []string{
+		"image show base", "image show new",
+		"vm create --image base --name " + vm,
+		"vm ssh " + vm,
+		"vm ssh " + vm + " -- test -e /tmp/banger-discard",
+		"vm stop " + vm,
+		"image save " + vm + " --name new",
+		"vm delete --force " + vm,
+	}
+	if !slices.Equal(calls, want) {
+		t.Errorf("interactive.sh ran\n%s\nwant\n%s", strings.Join(calls, "\n"), strings.Join(want, "\n"))
+	}
+	out, calls, err = runFakeHelper(dir, fake, state, "interactive.sh", false, []string{"DISCARD=1"}, "base", "new")
+	if err != nil || !strings.Contains(out, "nothing was saved") {
+		t.Errorf("interactive.sh with /tmp/banger-discard: %v\n%s", err, out)
+	}
+	for _, c := range calls {
+		if strings.HasPrefix(c, "image save") {
+			t.Errorf("a discarded session was saved: %v", calls)
+		}
+	}
+	if last := calls[len(calls)-1]; !strings.HasPrefix(last, "vm delete --force bh-") {
+		t.Errorf("the throwaway vm was not deleted after a discard: %v", calls)
+	}
+}
