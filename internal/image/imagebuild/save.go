@@ -13,6 +13,7 @@ import (
 	"banger/internal/disk"
 	"banger/internal/execx"
 	"banger/internal/guestconfig"
+	"banger/internal/image/artifacts"
 )
 
 // SaveOptions is one `banger image save`: a stopped VM's disks (copies the
@@ -107,10 +108,10 @@ func notSaved(p string) bool {
 	return false
 }
 
-// refreshVersions updates the package lines of a version record ("name
-// version") to what the tree's dpkg database has installed now; tool lines
-// and lines of packages dpkg does not know stay as they were; packages
-// removed in the VM go.
+// refreshVersions updates a version record ("name version" lines) to the
+// saved tree: package lines get the version the tree's dpkg database has
+// installed now, packages no longer installed go, and the pinned tools'
+// lines stay as recorded.
 func refreshVersions(ctx context.Context, r *reporter, tree string, versions []string) []string {
 	if len(versions) == 0 {
 		return nil
@@ -121,25 +122,31 @@ func refreshVersions(ctx context.Context, r *reporter, tree string, versions []s
 		r.logf("versions kept as recorded: %v", err)
 		return versions
 	}
-	installed := map[string]string{} // "" = known to dpkg, not installed
-	for _, l := range strings.Split(string(out), "\n") {
-		if f := strings.Fields(l); len(f) == 3 {
-			installed[f[0]] = ""
-			if f[2] == "installed" {
-				installed[f[0]] = f[1]
-			}
+	return applyInstalled(versions, string(out))
+}
+
+// applyInstalled is refreshVersions on dpkg-query's "name version status"
+// lines.
+func applyInstalled(versions []string, dpkg string) []string {
+	installed := map[string]string{}
+	for _, l := range strings.Split(dpkg, "\n") {
+		if f := strings.Fields(l); len(f) == 3 && f[2] == "installed" {
+			installed[f[0]] = f[1]
 		}
+	}
+	tools := map[string]bool{}
+	for _, a := range artifacts.Pinned() {
+		tools[a.Name] = true
 	}
 	res := make([]string, 0, len(versions))
 	for _, l := range versions {
 		name, _, _ := strings.Cut(l, " ")
 		switch v, ok := installed[name]; {
-		case ok && v == "":
-			continue // removed in the VM
 		case ok:
-			l = name + " " + v
+			res = append(res, name+" "+v)
+		case tools[name]:
+			res = append(res, l)
 		}
-		res = append(res, l)
 	}
 	slices.Sort(res)
 	return res
