@@ -41,7 +41,8 @@ through sudo. The VM is not changed. The new image boots with the kernel and
 initrd of the VM's image.`,
 		Example: `  banger vm stop dev && banger image save dev --name dev-snap
   banger vm create --image dev-snap`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeVMs(e),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.VM = args[0]
 			return runImageSave(cmd.Context(), e, o)
