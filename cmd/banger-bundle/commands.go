@@ -16,6 +16,7 @@ import (
 	"banger/internal/bundle"
 	"banger/internal/bundle/archive"
 	"banger/internal/bundle/build"
+	"banger/internal/image/imagebuild"
 	"banger/internal/paths"
 )
 
@@ -65,7 +66,7 @@ func (f *buildFlags) register(fs *flag.FlagSet, rootfsOnly bool) {
 	fs.StringVar(&f.log, "log", "", "build log file (default ~/.local/state/banger/image-build/bundle-<time>.log)")
 	fs.BoolVar(&f.force, "force", false, "redo every step even when its inputs are unchanged")
 	if rootfsOnly {
-		fs.StringVar(&f.base, "base-rootfs", "", "start from this ext4 image's content instead of mmdebstrap (packages.apt is not applied)")
+		fs.StringVar(&f.base, "base-rootfs", "", "start from this ext4 image's content instead of mmdebstrap, then install --packages on top (Debian "+imagebuild.Suite+" from --mirror)")
 	} else {
 		fs.StringVar(&f.kernel, "kernel-package", build.DefaultKernelPackage, "Debian kernel (meta-)package")
 		fs.StringVar(&f.firecracker, "firecracker", "", "firecracker binary to copy into the bundle (default: firecracker on PATH, if any)")

@@ -36,6 +36,21 @@ func New(progress, log io.Writer) *Reporter {
 	return &Reporter{progress: progress, log: log}
 }
 
+// Nested reports to the same log, with its progress lines indented: the
+// steps of one step of a larger build.
+func (r *Reporter) Nested() *Reporter {
+	return &Reporter{progress: indent{r.progress}, log: r.log}
+}
+
+type indent struct{ w io.Writer }
+
+func (i indent) Write(b []byte) (int, error) {
+	if _, err := i.w.Write(append([]byte("  "), b...)); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
 // Say prints one progress line, copied into the log as a comment.
 func (r *Reporter) Say(format string, args ...any) {
 	fmt.Fprintf(r.progress, format+"\n", args...)

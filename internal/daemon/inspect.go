@@ -192,6 +192,11 @@ func (d *Daemon) RegisterImage(ctx context.Context, req api.RegisterImageRequest
 // DeleteImage removes an image record, and a built image's files unless
 // VMs created from an older version still use them.
 func (d *Daemon) DeleteImage(ctx context.Context, ref string) (api.Image, error) {
+	// Under imageFilesMu: a vm create records its VM on the image's files
+	// under it too, so it comes either before (and the delete is refused)
+	// or after (and finds no image).
+	imageFilesMu.Lock()
+	defer imageFilesMu.Unlock()
 	im, err := d.store.ResolveImage(ctx, ref)
 	if err != nil {
 		return api.Image{}, err
@@ -202,6 +207,6 @@ func (d *Daemon) DeleteImage(ctx context.Context, ref string) (api.Image, error)
 	if err := d.store.DeleteImage(ctx, im.ID); err != nil {
 		return api.Image{}, err
 	}
-	d.releaseImageFiles(ctx, im.Rootfs)
+	d.releaseVersionLocked(ctx, im.Rootfs)
 	return toAPIImage(im), nil
 }

@@ -44,7 +44,7 @@ type Options struct {
 	Mirror        string // Debian archive URL; "" = the host's apt sources or DefaultMirror
 	KernelPackage string // default DefaultKernelPackage
 	Firecracker   string // firecracker binary to copy in; "" = the one on PATH, if any
-	BaseRootfs    string // Rootfs only: start from this ext4's content instead of mmdebstrap
+	BaseRootfs    string // Rootfs only: start from this ext4's content instead of mmdebstrap (Packages installed on top)
 	Force         bool   // ignore the recorded stamps and redo every step
 	// Owner, when set, owns every bundle file at the end (a build run
 	// through sudo hands the bundle back to the user).

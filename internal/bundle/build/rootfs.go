@@ -11,13 +11,16 @@ import (
 	"banger/internal/bundle"
 	"banger/internal/disk"
 	"banger/internal/execx"
+	"banger/internal/image/imagebuild"
 )
 
+// indent prefixes every write with two spaces: the steps of a nested
+// reporter (one line per write) under the step that runs them.
 // rootfsSpec is the input of the rootfs step.
 type rootfsSpec struct {
 	Suite, Mirror string
 	Packages      []string
-	BaseRootfs    string // start from this ext4's content instead of mmdebstrap
+	BaseRootfs    string // start from this ext4's content instead of mmdebstrap, then add Packages
 	Release       string
 	ModulesDir    string // the bundle's modules/<release>
 	Scratch, Dest string
@@ -34,6 +37,15 @@ func buildRootfs(ctx context.Context, r *buildlog.Reporter, s rootfsSpec) error 
 			return extractExt4(ctx, s.BaseRootfs, treeDir)
 		}); err != nil {
 			return err
+		}
+		// packages.apt on top of the base, as an image build installs
+		// packages: resolved and downloaded on the host, installed from
+		// those files in a chroot. Packages the base has are kept as they are.
+		if s.Suite != imagebuild.Suite {
+			return fmt.Errorf("--base-rootfs installs packages.apt from Debian %s, not --suite %s", imagebuild.Suite, s.Suite)
+		}
+		if err := imagebuild.InstallPackages(ctx, r.Nested(), treeDir, s.Packages, s.Mirror, filepath.Join(s.Scratch, "debs")); err != nil {
+			return fmt.Errorf("apply %d packages to the base rootfs: %w", len(s.Packages), err)
 		}
 	} else {
 		if err := r.Timed(fmt.Sprintf("mmdebstrap %s (%d packages)", s.Suite, len(s.Packages)), func() error {

@@ -97,7 +97,8 @@ func fetchBusybox(ctx context.Context, r *buildlog.Reporter, apt *aptSource, scr
 	return "", errors.New("busybox-static package has no bin/busybox")
 }
 
-// baseIdentity identifies a --base-rootfs input cheaply (path, size, mtime).
+// baseIdentity identifies a --base-rootfs input cheaply (path, size, mtime);
+// "" for an mmdebstrap build.
 func baseIdentity(p string) string {
 	if p == "" {
 		return ""
@@ -107,7 +108,9 @@ func baseIdentity(p string) string {
 		return p
 	}
 	abs, _ := filepath.Abs(p)
-	return fmt.Sprintf("%s:%d:%d", abs, st.Size(), st.ModTime().UnixNano())
+	// "+packages": since packages.apt is installed on top of the base, a
+	// rootfs built from the same base before that is stale.
+	return fmt.Sprintf("%s:%d:%d+packages", abs, st.Size(), st.ModTime().UnixNano())
 }
 
 func (b *builder) rootfsStep() step {

@@ -61,12 +61,6 @@ type Result struct {
 // Build makes o.OutDir with the rootfs, work seed and version record. On
 // failure nothing is left behind.
 func Build(ctx context.Context, o Options) (_ *Result, err error) {
-	if o.Progress == nil {
-		o.Progress = io.Discard
-	}
-	if o.Log == nil {
-		o.Log = io.Discard
-	}
 	r := buildlog.New(o.Progress, o.Log)
 	if os.Geteuid() != 0 {
 		return nil, errors.New("image build needs root (chroot and file owners in the image): run it with sudo")
@@ -76,22 +70,11 @@ func Build(ctx context.Context, o Options) (_ *Result, err error) {
 			return nil, fmt.Errorf("image build needs %s on the host: %w", tool, err)
 		}
 	}
-	if _, err := os.Stat(o.OutDir); err == nil {
-		return nil, fmt.Errorf("image directory %s already exists", o.OutDir)
-	}
-	parent := filepath.Dir(o.OutDir)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return nil, fmt.Errorf("create image directory: %w", err)
-	}
-	scratch, err := os.MkdirTemp(parent, ".build-")
+	scratch, done, err := newScratch(r, o.OutDir)
 	if err != nil {
-		return nil, fmt.Errorf("create build directory: %w", err)
+		return nil, err
 	}
-	defer func() {
-		if rerr := os.RemoveAll(scratch); rerr != nil {
-			r.Say("warning: remove %s: %v", scratch, rerr)
-		}
-	}()
+	defer done()
 	tree := filepath.Join(scratch, "tree")
 	out := filepath.Join(scratch, "out")
 	if err := os.MkdirAll(out, 0o755); err != nil {
@@ -118,10 +101,17 @@ func Build(ctx context.Context, o Options) (_ *Result, err error) {
 		return nil, err
 	}
 
+	return writeImage(ctx, r, tree, out, o.OutDir, o.Size, versions)
+}
+
+// writeImage makes the work seed from tree's /root and the rootfs from the
+// rest of tree in out (a scratch directory beside outDir), records
+// versions, and moves out to outDir.
+func writeImage(ctx context.Context, r *buildlog.Reporter, tree, out, outDir string, wantSize int64, versions []string) (*Result, error) {
 	res := &Result{
-		Rootfs:       filepath.Join(o.OutDir, RootfsName),
-		WorkSeed:     filepath.Join(o.OutDir, WorkSeedName),
-		VersionsFile: filepath.Join(o.OutDir, VersionsName),
+		Rootfs:       filepath.Join(outDir, RootfsName),
+		WorkSeed:     filepath.Join(outDir, WorkSeedName),
+		VersionsFile: filepath.Join(outDir, VersionsName),
 		Versions:     versions,
 	}
 	rootHome := filepath.Join(tree, "root")
@@ -142,11 +132,11 @@ func Build(ctx context.Context, o Options) (_ *Result, err error) {
 		return nil, err
 	}
 	size := disk.TreeImageSize(content)
-	if o.Size > 0 {
-		if o.Size < content+content/20 {
-			return nil, fmt.Errorf("--size %s is too small for the image's %d MiB of content (use at least %d MiB)", humanize.Bytes(o.Size), content/mib, (content+content/10)/mib)
+	if wantSize > 0 {
+		if wantSize < content+content/20 {
+			return nil, fmt.Errorf("--size %s is too small for the image's %d MiB of content (use at least %d MiB)", humanize.Bytes(wantSize), content/mib, (content+content/10)/mib)
 		}
-		size = o.Size
+		size = wantSize
 	}
 	inodes := disk.TreeInodes(size, entries)
 	if err := r.Timed(fmt.Sprintf("mkfs.ext4 rootfs (%d MiB content, %d MiB image)", content/mib, size/mib), func() error {
@@ -157,10 +147,31 @@ func Build(ctx context.Context, o Options) (_ *Result, err error) {
 	if err := os.WriteFile(filepath.Join(out, VersionsName), []byte(strings.Join(versions, "\n")+"\n"), 0o644); err != nil {
 		return nil, err
 	}
-	if err := os.Rename(out, o.OutDir); err != nil {
+	if err := os.Rename(out, outDir); err != nil {
 		return nil, fmt.Errorf("move the image into place: %w", err)
 	}
 	return res, nil
+}
+
+// newScratch makes a build directory beside outDir, which must not exist
+// yet; done removes it.
+func newScratch(r *buildlog.Reporter, outDir string) (string, func(), error) {
+	if _, err := os.Stat(outDir); err == nil {
+		return "", nil, fmt.Errorf("image directory %s already exists", outDir)
+	}
+	parent := filepath.Dir(outDir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return "", nil, fmt.Errorf("create image directory: %w", err)
+	}
+	scratch, err := os.MkdirTemp(parent, ".build-")
+	if err != nil {
+		return "", nil, fmt.Errorf("create build directory: %w", err)
+	}
+	return scratch, func() {
+		if err := os.RemoveAll(scratch); err != nil {
+			r.Say("warning: remove %s: %v", scratch, err)
+		}
+	}, nil
 }
 
 func roundUp(n, to int64) int64 { return (n + to - 1) / to * to }
