@@ -1,7 +1,9 @@
 package agent
 
+import "banger/internal/agent/agentproto"
+
 // BinaryPath is where the image builder installs banger-vsock-agent.
-const BinaryPath = "/usr/local/bin/banger-vsock-agent"
+const BinaryPath = agentproto.BinaryPath
 
 // UnitName is the systemd unit the image builder installs and enables.
 const UnitName = "banger-vsock-agent.service"

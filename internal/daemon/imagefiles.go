@@ -12,6 +12,7 @@ import (
 	"sync"
 	"syscall"
 
+	"banger/internal/agent/agentproto"
 	"banger/internal/api"
 	"banger/internal/daemon/apierr"
 	"banger/internal/guestconfig"
@@ -67,6 +68,10 @@ func (d *Daemon) registerBuiltImage(ctx context.Context, req api.RegisterImageRe
 			return api.Image{}, apierr.Invalid("managed image %s: %s does not exist", req.Name, p)
 		}
 	}
+	init, err := registrationInit(ctx, req.Init, req.Rootfs)
+	if err != nil {
+		return api.Image{}, err
+	}
 	imageFilesMu.Lock()
 	defer imageFilesMu.Unlock()
 	existing, err := d.store.ResolveImage(ctx, req.Name)
@@ -76,7 +81,7 @@ func (d *Daemon) registerBuiltImage(ctx context.Context, req api.RegisterImageRe
 	}
 	def, _ := d.store.ResolveImage(ctx, d.cfg.DefaultImage)
 	im := store.Image{ID: newID(), Name: req.Name, Managed: true, Rootfs: req.Rootfs, WorkSeed: req.WorkSeed,
-		Kernel: req.Kernel, Initrd: req.Initrd, ModulesDir: req.ModulesDir, Packages: req.Packages}
+		Kernel: req.Kernel, Initrd: req.Initrd, ModulesDir: req.ModulesDir, Packages: req.Packages, Init: init}
 	if im.Kernel == "" {
 		im.Kernel = def.Kernel
 	}
@@ -179,7 +184,7 @@ func (d *Daemon) agentOverride() (*guestconfig.File, error) {
 	return &guestconfig.File{Path: agentGuestPath, Mode: 0o755, Content: b}, nil
 }
 
-const agentGuestPath = "/usr/local/bin/banger-vsock-agent"
+const agentGuestPath = agentproto.BinaryPath
 
 // pinImageFiles gives a new VM of a bundle (or default_*) image hard links
 // of the image's rootfs, kernel and initrd under
