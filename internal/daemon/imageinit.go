@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"sync"
 
 	"banger/internal/daemon/apierr"
 	"banger/internal/disk"
@@ -77,8 +79,16 @@ func (d *Daemon) fillInit(ctx context.Context, img *store.Image) {
 	if img.Init != "" {
 		return
 	}
+	// `image list` runs this for every image each time (the TUI polls
+	// it): a rootfs that could not be read is tried again only once it
+	// changed.
+	key := undetectedKey(img.Rootfs)
+	if _, failed := undetectedInits.Load(key); failed {
+		return
+	}
 	init, err := detectInit(ctx, img.Rootfs)
 	if err != nil {
+		undetectedInits.Store(key, true)
 		d.log.Warn("image init not detected", "image", img.Name, "error", err)
 		return
 	}
@@ -101,4 +111,17 @@ func (d *Daemon) vmInit(ctx context.Context, v *store.VM) (guestconfig.Init, err
 		return init, nil
 	}
 	return d.imageInit(ctx, &img, v.Rootfs)
+}
+
+// undetectedInits holds undetectedKey of each rootfs whose init could not
+// be detected.
+var undetectedInits sync.Map
+
+// undetectedKey names a rootfs file as it is now: path, size and mtime.
+func undetectedKey(rootfs string) string {
+	st, err := os.Stat(rootfs)
+	if err != nil {
+		return rootfs
+	}
+	return fmt.Sprintf("%s %d %d", rootfs, st.Size(), st.ModTime().UnixNano())
 }
