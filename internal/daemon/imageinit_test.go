@@ -136,3 +136,26 @@ func TestImageRecordedBeforeInitsGetsOneOnShow(t *testing.T) {
 		t.Errorf("the detected init was not recorded: %q", rec.Init)
 	}
 }
+
+func TestImageWithoutDetectableInit(t *testing.T) {
+	td := newTestDaemon(t, newFakeHost(), t.TempDir())
+	defer td.Close()
+	ctx := context.Background()
+	rootfs := initRootfs(t, "/bin/busybox")
+	old := store.Image{ID: newID(), Name: "odd", Rootfs: rootfs, Kernel: td.cfg.DefaultKernel, Initrd: td.cfg.DefaultInitrd}
+	if err := td.store.UpsertImage(ctx, &old); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ { // the second time from the failure cache
+		if im, err := td.GetImage(ctx, "odd"); err != nil || im.Init != "" {
+			t.Fatalf("image show of an undetectable image: init %q, %v; want none", im.Init, err)
+		}
+	}
+	_, err := td.CreateVM(ctx, api.CreateVMRequest{Name: "busy-bee", Image: "odd", DiskSize: 64 << 20, MemoryMiB: 256, VCPUs: 1}, nil)
+	if err == nil || !strings.Contains(err.Error(), "/sbin/init is /bin/busybox") || !strings.Contains(err.Error(), "--init") {
+		t.Fatalf("create from an image without a known init: %v", err)
+	}
+	if vms, _ := td.ListVMs(ctx); len(vms) != 0 {
+		t.Fatalf("a refused create left %d vms", len(vms))
+	}
+}
