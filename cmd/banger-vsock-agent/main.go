@@ -1,5 +1,6 @@
-// Command banger-vsock-agent is the guest agent: systemd starts it with no
-// flags (agent.Unit) and it serves the agent API on vsock and on the
+// Command banger-vsock-agent is the guest agent: the guest's init starts it
+// with no flags (systemd: agent.Unit; runit: the service guestconfig
+// renders) and it serves the agent API on vsock and on the
 // banger.agent virtio-serial port, whichever exist, to callers that present
 // the VM's token (agentproto.TokenPath).
 package main
@@ -35,7 +36,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: banger-vsock-agent [--version]")
 		fmt.Fprintln(stderr, "Serves the banger guest agent on vsock and the banger.agent virtio-serial port.")
-		fmt.Fprintln(stderr, "Started by systemd ("+agent.UnitName+"); takes no flags.")
+		fmt.Fprintln(stderr, "Started by the guest's init (systemd's "+agent.UnitName+" or a runit service); takes no flags.")
 	}
 	if err := fs.Parse(args); err != nil {
 		return 2

@@ -2,8 +2,9 @@
 // JSON server (health, listening ports, stats, shutdown) that
 // banger-vsock-agent runs inside the VM on vsock or on the serial mux.
 //
-// It reads /proc, calls statfs, and runs exactly two tools through the
-// injected Runner: ss (for ports) and systemctl (for shutdown). It must stay
+// It reads /proc, calls statfs, and runs few tools through the injected
+// Runner: ss (for ports), and for shutdown systemctl on a systemd guest or
+// the init's own reboot/poweroff commands on any other (runit). It must stay
 // small and static (CGO_ENABLED=0): no dependencies beyond the standard
 // library, golang.org/x/sys and banger's own transport packages.
 package agent
@@ -39,8 +40,11 @@ type Options struct {
 	// closed.
 	Token string
 	Log   *slog.Logger
-	// Run runs ss and systemctl; default execx.Run.
+	// Run runs ss and the shutdown commands; default execx.Run.
 	Run Runner
+	// SystemdDir is the directory that exists only while systemd is the
+	// running init (sd_booted(3)); default "/run/systemd/system".
+	SystemdDir string
 	// ProcRoot is where procfs is mounted; default "/proc".
 	ProcRoot string
 	// DiskPaths are reported by /v1/stats; default "/" and "/root".
@@ -72,6 +76,9 @@ func NewServer(opts Options) *Server {
 	}
 	if opts.ProcRoot == "" {
 		opts.ProcRoot = "/proc"
+	}
+	if opts.SystemdDir == "" {
+		opts.SystemdDir = "/run/systemd/system"
 	}
 	if opts.DiskPaths == nil {
 		opts.DiskPaths = []string{"/", "/root"}

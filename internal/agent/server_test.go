@@ -181,21 +181,31 @@ func TestPortsSSFails(t *testing.T) {
 }
 
 func TestShutdown(t *testing.T) {
-	for _, action := range []string{"reboot", "poweroff"} {
-		s, fr := testServer(t)
-		fr.on([]string{"systemctl", action}, func(context.Context) ([]byte, error) { return nil, nil })
-		rec, _ := do(t, s, "POST", "/v1/shutdown", `{"action":"`+action+`"}`)
-		var r agentproto.ShutdownResponse
-		if err := json.Unmarshal(rec.Body.Bytes(), &r); err != nil || rec.Code != http.StatusAccepted || r.Action != action {
-			t.Fatalf("%s: %d %q", action, rec.Code, rec.Body)
-		}
-		select {
-		case argv := <-fr.calls:
-			if !slices.Equal(argv, []string{"systemctl", action}) {
-				t.Fatalf("ran %q", argv)
+	for _, init := range []string{"systemd", "runit"} {
+		for _, action := range []string{"reboot", "poweroff"} {
+			s, fr := testServer(t)
+			s.opts.SystemdDir = filepath.Join(t.TempDir(), "systemd", "system")
+			want := []string{action}
+			if init == "systemd" {
+				if err := os.MkdirAll(s.opts.SystemdDir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				want = []string{"systemctl", action}
 			}
-		case <-time.After(time.Minute):
-			t.Fatalf("%s: systemctl never ran", action)
+			fr.on(want, func(context.Context) ([]byte, error) { return nil, nil })
+			rec, _ := do(t, s, "POST", "/v1/shutdown", `{"action":"`+action+`"}`)
+			var r agentproto.ShutdownResponse
+			if err := json.Unmarshal(rec.Body.Bytes(), &r); err != nil || rec.Code != http.StatusAccepted || r.Action != action {
+				t.Fatalf("%s %s: %d %q", init, action, rec.Code, rec.Body)
+			}
+			select {
+			case argv := <-fr.calls:
+				if !slices.Equal(argv, want) {
+					t.Fatalf("%s %s: ran %q, want %q", init, action, argv, want)
+				}
+			case <-time.After(time.Minute):
+				t.Fatalf("%s %s: %q never ran", init, action, want)
+			}
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"time"
 
 	"banger/internal/agent/agentproto"
@@ -31,14 +32,22 @@ func (s *Server) handleShutdown(w http.ResponseWriter, r *http.Request) {
 	go s.shutdown(req.Action)
 }
 
-// shutdown runs `systemctl reboot|poweroff` once the 202 had time to leave.
-// The VM boots with reboot=k, so a reboot ends the VMM: that is how the host
-// stops a VM cleanly.
+// shutdown asks the init to reboot or power off once the 202 had time to
+// leave: `systemctl reboot|poweroff` under systemd, else the plain
+// `reboot`/`poweroff` commands every init ships (runit's stop its services
+// and bring the system down). A systemctl installed beside another init
+// cannot do it, so the choice is by the running init, not by what is
+// installed. The VM boots with reboot=k, so a reboot ends the VMM: that is
+// how the host stops a VM cleanly.
 func (s *Server) shutdown(action string) {
 	time.Sleep(s.opts.ShutdownDelay)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := s.run(ctx, "systemctl", action); err != nil {
-		s.log.Error("shutdown failed", "action", action, "error", err)
+	argv := []string{action}
+	if fi, err := os.Stat(s.opts.SystemdDir); err == nil && fi.IsDir() {
+		argv = []string{"systemctl", action}
+	}
+	if _, err := s.run(ctx, argv...); err != nil {
+		s.log.Error("shutdown failed", "action", action, "argv", argv, "error", err)
 	}
 }

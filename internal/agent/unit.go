@@ -1,8 +1,10 @@
 package agent
 
+import "banger/internal/agent/agentproto"
+
 // BinaryPath is where the bundle build and the image build install
 // banger-vsock-agent in the guest.
-const BinaryPath = "/usr/local/bin/banger-vsock-agent"
+const BinaryPath = agentproto.BinaryPath
 
 // UnitName is the systemd unit those builds install and enable.
 const UnitName = "banger-vsock-agent.service"

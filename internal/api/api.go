@@ -49,18 +49,21 @@ type VM struct {
 
 // Image is a registered rootfs image.
 type Image struct {
-	ID         string    `json:"id"`
-	Name       string    `json:"name"`
-	Managed    bool      `json:"managed"`
-	Rootfs     string    `json:"rootfs"`
-	WorkSeed   string    `json:"work_seed,omitempty"`
-	Kernel     string    `json:"kernel,omitempty"`
-	Initrd     string    `json:"initrd,omitempty"`
-	ModulesDir string    `json:"modules_dir,omitempty"`
-	Packages   string    `json:"packages,omitempty"`
-	Versions   []string  `json:"versions,omitempty"` // built images: "package version" lines
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	Managed    bool   `json:"managed"`
+	Rootfs     string `json:"rootfs"`
+	WorkSeed   string `json:"work_seed,omitempty"`
+	Kernel     string `json:"kernel,omitempty"`
+	Initrd     string `json:"initrd,omitempty"`
+	ModulesDir string `json:"modules_dir,omitempty"`
+	Packages   string `json:"packages,omitempty"`
+	// Init is the rootfs's init system: "systemd" or "runit" ("" when it
+	// could not be detected).
+	Init      string    `json:"init,omitempty"`
+	Versions  []string  `json:"versions,omitempty"` // built images: "package version" lines
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // CreateVMRequest is POST /v1/vms.
@@ -256,6 +259,9 @@ type RegisterImageRequest struct {
 	Initrd     string `json:"initrd,omitempty"`
 	ModulesDir string `json:"modules_dir,omitempty"`
 	Packages   string `json:"packages,omitempty"`
+	// Init names the rootfs's init system ("systemd" or "runit") instead
+	// of detecting it from the rootfs's /sbin/init.
+	Init string `json:"init,omitempty"`
 	// Managed registers a version directory made by `banger image build`.
 	Managed bool `json:"managed,omitempty"`
 }

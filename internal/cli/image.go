@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"banger/internal/api"
+	"banger/internal/guestconfig"
 )
 
 func newImageCmd(e *env) *cobra.Command {
@@ -33,13 +34,13 @@ func newImageCmd(e *env) *cobra.Command {
 				return nil
 			}
 			t := newTable(e.io.Out)
-			fmt.Fprintln(t, "NAME\tID\tMANAGED\tWORK-SEED\tROOTFS")
+			fmt.Fprintln(t, "NAME\tID\tMANAGED\tINIT\tWORK-SEED\tROOTFS")
 			for _, im := range ims {
 				seed := "no"
 				if im.WorkSeed != "" {
 					seed = "yes"
 				}
-				fmt.Fprintf(t, "%s\t%s\t%v\t%s\t%s\n", im.Name, im.ID[:8], im.Managed, seed, im.Rootfs)
+				fmt.Fprintf(t, "%s\t%s\t%v\t%s\t%s\t%s\n", im.Name, im.ID[:8], im.Managed, initName(im.Init), seed, im.Rootfs)
 			}
 			return t.Flush()
 		},
@@ -91,11 +92,17 @@ func newImageCmd(e *env) *cobra.Command {
 		Use:   "register",
 		Short: "Register a local rootfs as an unmanaged image (updates it in place if the name exists)",
 		Example: `  banger image register --name local-test --rootfs /abs/path/rootfs.ext4
+  banger image register --name deb-runit --rootfs ./deb-runit.ext4 --init runit
   banger image register --name void-exp --rootfs ./runtime/rootfs-void.ext4 --work-seed ./runtime/rootfs-void.work-seed.ext4`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if reg.Name == "" || reg.Rootfs == "" {
 				return usagef("--name and --rootfs are required")
+			}
+			if reg.Init != "" {
+				if _, err := guestconfig.ParseInit(reg.Init); err != nil {
+					return usagef("--init: %v", err)
+				}
 			}
 			c, err := e.Client(cmd.Context())
 			if err != nil {
@@ -120,6 +127,7 @@ func newImageCmd(e *env) *cobra.Command {
 	rf.StringVar(&reg.Initrd, "initrd", "", "initrd (default: the default image's)")
 	rf.StringVar(&reg.ModulesDir, "modules", "", "kernel modules directory")
 	rf.StringVar(&reg.Packages, "packages", "", "package manifest")
+	rf.StringVar(&reg.Init, "init", "", "the rootfs's init, systemd or runit (default: detected from its /sbin/init)")
 	rf.BoolVar(&asJSON, "json", false, "print JSON")
 
 	cmd.AddCommand(list, show, del, register, newImageFetchCmd(e), newImageBuildCmd(e), newImageSaveCmd(e), newImageBuildPhaseCmd(e))
@@ -128,7 +136,7 @@ func newImageCmd(e *env) *cobra.Command {
 
 func printImage(e *env, im api.Image) {
 	t := newTable(e.io.Out)
-	fmt.Fprintf(t, "name:\t%s\nid:\t%s\nmanaged:\t%v\nrootfs:\t%s\n", im.Name, im.ID, im.Managed, im.Rootfs)
+	fmt.Fprintf(t, "name:\t%s\nid:\t%s\nmanaged:\t%v\ninit:\t%s\nrootfs:\t%s\n", im.Name, im.ID, im.Managed, initName(im.Init), im.Rootfs)
 	for _, kv := range [][2]string{{"work seed", im.WorkSeed}, {"kernel", im.Kernel}, {"initrd", im.Initrd}, {"modules", im.ModulesDir}, {"packages", im.Packages}} {
 		if kv[1] != "" {
 			fmt.Fprintf(t, "%s:\t%s\n", kv[0], kv[1])
@@ -136,4 +144,13 @@ func printImage(e *env, im api.Image) {
 	}
 	printImageVersions(t, im.Versions)
 	t.Flush()
+}
+
+// initName is how an image's init reads in a listing: "unknown" when the
+// daemon could not detect it (bangerd.log says why).
+func initName(init string) string {
+	if init == "" {
+		return "unknown"
+	}
+	return init
 }

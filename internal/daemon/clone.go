@@ -81,7 +81,11 @@ func (d *Daemon) cloneLocked(ctx context.Context, src *store.VM, name string, p 
 			return nil, err
 		}
 	}
-	files, hostPub, err := d.guestIdentity(v)
+	init, err := d.vmInit(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	files, hostPub, err := d.guestIdentity(v, init)
 	if err != nil {
 		return nil, err
 	}

@@ -76,6 +76,12 @@ func (d *Daemon) CreateVM(ctx context.Context, req api.CreateVMRequest, p api.Pr
 	if err := checkImageFiles(img, req.DiskSize); err != nil {
 		return api.VM{}, err
 	}
+	// The init decides the service layer of the guest files (sshd, agent).
+	init, err := d.imageInit(ctx, &img, "")
+	if err != nil {
+		return api.VM{}, err
+	}
+	img.Init = string(init)
 	drv, err := d.host.Driver(ctx)
 	if err != nil {
 		return api.VM{}, apierr.Unavailable("run `banger doctor`", "no usable VMM: %w", err)
@@ -153,7 +159,7 @@ func (d *Daemon) CreateVM(ctx context.Context, req api.CreateVMRequest, p api.Pr
 // disk. It returns the guest's public host key.
 func (d *Daemon) prepareDisks(ctx context.Context, v *store.VM, img store.Image) (string, error) {
 	dir := d.vmDir(v.ID)
-	files, hostPub, err := d.guestIdentity(v)
+	files, hostPub, err := d.guestIdentity(v, guestconfig.Init(img.Init))
 	if err != nil {
 		return "", err
 	}
@@ -180,10 +186,10 @@ func (d *Daemon) prepareDisks(ctx context.Context, v *store.VM, img store.Image)
 	return hostPub, nil
 }
 
-// guestIdentity renders v's guest files with a new host key and a new
-// agent token (whose host copy goes into the VM's directory), and returns
-// them with the public host key.
-func (d *Daemon) guestIdentity(v *store.VM) ([]guestconfig.File, string, error) {
+// guestIdentity renders v's guest files for init with a new host key and a
+// new agent token (whose host copy goes into the VM's directory), and
+// returns them with the public host key.
+func (d *Daemon) guestIdentity(v *store.VM, init guestconfig.Init) ([]guestconfig.File, string, error) {
 	pub, err := installationPublicKey(d.layout)
 	if err != nil {
 		return nil, "", err
@@ -201,6 +207,7 @@ func (d *Daemon) guestIdentity(v *store.VM) ([]guestconfig.File, string, error) 
 		Hostname: v.Name, MAC: network.MACFromID(v.ID),
 		Address: netip.PrefixFrom(v.IP, gw.Bits()), Gateway: gw.Addr(), DNS: hostResolvers(),
 		AuthorizedKeys: []string{pub}, HostKey: hostKey, HostKeyPub: hostPub, AgentToken: token,
+		Init: init,
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("render guest config: %w", err)

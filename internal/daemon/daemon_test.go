@@ -37,6 +37,11 @@ func makeImage(t testing.TB, dir string) (rootfs, seed, kernel, initrd string) {
 	src := filepath.Join(dir, "src")
 	os.MkdirAll(filepath.Join(src, "root"), 0o700)
 	os.WriteFile(filepath.Join(src, "root", ".bashrc"), []byte("# hi\n"), 0o644)
+	// A systemd rootfs as Debian lays it out: /sbin/init is a link.
+	os.MkdirAll(filepath.Join(src, "sbin"), 0o755)
+	os.MkdirAll(filepath.Join(src, "lib", "systemd"), 0o755)
+	os.Symlink("/lib/systemd/systemd", filepath.Join(src, "sbin", "init"))
+	os.WriteFile(filepath.Join(src, "lib", "systemd", "systemd"), nil, 0o755)
 	rootfs, seed = filepath.Join(dir, "rootfs.ext4"), filepath.Join(dir, "seed.ext4")
 	for _, c := range [][]string{
 		{"mkfs.ext4", "-q", "-F", "-L", "banger-root", "-d", src, rootfs, "16M"},

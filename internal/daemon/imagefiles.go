@@ -71,6 +71,10 @@ func (d *Daemon) registerBuiltImage(ctx context.Context, req api.RegisterImageRe
 			return api.Image{}, apierr.Invalid("managed image %s: %s does not exist", req.Name, p)
 		}
 	}
+	init, err := registrationInit(ctx, req.Init, req.Rootfs)
+	if err != nil {
+		return api.Image{}, err
+	}
 	imageFilesMu.Lock()
 	defer imageFilesMu.Unlock()
 	existing, err := d.store.ResolveImage(ctx, req.Name)
@@ -81,6 +85,7 @@ func (d *Daemon) registerBuiltImage(ctx context.Context, req api.RegisterImageRe
 	def, _ := d.store.ResolveImage(ctx, d.cfg.DefaultImage)
 	im := newImageRecord(req, def)
 	im.Managed = true
+	im.Init = init
 	if err := d.store.UpsertImage(ctx, &im); err != nil {
 		return api.Image{}, err
 	}

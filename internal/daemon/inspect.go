@@ -12,6 +12,7 @@ import (
 	"banger/internal/api"
 	"banger/internal/daemon/apierr"
 	"banger/internal/disk"
+	"banger/internal/guestconfig"
 	"banger/internal/names"
 	"banger/internal/store"
 )
@@ -119,6 +120,7 @@ func (d *Daemon) ListImages(ctx context.Context) ([]api.Image, error) {
 	}
 	out := make([]api.Image, 0, len(ims))
 	for _, im := range ims {
+		d.fillInit(ctx, &im)
 		out = append(out, toAPIImage(im))
 	}
 	return out, nil
@@ -130,6 +132,7 @@ func (d *Daemon) GetImage(ctx context.Context, ref string) (api.Image, error) {
 	if err != nil {
 		return api.Image{}, err
 	}
+	d.fillInit(ctx, &im)
 	return d.toAPIImageVersions(im), nil
 }
 
@@ -163,6 +166,11 @@ func (d *Daemon) RegisterImage(ctx context.Context, req api.RegisterImageRequest
 		return api.Image{}, apierr.Conflict("pick another --name", "image %s is managed by banger and cannot be replaced by a registration", req.Name)
 	}
 	def, _ := d.store.ResolveImage(ctx, d.cfg.DefaultImage)
+	if req.Init != "" {
+		if _, err := guestconfig.ParseInit(req.Init); err != nil {
+			return api.Image{}, apierr.Invalid("--init: %v", err)
+		}
+	}
 	im := newImageRecord(req, def)
 	if req.Rootfs == "" {
 		return api.Image{}, apierr.Invalid("--rootfs is required")
@@ -183,6 +191,11 @@ func (d *Daemon) RegisterImage(ctx context.Context, req api.RegisterImageRequest
 	if ok, err := disk.IsExt4(im.Rootfs); err != nil || !ok {
 		return api.Image{}, apierr.Invalid("rootfs %s is not an ext4 image", im.Rootfs)
 	}
+	init, err := registrationInit(ctx, req.Init, im.Rootfs)
+	if err != nil {
+		return api.Image{}, err
+	}
+	im.Init = init
 	if err := d.store.UpsertImage(ctx, &im); err != nil {
 		return api.Image{}, err
 	}

@@ -193,6 +193,13 @@ func (d *Daemon) registerDefaultImage(ctx context.Context) error {
 			return nil
 		}
 	}
+	// The bundle's rootfs is banger's own systemd image; detecting rather
+	// than assuming keeps a default_rootfs of another init right.
+	if init, err := detectInit(ctx, im.Rootfs); err != nil {
+		d.log.Warn("default image init not detected", "rootfs", im.Rootfs, "error", err)
+	} else {
+		im.Init = string(init)
+	}
 	im.ID = newID()
 	return d.store.UpsertImage(ctx, &im)
 }
@@ -204,7 +211,7 @@ func sameArtifacts(a, b store.Image) bool {
 
 func toAPIImage(im store.Image) api.Image {
 	return api.Image{ID: im.ID, Name: im.Name, Managed: im.Managed, Rootfs: im.Rootfs, WorkSeed: im.WorkSeed,
-		Kernel: im.Kernel, Initrd: im.Initrd, ModulesDir: im.ModulesDir, Packages: im.Packages,
+		Kernel: im.Kernel, Initrd: im.Initrd, ModulesDir: im.ModulesDir, Packages: im.Packages, Init: im.Init,
 		CreatedAt: im.CreatedAt, UpdatedAt: im.UpdatedAt}
 }
 

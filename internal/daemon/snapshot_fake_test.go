@@ -77,7 +77,12 @@ func (a *fakeAgent) serve(spec vmm.Spec) (vmm.Attachment, error) {
 	}
 	srv := agent.NewServer(agent.Options{
 		Token: strings.TrimSpace(string(tok)),
-		Sync:  func() { a.mu.Lock(); a.syncs++; a.mu.Unlock() },
+		// Never the real tools: a shutdown request must not reach the
+		// host's systemctl or reboot.
+		Run: func(_ context.Context, argv ...string) ([]byte, error) {
+			return nil, fmt.Errorf("fake agent: %v not run", argv)
+		},
+		Sync: func() { a.mu.Lock(); a.syncs++; a.mu.Unlock() },
 		SetClock: func(t time.Time) error {
 			a.mu.Lock()
 			a.clocks = append(a.clocks, t)

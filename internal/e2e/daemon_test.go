@@ -310,18 +310,27 @@ func TestImageRegisterShowDelete(t *testing.T) {
 	testenv.RequireOrSkip(t, fmt.Sprintf("a working mkfs.ext4 (%v: %s)", err, out), err == nil)
 	kernel := filepath.Join(dir, "vmlinux")
 	os.WriteFile(kernel, []byte("k"), 0o644)
+	// An empty file system has no init to detect: refused, naming the way out.
 	r := e.run("image", "register", "--name", "local-test", "--rootfs", rootfs)
-	if r.code != 0 {
-		t.Fatalf("register: %s", r)
+	if r.code != 1 {
+		t.Fatalf("register of a rootfs without /sbin/init: %s", r)
 	}
+	contains(t, r, rootfs, "has no /sbin/init", "systemd or runit")
+	if r := e.run("image", "register", "--name", "local-test", "--rootfs", rootfs, "--init", "openrc"); r.code != 2 {
+		t.Fatalf("register --init openrc: want a usage error: %s", r)
+	} else {
+		contains(t, r, `"openrc" is not supported`)
+	}
+	e.must("image", "register", "--name", "local-test", "--rootfs", rootfs, "--init", "runit")
 	// Registering again updates in place.
-	e.must("image", "register", "--name", "local-test", "--rootfs", rootfs, "--kernel", kernel)
+	e.must("image", "register", "--name", "local-test", "--rootfs", rootfs, "--kernel", kernel, "--init", "systemd")
 	show := e.must("image", "show", "--json", "local-test")
-	var im struct{ Name, Rootfs, Kernel string }
-	if err := json.Unmarshal([]byte(show.stdout), &im); err != nil || im.Rootfs != rootfs || im.Kernel != kernel {
+	var im struct{ Name, Rootfs, Kernel, Init string }
+	if err := json.Unmarshal([]byte(show.stdout), &im); err != nil || im.Rootfs != rootfs || im.Kernel != kernel || im.Init != "systemd" {
 		t.Fatalf("image show: %v %s", err, show.stdout)
 	}
-	contains(t, e.must("image", "list"), "local-test")
+	contains(t, e.must("image", "show", "local-test"), "init:", "systemd")
+	contains(t, e.must("image", "list"), "local-test", "INIT")
 	bad := e.run("image", "register", "--name", "broken", "--rootfs", "/etc/hostname")
 	if bad.code != 1 {
 		t.Fatalf("non-ext4 rootfs accepted: %s", bad)

@@ -1,7 +1,9 @@
 // Package guestconfig renders the per-VM files banger places in a guest's
-// root before boot: hostname, hosts, the systemd-networkd static address,
-// resolver, sshd drop-in, host key, authorized keys, the agent token and the
-// mount unit for the work disk at /root. It owns what those files say; it does not write
+// root before boot: hostname, hosts, the static address for the initrd,
+// resolver, sshd drop-in, host key, authorized keys, the agent token, and
+// the service layer of the image's init (systemd: the networkd file and the
+// mount units for /root and Docker's data; runit: the sshd and agent
+// services). It owns what those files say; it does not write
 // them anywhere (internal/disk puts them into the overlay image) and it never
 // touches the shared base image.
 package guestconfig
@@ -23,8 +25,10 @@ const (
 	HostKeyPath        = "/etc/ssh/ssh_host_ed25519_key"
 	AuthorizedKeysPath = "/etc/ssh/banger_authorized_keys"
 	NetworkUnitPath    = "/etc/systemd/network/10-banger.network"
-	RootMountPath      = "/etc/systemd/system/root.mount"
-	DockerMountPath    = "/etc/systemd/system/var-lib-docker.mount"
+	// NetworkPath is the initrd's input for the NIC, whatever the init.
+	NetworkPath     = "/etc/banger/network"
+	RootMountPath   = "/etc/systemd/system/root.mount"
+	DockerMountPath = "/etc/systemd/system/var-lib-docker.mount"
 )
 
 // Config is everything that differs between two VMs' guest files.
@@ -51,6 +55,9 @@ type Config struct {
 	// AgentToken is the secret the guest agent requires on every request
 	// (see NewAgentToken); written root-only to AgentTokenPath.
 	AgentToken string
+	// Init is the image's init system, which decides the service layer
+	// (systemd units or runit services); empty means systemd.
+	Init Init
 }
 
 // File is one entry to create in the guest root. Exactly one of Dir,
@@ -73,35 +80,61 @@ func Render(c Config) ([]File, error) {
 	if label == "" {
 		label = DefaultWorkDiskLabel
 	}
-	dirs := []string{
-		"/etc",
-		"/etc/ssh",
-		"/etc/ssh/sshd_config.d",
-		"/etc/systemd",
-		"/etc/systemd/network",
-		"/etc/systemd/system",
-		"/etc/systemd/system/local-fs.target.wants",
-	}
-	files := make([]File, 0, len(dirs)+12)
-	for _, d := range dirs {
-		files = append(files, File{Path: d, Mode: 0o755, Dir: true})
-	}
-	files = append(files,
+	files := []File{
+		{Path: "/etc", Mode: 0o755, Dir: true},
+		{Path: "/etc/ssh", Mode: 0o755, Dir: true},
+		{Path: "/etc/ssh/sshd_config.d", Mode: 0o755, Dir: true},
 		regular("/etc/hostname", 0o644, c.Hostname+"\n"),
 		regular("/etc/hosts", 0o644, hosts(c.Hostname)),
 		regular("/etc/resolv.conf", 0o644, resolvConf(c.DNS)),
-		regular(NetworkUnitPath, 0o644, networkUnit(c)),
 		regular("/etc/ssh/sshd_config.d/banger.conf", 0o644, sshdConfig),
-		File{Path: HostKeyPath, Mode: 0o600, Content: append([]byte(nil), c.HostKey...)},
+		{Path: HostKeyPath, Mode: 0o600, Content: append([]byte(nil), c.HostKey...)},
 		regular(HostKeyPath+".pub", 0o644, strings.TrimSpace(c.HostKeyPub)+"\n"),
 		regular(AuthorizedKeysPath, 0o644, authorizedKeys(c.AuthorizedKeys)),
-		regular(RootMountPath, 0o644, rootMount(label)),
-		File{Path: "/etc/systemd/system/local-fs.target.wants/root.mount", Symlink: "../root.mount"},
-		regular(DockerMountPath, 0o644, dockerMount),
-		File{Path: "/etc/systemd/system/local-fs.target.wants/var-lib-docker.mount", Symlink: "../var-lib-docker.mount"},
-	)
+	}
 	files = append(files, agentTokenFiles(c.AgentToken)...)
-	return files, nil
+	files = append(files, regular(NetworkPath, 0o644, networkFile(c)))
+	switch c.Init.orDefault() {
+	case InitSystemd:
+		files = append(files, systemdFiles(c, label)...)
+	case InitRunit:
+		files = append(files, RunitServices()...)
+	}
+	return withoutRepeatedDirs(files), nil
+}
+
+// systemdFiles are the units a systemd guest gets: networkd keeps the
+// address the initrd set, and the mount units are fallbacks for what the
+// initrd does (an initrd that predates them, another work disk label).
+func systemdFiles(c Config, label string) []File {
+	return []File{
+		{Path: "/etc/systemd", Mode: 0o755, Dir: true},
+		{Path: "/etc/systemd/network", Mode: 0o755, Dir: true},
+		{Path: "/etc/systemd/system", Mode: 0o755, Dir: true},
+		{Path: "/etc/systemd/system/local-fs.target.wants", Mode: 0o755, Dir: true},
+		regular(NetworkUnitPath, 0o644, networkUnit(c)),
+		regular(RootMountPath, 0o644, rootMount(label)),
+		{Path: "/etc/systemd/system/local-fs.target.wants/root.mount", Symlink: "../root.mount"},
+		regular(DockerMountPath, 0o644, dockerMount),
+		{Path: "/etc/systemd/system/local-fs.target.wants/var-lib-docker.mount", Symlink: "../var-lib-docker.mount"},
+	}
+}
+
+// withoutRepeatedDirs drops a directory entry whose path came earlier: the
+// parts Render joins each list the parents they need.
+func withoutRepeatedDirs(files []File) []File {
+	seen := map[string]bool{}
+	out := files[:0]
+	for _, f := range files {
+		if f.Dir {
+			if seen[f.Path] {
+				continue
+			}
+			seen[f.Path] = true
+		}
+		out = append(out, f)
+	}
+	return out
 }
 
 func regular(path string, mode os.FileMode, content string) File {
@@ -147,6 +180,14 @@ func networkUnit(c Config) string {
 	b.WriteString("LinkLocalAddressing=no\nIPv6AcceptRA=no\n\n")
 	b.WriteString("[Link]\nRequiredForOnline=yes\n")
 	return b.String()
+}
+
+// networkFile is what banger's initrd reads to bring the NIC up before the
+// init starts (internal/bundle/build/init.sh): the same MACAddress=,
+// Address= and Gateway= lines as the networkd unit, one KEY=VALUE per line,
+// in a file every init has.
+func networkFile(c Config) string {
+	return header + fmt.Sprintf("MACAddress=%s\nAddress=%s\nGateway=%s\n", c.MAC, c.Address, c.Gateway)
 }
 
 // sshdConfig is a drop-in read through Debian's "Include
@@ -196,7 +237,7 @@ const dockerMount = header +
 // does the state a guest generates for itself (see internal/image/imagebuild).
 func PerVMPaths() []string {
 	return []string{
-		"/etc/hostname", "/etc/hosts", "/etc/resolv.conf", NetworkUnitPath,
+		"/etc/hostname", "/etc/hosts", "/etc/resolv.conf", NetworkUnitPath, NetworkPath,
 		"/etc/ssh/sshd_config.d/banger.conf", HostKeyPath, HostKeyPath + ".pub", AuthorizedKeysPath,
 		RootMountPath, "/etc/systemd/system/local-fs.target.wants/root.mount",
 		DockerMountPath, "/etc/systemd/system/local-fs.target.wants/var-lib-docker.mount",

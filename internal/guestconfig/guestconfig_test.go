@@ -78,6 +78,7 @@ func TestRenderGolden(t *testing.T) {
 	}{
 		{"default", func(*Config) {}},
 		{"no-dns-custom-label", func(c *Config) { c.DNS = nil; c.WorkDiskLabel = "work_2" }},
+		{"runit", func(c *Config) { c.Init = InitRunit }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := testConfig(t)
@@ -104,11 +105,10 @@ func TestRenderGolden(t *testing.T) {
 	}
 }
 
-func TestRenderStructure(t *testing.T) {
-	files, err := Render(testConfig(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+// checkTree fails t unless files are clean absolute paths, each once, each
+// after its parent directory; it returns them by path.
+func checkTree(t *testing.T, files []File) map[string]File {
+	t.Helper()
 	seen := map[string]File{}
 	for _, f := range files {
 		if !strings.HasPrefix(f.Path, "/") || filepath.Clean(f.Path) != f.Path {
@@ -124,6 +124,112 @@ func TestRenderStructure(t *testing.T) {
 		}
 		seen[f.Path] = f
 	}
+	return seen
+}
+
+func TestRenderRunit(t *testing.T) {
+	c := testConfig(t)
+	c.Init = InitRunit
+	files, err := Render(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := checkTree(t, files)
+	for p := range seen {
+		if strings.HasPrefix(p, "/etc/systemd") {
+			t.Errorf("a runit guest got the systemd file %s", p)
+		}
+	}
+	for _, name := range RunitServiceNames {
+		run := seen[RunitServiceDir+"/"+name+"/run"]
+		if run.Mode != 0o755 || !strings.HasPrefix(string(run.Content), "#!/bin/sh\n") {
+			t.Errorf("%s/run = mode %v, content %q: want an executable shell script", name, run.Mode, run.Content)
+		}
+		if l := seen[RunitEnableDir+"/"+name].Symlink; l != RunitServiceDir+"/"+name {
+			t.Errorf("enable link of %s = %q", name, l)
+		}
+	}
+	if !strings.Contains(string(seen[RunitServiceDir+"/banger-vsock-agent/run"].Content), "exec /usr/local/bin/banger-vsock-agent\n") {
+		t.Error("the agent service does not exec the agent")
+	}
+	// The parts shared with systemd guests are there.
+	for _, p := range []string{NetworkPath, HostKeyPath, AuthorizedKeysPath, AgentTokenPath, "/etc/ssh/sshd_config.d/banger.conf", "/etc/hostname", "/etc/resolv.conf"} {
+		if _, ok := seen[p]; !ok {
+			t.Errorf("a runit guest has no %s", p)
+		}
+	}
+}
+
+// TestRunitServicesScripts runs sh -n on each run script.
+func TestRunitServicesScripts(t *testing.T) {
+	for _, f := range RunitServices() {
+		if f.Dir || f.Symlink != "" {
+			continue
+		}
+		p := filepath.Join(t.TempDir(), "run")
+		if err := os.WriteFile(p, f.Content, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("sh", "-n", p).CombinedOutput(); err != nil {
+			t.Errorf("%s: sh -n: %v: %s", f.Path, err, out)
+		}
+	}
+}
+
+func TestNetworkFileMatchesUnit(t *testing.T) {
+	c := testConfig(t)
+	files, err := Render(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := checkTree(t, files)
+	net := string(seen[NetworkPath].Content)
+	unit := string(seen[NetworkUnitPath].Content)
+	for _, l := range []string{"MACAddress=02:b4:00:1a:2b:3c", "Address=172.30.0.5/24", "Gateway=172.30.0.1"} {
+		if !strings.Contains(net, l+"\n") || !strings.Contains(unit, l+"\n") {
+			t.Errorf("%q missing from %s or %s:\n%s\n%s", l, NetworkPath, NetworkUnitPath, net, unit)
+		}
+	}
+}
+
+func TestParseInit(t *testing.T) {
+	for _, s := range []string{"systemd", "runit"} {
+		if i, err := ParseInit(s); err != nil || string(i) != s {
+			t.Errorf("ParseInit(%q) = %q, %v", s, i, err)
+		}
+	}
+	for _, s := range []string{"", "Systemd", "sysvinit"} {
+		if _, err := ParseInit(s); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q", s)) {
+			t.Errorf("ParseInit(%q) error = %v, want one naming it", s, err)
+		}
+	}
+}
+
+func TestInitFromPath(t *testing.T) {
+	for p, want := range map[string]Init{
+		"/lib/systemd/systemd":     InitSystemd,
+		"/usr/lib/systemd/systemd": InitSystemd,
+		"/lib/runit/runit-init":    InitRunit,
+		"/usr/bin/runit-init":      InitRunit,
+		"/usr/bin/runit":           InitRunit,
+	} {
+		if got, err := InitFromPath(p); err != nil || got != want {
+			t.Errorf("InitFromPath(%q) = %q, %v; want %q", p, got, err, want)
+		}
+	}
+	for _, p := range []string{"/sbin/init", "/bin/busybox", "/usr/lib/sysvinit/init", "/lib/systemd/systemd-shim"} {
+		if got, err := InitFromPath(p); err == nil || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "--init") {
+			t.Errorf("InitFromPath(%q) = %q, %v; want an error naming it and --init", p, got, err)
+		}
+	}
+}
+
+func TestRenderStructure(t *testing.T) {
+	files, err := Render(testConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := checkTree(t, files)
 	if m := seen[HostKeyPath].Mode; m != 0o600 {
 		t.Errorf("host key mode = %v, want 0600", m)
 	}
@@ -205,6 +311,7 @@ func TestRenderRejects(t *testing.T) {
 		{"short agent token", func(c *Config) { c.AgentToken = c.AgentToken[:63] }, "63 characters"},
 		{"upper-case agent token", func(c *Config) { c.AgentToken = strings.ToUpper(c.AgentToken) }, "other than 0-9 and a-f"},
 		{"agent token with a newline", func(c *Config) { c.AgentToken = c.AgentToken[:63] + "\n" }, "other than 0-9 and a-f"},
+		{"unknown init", func(c *Config) { c.Init = "openrc" }, `init "openrc" is not supported: use systemd or runit`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := testConfig(t)

@@ -98,6 +98,11 @@ func (c Config) validate() error {
 			return err
 		}
 	}
+	if c.Init != "" {
+		if _, err := ParseInit(string(c.Init)); err != nil {
+			return err
+		}
+	}
 	return ValidateAgentToken(c.AgentToken)
 }
 

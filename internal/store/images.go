@@ -19,17 +19,20 @@ type Image struct {
 	Initrd     string
 	ModulesDir string
 	Packages   string
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// Init is the rootfs's init system (guestconfig.Init), "" when not
+	// detected yet.
+	Init      string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
-const imageColumns = `id, name, managed, rootfs, work_seed, kernel, initrd, modules_dir, packages, created_at, updated_at`
+const imageColumns = `id, name, managed, rootfs, work_seed, kernel, initrd, modules_dir, packages, init, created_at, updated_at`
 
 func scanImage(r scanner) (Image, error) {
 	var im Image
 	var managed int
 	var created, updated string
-	if err := r.Scan(&im.ID, &im.Name, &managed, &im.Rootfs, &im.WorkSeed, &im.Kernel, &im.Initrd, &im.ModulesDir, &im.Packages, &created, &updated); err != nil {
+	if err := r.Scan(&im.ID, &im.Name, &managed, &im.Rootfs, &im.WorkSeed, &im.Kernel, &im.Initrd, &im.ModulesDir, &im.Packages, &im.Init, &created, &updated); err != nil {
 		return Image{}, err
 	}
 	im.Managed = managed != 0
@@ -46,17 +49,30 @@ func (s *Store) UpsertImage(ctx context.Context, im *Image) error {
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			im.CreatedAt, im.UpdatedAt = now, now
-			_, err = tx.ExecContext(ctx, `INSERT INTO images (`+imageColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
-				im.ID, im.Name, boolInt(im.Managed), im.Rootfs, im.WorkSeed, im.Kernel, im.Initrd, im.ModulesDir, im.Packages, formatTime(now), formatTime(now))
+			_, err = tx.ExecContext(ctx, `INSERT INTO images (`+imageColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
+				im.ID, im.Name, boolInt(im.Managed), im.Rootfs, im.WorkSeed, im.Kernel, im.Initrd, im.ModulesDir, im.Packages, im.Init, formatTime(now), formatTime(now))
 			return err
 		case err != nil:
 			return err
 		}
 		im.ID, im.CreatedAt, im.UpdatedAt = existing.ID, existing.CreatedAt, now
-		_, err = tx.ExecContext(ctx, `UPDATE images SET managed=?, rootfs=?, work_seed=?, kernel=?, initrd=?, modules_dir=?, packages=?, updated_at=? WHERE id=?`,
-			boolInt(im.Managed), im.Rootfs, im.WorkSeed, im.Kernel, im.Initrd, im.ModulesDir, im.Packages, formatTime(now), im.ID)
+		_, err = tx.ExecContext(ctx, `UPDATE images SET managed=?, rootfs=?, work_seed=?, kernel=?, initrd=?, modules_dir=?, packages=?, init=?, updated_at=? WHERE id=?`,
+			boolInt(im.Managed), im.Rootfs, im.WorkSeed, im.Kernel, im.Initrd, im.ModulesDir, im.Packages, im.Init, formatTime(now), im.ID)
 		return err
 	})
+}
+
+// SetImageInit records the init detected for the image with id, without
+// touching anything else (an image recorded before inits were detected).
+func (s *Store) SetImageInit(ctx context.Context, id, init string) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE images SET init=? WHERE id=?`, init, id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("image %s: %w", id, ErrNotFound)
+	}
+	return nil
 }
 
 // ListImages returns every image by name.

@@ -173,7 +173,10 @@ func TestImagesUpsertResolveDelete(t *testing.T) {
 	if err := s.UpsertImage(ctx, im); err != nil {
 		t.Fatal(err)
 	}
-	im2 := &Image{ID: "i2", Name: "void-exp", Rootfs: "/b.ext4", WorkSeed: "/b.seed"}
+	if got, err := s.ResolveImage(ctx, "void-exp"); err != nil || got.Init != "" {
+		t.Fatalf("an image registered without an init: %+v %v", got, err)
+	}
+	im2 := &Image{ID: "i2", Name: "void-exp", Rootfs: "/b.ext4", WorkSeed: "/b.seed", Init: "runit"}
 	if err := s.UpsertImage(ctx, im2); err != nil {
 		t.Fatal(err)
 	}
@@ -181,8 +184,17 @@ func TestImagesUpsertResolveDelete(t *testing.T) {
 		t.Fatalf("upsert changed id to %s", im2.ID)
 	}
 	got, err := s.ResolveImage(ctx, "void-exp")
-	if err != nil || got.Rootfs != "/b.ext4" || got.WorkSeed != "/b.seed" {
+	if err != nil || got.Rootfs != "/b.ext4" || got.WorkSeed != "/b.seed" || got.Init != "runit" {
 		t.Fatalf("%+v %v", got, err)
+	}
+	if err := s.SetImageInit(ctx, "i1", "systemd"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.ResolveImage(ctx, "i1"); got.Init != "systemd" || got.Rootfs != "/b.ext4" {
+		t.Fatalf("after SetImageInit: %+v", got)
+	}
+	if err := s.SetImageInit(ctx, "nope", "systemd"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("SetImageInit of a missing image: %v", err)
 	}
 	v := newVM("v1", "uses")
 	v.ImageID = "i1"

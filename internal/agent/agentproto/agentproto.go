@@ -16,6 +16,11 @@ const Port = 10700
 // its copy in the VM's directory, readable only by the bangerd user.
 const TokenPath = "/etc/banger/agent-token"
 
+// BinaryPath is where banger-vsock-agent lives in a guest: the image build
+// installs it there, and the service definitions (systemd unit, runit
+// service) run it from there.
+const BinaryPath = "/usr/local/bin/banger-vsock-agent"
+
 // SerialPortName is the virtio-serial port name used when the VM has no
 // vsock device (see internal/vsock for the multiplexed stream).
 const SerialPortName = "banger.agent"

@@ -80,7 +80,10 @@ func fakeProc(t *testing.T) string {
 // startAgent serves a real agent.Server on ln until the test ends.
 func startAgent(t *testing.T, ln net.Listener, run agent.Runner) {
 	t.Helper()
-	srv := agent.NewServer(agent.Options{Version: "test", Token: testToken, Run: run, ProcRoot: fakeProc(t), DiskPaths: []string{t.TempDir()}, ShutdownDelay: time.Millisecond})
+	// SystemdDir exists: the agent behaves as on a systemd guest, whatever
+	// the host runs.
+	srv := agent.NewServer(agent.Options{Version: "test", Token: testToken, Run: run, ProcRoot: fakeProc(t), DiskPaths: []string{t.TempDir()},
+		SystemdDir: t.TempDir(), ShutdownDelay: time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { srv.Serve(ctx, ln); close(done) }()

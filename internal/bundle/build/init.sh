@@ -1,5 +1,7 @@
 #!/bin/busybox sh
-# banger guest init: PID 1 of the initrd, run before systemd.
+# banger guest init: PID 1 of the initrd, run before the image's init
+# (systemd or runit: see internal/guestconfig). Everything here is the same
+# for every init; only the service layer (sshd, the guest agent) is the init's.
 #
 # Contract with banger (keep in sync with internal/bundle's label constants):
 #   - loads the modules listed in /etc/banger/modules, one path per line,
@@ -8,19 +10,27 @@
 #     directories (created when missing) are the overlayfs upper and work dirs;
 #   - work disk: the ext4 labelled banger-work, mounted read-write at /root
 #     in the new root here, so nothing in the guest waits for udev to
-#     announce the disk before local-fs.target; the root.mount unit banger
-#     writes into the overlay stays the fallback (another label, or a failed
-#     mount here: a warning, not a failed boot);
+#     announce the disk before local-fs.target; on systemd guests the
+#     root.mount unit banger writes into the overlay stays the fallback
+#     (another label, or a failed mount here: a warning, not a failed boot),
+#     other inits have none;
 #   - base rootfs: the virtio disk labelled banger-root, else the first
 #     /dev/vd* disk that is neither of the two above; mounted read-only;
 #   - the new root is overlayfs(lower=base, upper=ovl/upper, work=ovl/work);
 #     base and overlay disk stay mounted at /run/banger/lower and
-#     /run/banger/ovl inside it (this /run is handed over to systemd);
-#   - network: when the new root has banger's /etc/systemd/network/10-banger.network
-#     (MACAddress=, Address=, Gateway=), the NIC with that MAC gets that
+#     /run/banger/ovl inside it (this /run is handed over to the init);
+#   - network: when the new root has banger's /etc/banger/network (or, in a
+#     VM created before that file existed, /etc/systemd/network/10-banger.network),
+#     with MACAddress=, Address=, Gateway=, the NIC with that MAC gets that
 #     address and default route here, so the guest answers on the bridge
-#     before udev and systemd-networkd are up; networkd then keeps them (they
-#     are what it is asked for). A failure here is a warning;
+#     before udev and the init are up; systemd-networkd then keeps them (they
+#     are what it is asked for), and on other inits nothing else touches
+#     them. The loopback interface comes up too. A failure here is a warning;
+#   - hostname: set from the new root's /etc/hostname (banger writes it per
+#     VM), when it is a valid host name;
+#   - Docker: when the new root has dockerd, /run/banger/ovl/docker is bind
+#     mounted on its /var/lib/docker (overlay2 cannot sit on the overlayfs
+#     root); a failure is a warning;
 #   - any failure prints "banger-init: ..." on the console and reboots the
 #     VM at once: the kernel runs with reboot=k, so the VMM exits.
 
@@ -76,7 +86,7 @@ wait_disks() {
 mount_work() {
 	[ -n "$WORK" ] || return 0
 	mkdir -p "$1/root" && mount -t ext4 "$WORK" "$1/root" ||
-		log "warning: cannot mount the work disk $WORK at /root; leaving it to systemd"
+		log "warning: cannot mount the work disk $WORK at /root; leaving it to the init"
 }
 
 # net_up FILE NETDIR: configure the interface (under NETDIR, normally
@@ -97,14 +107,51 @@ net_up() {
 		[ "$(cat "$n/address" 2>/dev/null)" = "$mac" ] || continue
 		dev=${n##*/}
 		if ! ip link set "$dev" up || ! ip addr add "$addr" dev "$dev"; then
-			log "warning: cannot configure $dev ($addr); leaving it to systemd-networkd"
+			log "warning: cannot configure $dev ($addr); leaving it to the init"
 			return 0
 		fi
 		[ -z "$gw" ] || ip route add default via "$gw" dev "$dev" ||
-			log "warning: cannot add the default route via $gw; leaving it to systemd-networkd"
+			log "warning: cannot add the default route via $gw; leaving it to the init"
 		return 0
 	done
-	log "warning: no interface with MAC $mac; leaving the network to systemd-networkd"
+	log "warning: no interface with MAC $mac; leaving the network to the init"
+}
+
+# net_file ROOT: the file net_up reads in ROOT, banger's own or the
+# networkd unit of a VM made before it.
+net_file() {
+	if [ -f "$1/etc/banger/network" ]; then
+		echo "$1/etc/banger/network"
+	else
+		echo "$1/etc/systemd/network/10-banger.network"
+	fi
+}
+
+# set_hostname FILE: set the kernel's host name from FILE's first line.
+set_hostname() {
+	[ -f "$1" ] || return 0
+	read -r h <"$1" || [ -n "$h" ] || return 0
+	case "$h" in
+	'' | -* | *[!a-z0-9-]*)
+		log "warning: not a host name in $1; leaving the host name to the init"
+		return 0
+		;;
+	esac
+	hostname "$h" || log "warning: cannot set the host name $h"
+}
+
+# bind_docker ROOT: put ROOT's /var/lib/docker on the overlay disk's ext4
+# (its docker/ directory) when ROOT has Docker.
+bind_docker() {
+	has=''
+	for d in usr/bin/dockerd usr/sbin/dockerd; do
+		if [ -e "$1/$d" ] || [ -L "$1/$d" ]; then
+			has=1
+		fi
+	done
+	[ -n "$has" ] || return 0
+	mkdir -p "$1/var/lib/docker" && mount --bind /run/banger/ovl/docker "$1/var/lib/docker" ||
+		log "warning: cannot put /var/lib/docker on the overlay disk"
 }
 
 main() {
@@ -133,8 +180,9 @@ main() {
 		die "cannot mount the base rootfs $BASE read-only"
 	mount -t ext4 -o rw,noatime "$OVL" /run/banger/ovl ||
 		die "cannot mount the overlay disk $OVL ($LABEL_OVL)"
-	# docker/ holds /var/lib/docker (a bind mount the guest config sets up):
-	# overlay2 needs a real filesystem under it, not the overlayfs root.
+	# docker/ holds /var/lib/docker (bind_docker, and systemd guests'
+	# var-lib-docker.mount): overlay2 needs a real filesystem under it, not
+	# the overlayfs root.
 	mkdir -p /run/banger/ovl/upper /run/banger/ovl/work /run/banger/ovl/docker ||
 		die "cannot create upper/work/docker on the overlay disk $OVL"
 	mount -t overlay overlay \
@@ -144,7 +192,10 @@ main() {
 		die "the base rootfs $BASE has no /sbin/init"
 	log "root is $BASE (read-only) + overlay $OVL; work disk ${WORK:-absent}"
 	mount_work /newroot
-	net_up /newroot/etc/systemd/network/10-banger.network /sys/class/net
+	bind_docker /newroot
+	ip link set lo up || log "warning: cannot bring up the loopback interface"
+	net_up "$(net_file /newroot)" /sys/class/net
+	set_hostname /newroot/etc/hostname
 
 	mkdir -p /newroot/run /newroot/dev
 	mount --move /run /newroot/run || die "cannot move /run into the new root"

@@ -291,3 +291,81 @@ func TestInitNetUp(t *testing.T) {
 		t.Errorf("no network file: ip calls %q, output %q", got, out)
 	}
 }
+
+func TestInitNetFile(t *testing.T) {
+	root := t.TempDir()
+	old := root + "/etc/systemd/network/10-banger.network"
+	if got := runInitLib(t, nil, "net_file "+root); got != old {
+		t.Errorf("without /etc/banger/network: %q, want the networkd file %q", got, old)
+	}
+	os.MkdirAll(filepath.Join(root, "etc/banger"), 0o755)
+	os.WriteFile(filepath.Join(root, "etc/banger/network"), []byte("MACAddress=52:54:00:12:34:56\n"), 0o644)
+	if got, want := runInitLib(t, nil, "net_file "+root), root+"/etc/banger/network"; got != want {
+		t.Errorf("net_file = %q, want %q", got, want)
+	}
+}
+
+func TestInitSetHostname(t *testing.T) {
+	dir := t.TempDir()
+	logf := filepath.Join(dir, "log")
+	stub := `hostname() { echo "hostname $*" >>"$FAKE_LOG"; }
+`
+	f := filepath.Join(dir, "hostname")
+	for _, tc := range []struct{ content, call, warn string }{
+		{"calm-otter\n", "hostname calm-otter\n", ""},
+		{"calm-otter", "hostname calm-otter\n", ""}, // no final newline
+		{"Calm;reboot\n", "", "not a host name"},
+		{"-x\n", "", "not a host name"},
+		{"\n", "", "not a host name"},
+	} {
+		os.Remove(logf)
+		os.WriteFile(f, []byte(tc.content), 0o644)
+		out := runInitLib(t, []string{"FAKE_LOG=" + logf}, stub+"set_hostname "+f+"; echo booting on")
+		got, _ := os.ReadFile(logf)
+		if string(got) != tc.call || !strings.Contains(out, tc.warn) || !strings.HasSuffix(out, "booting on") {
+			t.Errorf("%q: hostname calls %q, output %q; want calls %q and %q", tc.content, got, out, tc.call, tc.warn)
+		}
+	}
+	os.Remove(logf)
+	out := runInitLib(t, []string{"FAKE_LOG=" + logf}, stub+"set_hostname "+filepath.Join(dir, "absent")+"; echo ok")
+	if got, _ := os.ReadFile(logf); len(got) != 0 || out != "ok" {
+		t.Errorf("no hostname file: calls %q, output %q", got, out)
+	}
+}
+
+func TestInitBindDocker(t *testing.T) {
+	logf := filepath.Join(t.TempDir(), "log")
+	stub := `mount() { echo "mount $*" >>"$FAKE_LOG"; [ -z "$FAKE_MOUNT_FAILS" ]; }
+`
+	root := t.TempDir()
+	out := runInitLib(t, []string{"FAKE_LOG=" + logf}, stub+"bind_docker "+root+"; echo ok")
+	if got, _ := os.ReadFile(logf); len(got) != 0 || out != "ok" {
+		t.Errorf("no dockerd: mount calls %q, output %q", got, out)
+	}
+	if _, err := os.Stat(filepath.Join(root, "var/lib/docker")); err == nil {
+		t.Error("bind_docker created /var/lib/docker in a root without Docker")
+	}
+	for _, bin := range []string{"usr/bin/dockerd", "usr/sbin/dockerd"} {
+		root := t.TempDir()
+		os.MkdirAll(filepath.Join(root, filepath.Dir(bin)), 0o755)
+		// A dangling absolute link, as a symlink into the guest's own
+		// tree looks from the initrd.
+		os.Symlink("/nonexistent/dockerd", filepath.Join(root, bin))
+		os.Remove(logf)
+		runInitLib(t, []string{"FAKE_LOG=" + logf}, stub+"bind_docker "+root)
+		got, _ := os.ReadFile(logf)
+		if want := "mount --bind /run/banger/ovl/docker " + root + "/var/lib/docker\n"; string(got) != want {
+			t.Errorf("%s: mount calls %q, want %q", bin, got, want)
+		}
+		if fi, err := os.Stat(filepath.Join(root, "var/lib/docker")); err != nil || !fi.IsDir() {
+			t.Errorf("%s: no /var/lib/docker mount point: %v", bin, err)
+		}
+	}
+	os.Remove(logf)
+	os.MkdirAll(filepath.Join(root, "usr/bin"), 0o755)
+	os.WriteFile(filepath.Join(root, "usr/bin/dockerd"), nil, 0o755)
+	out = runInitLib(t, []string{"FAKE_LOG=" + logf, "FAKE_MOUNT_FAILS=1"}, stub+"bind_docker "+root+"; echo booting on")
+	if !strings.Contains(out, "banger-init: warning: cannot put /var/lib/docker on the overlay disk") || !strings.HasSuffix(out, "booting on") {
+		t.Errorf("a failed bind must warn and go on: %q", out)
+	}
+}

@@ -8,30 +8,8 @@ import (
 	"strings"
 
 	"banger/internal/agent"
+	"banger/internal/guestconfig"
 )
-
-// voidService is one runit service directory the Void rootfs gets under
-// /etc/sv and enables in /etc/runit/runsvdir/default. Run is nil for a
-// service whose package ships its own run script (only enabled here).
-type voidService struct {
-	Name string
-	Run  []byte
-}
-
-// voidRunitServices are the services banger needs in a Void guest: its
-// own sshd service "ssh" and the guest agent (runsv restarts it whenever it
-// exits), with the content internal/guestconfig's RunitServices renders per
-// VM (docs: /work/notes/runit-api.md on the runit branch; once both are
-// merged this should call guestconfig.RunitServices instead), and Docker's
-// own service from the docker package. They are kept in this one function
-// so the guest-configuration side can change them in one place.
-func voidRunitServices() []voidService {
-	return []voidService{
-		{Name: "ssh", Run: []byte("#!/bin/sh\nmkdir -p /run/sshd\nexec /usr/sbin/sshd -D -e\n")},
-		{Name: "banger-vsock-agent", Run: []byte("#!/bin/sh\nexec " + agent.BinaryPath + "\n")},
-		{Name: "docker"}, // the docker package's own /etc/sv/docker
-	}
-}
 
 // voidDisabledServices are default services of Void's packages that must
 // not run in a banger guest: the distribution's sshd (banger's "ssh"
@@ -109,7 +87,7 @@ func finishVoidTree(tree guestTree, modulesDir, release, agentBinary string) err
 	if err := tree.writeFile(agent.BinaryPath, agentBin, 0o755); err != nil {
 		return err
 	}
-	if err := installRunitServices(tree, voidRunitServices()); err != nil {
+	if err := installRunitServices(tree); err != nil {
 		return err
 	}
 	if err := tree.writeFile("/etc/modules-load.d/banger-docker.conf",
@@ -156,29 +134,39 @@ func runitInit(tree guestTree) error {
 	return nil
 }
 
-// installRunitServices writes each service's run script (when banger
-// provides one) and enables it, after disabling voidDisabledServices.
-func installRunitServices(tree guestTree, svcs []voidService) error {
+// installRunitServices disables the distribution's services a banger
+// guest must not run (voidDisabledServices), writes and enables banger's
+// own runit services (guestconfig.RunitServices: sshd as "ssh" and the
+// guest agent, the same files a runit VM's configuration renders), and
+// enables the docker package's own service and the serial getty.
+func installRunitServices(tree guestTree) error {
 	for _, pat := range voidDisabledServices {
-		if _, err := tree.removeGlob("/etc/runit/runsvdir/default/" + pat); err != nil {
+		if _, err := tree.removeGlob(guestconfig.RunitEnableDir + "/" + pat); err != nil {
 			return err
 		}
 	}
-	for _, s := range svcs {
-		dir := "/etc/sv/" + s.Name
-		if s.Run != nil {
-			if err := tree.writeFile(dir+"/run", s.Run, 0o755); err != nil {
+	for _, f := range guestconfig.RunitServices() {
+		switch {
+		case f.Dir:
+		case f.Symlink != "":
+			if err := tree.symlink(f.Symlink, f.Path); err != nil {
 				return err
 			}
-		} else if !tree.exists(dir + "/run") {
-			return fmt.Errorf("runit service %s: the rootfs has no %s/run (is its package in packages.void?)", s.Name, dir)
-		}
-		if err := tree.symlink(dir, "/etc/runit/runsvdir/default/"+s.Name); err != nil {
-			return err
+		default:
+			if err := tree.writeFile(f.Path, f.Content, f.Mode); err != nil {
+				return err
+			}
 		}
 	}
-	if tree.exists("/etc/sv/agetty-ttyS0/run") {
-		return tree.symlink("/etc/sv/agetty-ttyS0", "/etc/runit/runsvdir/default/agetty-ttyS0")
+	docker := guestconfig.RunitServiceDir + "/docker"
+	if !tree.exists(docker + "/run") {
+		return fmt.Errorf("runit service docker: the rootfs has no %s/run (is its package in packages.void?)", docker)
+	}
+	if err := tree.symlink(docker, guestconfig.RunitEnableDir+"/docker"); err != nil {
+		return err
+	}
+	if tree.exists(guestconfig.RunitServiceDir + "/agetty-ttyS0/run") {
+		return tree.symlink(guestconfig.RunitServiceDir+"/agetty-ttyS0", guestconfig.RunitEnableDir+"/agetty-ttyS0")
 	}
 	return nil
 }
