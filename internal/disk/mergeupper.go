@@ -186,36 +186,49 @@ func mergeUpper(ctx context.Context, image, tree string, skip func(string) bool)
 	return applyOwners(tree, nil, set)
 }
 
-// findWhiteouts marks the character devices of entries that are 0/0.
-func findWhiteouts(ctx context.Context, image string, entries []imgEntry) (map[int]bool, error) {
+// askEach runs the debugfs request cmd ("stat", "ea_list") on every entry
+// want selects, in one debugfs run, and hands each answer to fn with the
+// entry's index.
+func askEach(ctx context.Context, image string, entries []imgEntry, cmd string, want func(imgEntry) bool, fn func(i int, answer string) error) error {
 	var s script
 	var idx []int
 	for i, e := range entries {
-		if e.typ() == typeChar {
-			s.cmd("stat", "<"+strconv.FormatUint(e.ino, 10)+">")
+		if want(e) {
+			s.cmd(cmd, "<"+strconv.FormatUint(e.ino, 10)+">")
 			idx = append(idx, i)
 		}
 	}
-	res := map[int]bool{}
 	if len(idx) == 0 {
-		return res, nil
+		return nil
 	}
 	out, err := debugfs(ctx, image, false, &s)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	secs := sections(out)
 	if len(secs) != len(idx) {
-		return nil, fmt.Errorf("debugfs answered %d of %d stat requests", len(secs), len(idx))
+		return fmt.Errorf("debugfs answered %d of %d %s requests", len(secs), len(idx), cmd)
 	}
 	for k, sec := range secs {
-		dev, ok := deviceNumber(sec)
-		if !ok {
-			return nil, fmt.Errorf("%s%s: no device number in debugfs stat output", UpperDir, entries[idx[k]].rel)
+		if err := fn(idx[k], sec); err != nil {
+			return err
 		}
-		res[idx[k]] = dev == "00:00"
 	}
-	return res, nil
+	return nil
+}
+
+// findWhiteouts marks the character devices of entries that are 0/0.
+func findWhiteouts(ctx context.Context, image string, entries []imgEntry) (map[int]bool, error) {
+	res := map[int]bool{}
+	err := askEach(ctx, image, entries, "stat", func(e imgEntry) bool { return e.typ() == typeChar }, func(i int, stat string) error {
+		dev, ok := deviceNumber(stat)
+		if !ok {
+			return fmt.Errorf("%s%s: no device number in debugfs stat output", UpperDir, entries[i].rel)
+		}
+		res[i] = dev == "00:00"
+		return nil
+	})
+	return res, err
 }
 
 // deviceNumber reads "Device major/minor number: MM:mm" from debugfs stat.
@@ -233,39 +246,22 @@ func deviceNumber(stat string) (string, bool) {
 // findOpaque marks the opaque directories of entries, and refuses a layer
 // with redirects or metacopy files.
 func findOpaque(ctx context.Context, image string, entries []imgEntry) (map[int]bool, error) {
-	var s script
-	var idx []int
-	for i, e := range entries {
-		if e.typ() == typeDir || e.typ() == typeRegular {
-			s.cmd("ea_list", "<"+strconv.FormatUint(e.ino, 10)+">")
-			idx = append(idx, i)
-		}
-	}
 	res := map[int]bool{}
-	if len(idx) == 0 {
-		return res, nil
-	}
-	out, err := debugfs(ctx, image, false, &s)
-	if err != nil {
-		return nil, err
-	}
-	secs := sections(out)
-	if len(secs) != len(idx) {
-		return nil, fmt.Errorf("debugfs answered %d of %d ea_list requests", len(secs), len(idx))
-	}
-	for k, sec := range secs {
-		e := entries[idx[k]]
-		for _, l := range strings.Split(sec, "\n") {
+	want := func(e imgEntry) bool { return e.typ() == typeDir || e.typ() == typeRegular }
+	err := askEach(ctx, image, entries, "ea_list", want, func(i int, xattrs string) error {
+		e := entries[i]
+		for _, l := range strings.Split(xattrs, "\n") {
 			l = strings.TrimSpace(l)
 			switch {
 			case strings.HasPrefix(l, xattrOpaque+" ") && strings.HasSuffix(l, `= "y"`) && e.typ() == typeDir:
-				res[idx[k]] = true
+				res[i] = true
 			case strings.HasPrefix(l, xattrRedirect+" "), strings.HasPrefix(l, xattrMetacopy+" "):
-				return nil, fmt.Errorf("%s%s uses overlayfs redirects or metacopy, which banger does not enable: refusing to guess the merged tree", UpperDir, e.rel)
+				return fmt.Errorf("%s%s uses overlayfs redirects or metacopy, which banger does not enable: refusing to guess the merged tree", UpperDir, e.rel)
 			}
 		}
-	}
-	return res, nil
+		return nil
+	})
+	return res, err
 }
 
 // sections splits the output of a debugfs -f run into one string per
