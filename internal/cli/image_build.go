@@ -24,6 +24,7 @@ import (
 	"banger/internal/api"
 	"banger/internal/bundle"
 	"banger/internal/client"
+	"banger/internal/config"
 	"banger/internal/disk"
 	"banger/internal/image/artifacts"
 	"banger/internal/image/imagebuild"
@@ -87,30 +88,66 @@ func (e *imageBuildFailed) Error() string {
 }
 func (e *imageBuildFailed) Unwrap() error { return e.err }
 
-func runImageBuild(ctx context.Context, e *env, o imageBuildOptions) error {
-	start := time.Now()
-	if o.Name == "" {
-		return usagef("--name is required")
+// newImageArgs checks the name and --size of a new managed image (build
+// or save) and returns the config, the layout and the size in bytes (0:
+// content plus headroom).
+func newImageArgs(e *env, name, sizeArg string) (config.Config, paths.Layout, int64, error) {
+	if name == "" {
+		return config.Config{}, paths.Layout{}, 0, usagef("--name is required")
 	}
-	if err := names.Validate(o.Name); err != nil {
-		return usagef("--name: %v", err)
+	if err := names.Validate(name); err != nil {
+		return config.Config{}, paths.Layout{}, 0, usagef("--name: %v", err)
+	}
+	var size int64
+	if sizeArg != "" {
+		var err error
+		if size, err = disk.ParseSize(sizeArg); err != nil {
+			return config.Config{}, paths.Layout{}, 0, usagef("--size %q: %v", sizeArg, err)
+		}
 	}
 	cfg, err := e.Config()
 	if err != nil {
-		return err
+		return config.Config{}, paths.Layout{}, 0, err
 	}
 	l, err := e.Layout()
 	if err != nil {
+		return config.Config{}, paths.Layout{}, 0, err
+	}
+	if name == cfg.DefaultImage {
+		return config.Config{}, paths.Layout{}, 0, usagef("--name %s is the default image's name (from the runtime bundle); pick another", name)
+	}
+	return cfg, l, size, nil
+}
+
+// registerVersion registers the version a root phase wrote in outDir as
+// the managed image name, booting with from's kernel, initrd and modules.
+// When the phase failed (phaseErr) or the daemon refuses the image, the
+// version directory (and the image's directory, when that leaves it
+// empty) is removed.
+func registerVersion(ctx context.Context, c *client.Client, outDir string, phaseErr error, from api.Image, name string) (api.Image, error) {
+	drop := func() {
+		os.RemoveAll(outDir)
+		os.Remove(filepath.Dir(outDir))
+	}
+	if phaseErr != nil {
+		drop()
+		return api.Image{}, phaseErr
+	}
+	im, err := c.RegisterImage(ctx, api.RegisterImageRequest{Name: name, Managed: true,
+		Rootfs: filepath.Join(outDir, imagebuild.RootfsName), WorkSeed: filepath.Join(outDir, imagebuild.WorkSeedName),
+		Kernel: from.Kernel, Initrd: from.Initrd, ModulesDir: from.ModulesDir, Packages: from.Packages})
+	if err != nil {
+		drop()
+		return api.Image{}, fmt.Errorf("register image %s: %w", name, err)
+	}
+	return im, nil
+}
+
+func runImageBuild(ctx context.Context, e *env, o imageBuildOptions) error {
+	start := time.Now()
+	cfg, l, size, err := newImageArgs(e, o.Name, o.Size)
+	if err != nil {
 		return err
-	}
-	if o.Name == cfg.DefaultImage {
-		return usagef("--name %s is the default image's name (from the runtime bundle); pick another", o.Name)
-	}
-	var size int64
-	if o.Size != "" {
-		if size, err = disk.ParseSize(o.Size); err != nil {
-			return usagef("--size %q: %v", o.Size, err)
-		}
 	}
 	var extra []string
 	if o.Packages != "" {
@@ -290,29 +327,18 @@ func runImageBuild(ctx context.Context, e *env, o imageBuildOptions) error {
 		DebianMirror: cfg.DebianMirror, DebCacheDir: l.DebCacheDir(), OutDir: outDir,
 		Progress: out, Log: logFile,
 	}
-	var res *imagebuild.Result
 	if os.Geteuid() == 0 {
-		res, err = imagebuild.Build(ctx, bo)
+		_, err = imagebuild.Build(ctx, bo)
 	} else {
 		// The user's own: the root phase hands back only what it adds.
 		if err := os.MkdirAll(l.DebCacheDir(), 0o755); err != nil {
 			return fail(fmt.Errorf("debian package cache: %w", err))
 		}
 		err = runRootPhase(ctx, e, buildPhase{Build: &bo, Log: logPath}, tools)
-		res = &imagebuild.Result{Rootfs: filepath.Join(outDir, imagebuild.RootfsName), WorkSeed: filepath.Join(outDir, imagebuild.WorkSeedName)}
 	}
+	im, err := registerVersion(ctx, c, outDir, err, base, o.Name)
 	if err != nil {
-		os.RemoveAll(outDir)
-		os.Remove(filepath.Dir(outDir))
 		return fail(err)
-	}
-	req := api.RegisterImageRequest{Name: o.Name, Rootfs: res.Rootfs, WorkSeed: res.WorkSeed, Managed: true,
-		Kernel: base.Kernel, Initrd: base.Initrd, ModulesDir: base.ModulesDir, Packages: base.Packages}
-	im, err := c.RegisterImage(ctx, req)
-	if err != nil {
-		os.RemoveAll(outDir)
-		os.Remove(filepath.Dir(outDir))
-		return fail(fmt.Errorf("register image %s: %w", o.Name, err))
 	}
 	fmt.Fprintf(out, "%s: built in %s (version %s)\n", im.Name, time.Since(start).Round(100*time.Millisecond), version)
 	fmt.Fprintf(logFile, "# done in %s: %s\n", time.Since(start).Round(time.Millisecond), outDir)

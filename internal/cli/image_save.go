@@ -10,9 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"banger/internal/api"
-	"banger/internal/disk"
 	"banger/internal/image/imagebuild"
-	"banger/internal/names"
 )
 
 // imageSaveOptions is one `banger image save`.
@@ -56,29 +54,9 @@ initrd of the VM's image.`,
 
 func runImageSave(ctx context.Context, e *env, o imageSaveOptions) error {
 	start := time.Now()
-	if o.Name == "" {
-		return usagef("--name is required")
-	}
-	if err := names.Validate(o.Name); err != nil {
-		return usagef("--name: %v", err)
-	}
-	var size int64
-	if o.Size != "" {
-		var err error
-		if size, err = disk.ParseSize(o.Size); err != nil {
-			return usagef("--size %q: %v", o.Size, err)
-		}
-	}
-	cfg, err := e.Config()
+	_, l, size, err := newImageArgs(e, o.Name, o.Size)
 	if err != nil {
 		return err
-	}
-	l, err := e.Layout()
-	if err != nil {
-		return err
-	}
-	if o.Name == cfg.DefaultImage {
-		return usagef("--name %s is the default image's name (from the runtime bundle); pick another", o.Name)
 	}
 	if err := checkRootPhase(); err != nil {
 		return err
@@ -127,19 +105,9 @@ func runImageSave(ctx context.Context, e *env, o imageSaveOptions) error {
 	} else {
 		err = runRootPhase(ctx, e, buildPhase{Save: &so, Log: logPath}, x.Dir)
 	}
+	im, err := registerVersion(ctx, c, outDir, err, src, o.Name)
 	if err != nil {
-		os.RemoveAll(outDir)
-		os.Remove(filepath.Dir(outDir))
 		return fail(err)
-	}
-	req := api.RegisterImageRequest{Name: o.Name, Managed: true,
-		Rootfs: filepath.Join(outDir, imagebuild.RootfsName), WorkSeed: filepath.Join(outDir, imagebuild.WorkSeedName),
-		Kernel: src.Kernel, Initrd: src.Initrd, ModulesDir: src.ModulesDir, Packages: src.Packages}
-	im, err := c.RegisterImage(ctx, req)
-	if err != nil {
-		os.RemoveAll(outDir)
-		os.Remove(filepath.Dir(outDir))
-		return fail(fmt.Errorf("register image %s: %w", o.Name, err))
 	}
 	fmt.Fprintf(out, "%s: saved from vm %s in %s (version %s)\n", im.Name, o.VM, time.Since(start).Round(100*time.Millisecond), version)
 	fmt.Fprintf(logFile, "# done in %s: %s\n", time.Since(start).Round(time.Millisecond), outDir)
