@@ -134,7 +134,11 @@ WantedBy=multi-user.target
 // console= argument), remounting a root that the initrd mounted as banger
 // wants it (the fstab is empty), networkd config from ip= kernel arguments
 // (banger writes the .network file) and loading the DRM module for logind
-// (no display).
+// (no display). The loop, dm_mod, fuse and configfs modules are not loaded
+// ahead of use at every boot either (four modprobe runs next to sshd's
+// start under TCG): the kernel loads them when /dev/loop-control,
+// /dev/mapper/control or /dev/fuse (static nodes, still created) is first
+// opened or configfs is mounted.
 var maskedUnits = []string{
 	"apt-daily.timer", "apt-daily-upgrade.timer", "apt-daily.service", "apt-daily-upgrade.service",
 	"dpkg-db-backup.timer", "dpkg-db-backup.service",
@@ -148,6 +152,20 @@ var maskedUnits = []string{
 	"systemd-remount-fs.service",
 	"systemd-network-generator.service",
 	"modprobe@drm.service",
+	"modprobe@loop.service", "modprobe@dm_mod.service", "modprobe@fuse.service", "modprobe@configfs.service",
+}
+
+// maskedGenerators run before systemd starts any unit, on the path to
+// everything, and have nothing to do in a banger VM: its disks carry no
+// partition table (gpt-auto), it does not hibernate (hibernate-resume),
+// has no crypttab, integritytab or veritytab (their generators), no
+// offline system updates (system-update) and no systemd.run= argument
+// (run). fstab, getty, rc-local, sysv and debug stay: a user may add an
+// fstab line, /etc/rc.local, an init script or systemd.mask= at boot.
+var maskedGenerators = []string{
+	"systemd-gpt-auto-generator", "systemd-hibernate-resume-generator",
+	"systemd-cryptsetup-generator", "systemd-integritysetup-generator", "systemd-veritysetup-generator",
+	"systemd-system-update-generator", "systemd-run-generator",
 }
 
 var enabledUnits = []string{"systemd-networkd.service", "banger-vsock-agent.service", "ssh.service"}
@@ -155,7 +173,7 @@ var enabledUnits = []string{"systemd-networkd.service", "banger-vsock-agent.serv
 // customizationKey changes whenever what customize does changes.
 func customizationKey() string {
 	return keyOf("customize/v3", agentUnit, sshdImageConf, sshUnit, containerUnitDropIn, apparmorUnit,
-		strings.Join(maskedUnits, ","), strings.Join(enabledUnits, ","))
+		strings.Join(maskedUnits, ","), strings.Join(enabledUnits, ","), strings.Join(maskedGenerators, ","))
 }
 
 // customize turns a Debian tree into a banger base image. The agent binary
@@ -238,11 +256,15 @@ func customize(ctx context.Context, r *reporter, tree guestTree, release, module
 }
 
 // bootOrdering writes the units and drop-ins that keep sshd's path short
-// (see sshUnit, containerUnitDropIn, apparmorUnit).
+// (see sshUnit, containerUnitDropIn, apparmorUnit) and masks the
+// generators it need not wait for (maskedGenerators).
 func bootOrdering(ctx context.Context, r *reporter, tree guestTree) error {
 	// ssh.service is enabled again (through the replacement) with the
 	// other enabledUnits.
 	if err := systemctl(ctx, r, tree, "disable", "ssh.service"); err != nil {
+		return err
+	}
+	if err := maskGenerators(tree); err != nil {
 		return err
 	}
 	files := []struct{ path, data string }{
@@ -267,6 +289,17 @@ func bootOrdering(ctx context.Context, r *reporter, tree guestTree) error {
 		return err
 	}
 	return systemctl(ctx, r, tree, "enable", "apparmor.service")
+}
+
+// maskGenerators masks maskedGenerators: a link to /dev/null of a
+// generator's name in /etc/systemd/system-generators (systemd.generator(7)).
+func maskGenerators(tree guestTree) error {
+	for _, g := range maskedGenerators {
+		if err := tree.symlink("/dev/null", "/etc/systemd/system-generators/"+g); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // stampUpdated creates the users systemd-sysusers would create at first
