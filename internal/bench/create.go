@@ -25,15 +25,19 @@ type Run struct {
 	SSHReadyMS float64 `json:"ssh_ready_ms"`
 	// StartSSHMS: stop/start → SSH, `vm start` of the stopped VM (stopped
 	// once its first boot finished) until `vm ssh -- true` succeeds.
+	// StartMS: until `vm start` returns (it waits for sshd's banner).
 	StartSSHMS float64 `json:"start_ssh_ms"`
+	StartMS    float64 `json:"start_ms"`
 	// SuspendMS: `vm suspend` of the running VM, until it returns.
 	SuspendMS float64 `json:"suspend_ms"`
 	// SnapshotBytes: the disk space the suspended VM's memory and device
 	// state files take (allocated blocks, not apparent size).
 	SnapshotBytes int64 `json:"snapshot_bytes"`
 	// ResumeSSHMS: resume → SSH, from the start of `vm resume` until `vm
-	// ssh -- true` succeeds.
+	// ssh -- true` succeeds. ResumeMS: until `vm resume` returns (it
+	// waits for sshd's banner).
 	ResumeSSHMS float64 `json:"resume_ssh_ms"`
+	ResumeMS    float64 `json:"resume_ms"`
 	// ResumeColdBoot: the resume fell back to a cold boot (its figure is
 	// then a boot, not a restore).
 	ResumeColdBoot bool `json:"resume_cold_boot,omitempty"`
@@ -68,16 +72,21 @@ type Report struct {
 	CreateMS   Summary `json:"create_ms"`
 	SSHMS      Summary `json:"ssh_ready_ms"`
 	StartSSHMS Summary `json:"start_ssh_ms"`
+	StartMS    Summary `json:"start_ms"`
 	SuspendMS  Summary `json:"suspend_ms"`
 	Snapshot   Summary `json:"snapshot_bytes"`
 	ResumeSSH  Summary `json:"resume_ssh_ms"`
+	ResumeMS   Summary `json:"resume_ms"`
 	Clone4G    Summary `json:"clone_4g_ms"`
 	Clone64G   Summary `json:"clone_64g_ms"`
 	VMMIdleCPU Summary `json:"vmm_idle_cpu_pct"`
 	BangerdRSS Summary `json:"bangerd_rss_bytes"`
 	AgentRSS   Summary `json:"agent_rss_bytes"`
-	// ResumeVsStart: median resume → SSH over median stop/start → SSH.
-	ResumeVsStart float64 `json:"resume_vs_start_ratio"`
+	// ResumeVsStart: median resume → SSH over median stop/start → SSH
+	// (both until a login works); ResumeVsStartBanner: the same for the
+	// commands alone (until sshd's banner).
+	ResumeVsStart       float64 `json:"resume_vs_start_ratio"`
+	ResumeVsStartBanner float64 `json:"resume_vs_start_banner_ratio"`
 	// Clone64GVs4G: median clone time at 64G over the one at 4G.
 	Clone64GVs4G float64 `json:"clone_64g_vs_4g_ratio"`
 	// On the qemu path with --bare: the last VM's disks booted by
@@ -185,8 +194,8 @@ func (b *bencher) create(ctx context.Context, runs int, idle time.Duration, bare
 			return rep, err
 		}
 		last = r.Name
-		fmt.Fprintf(b.log, "run %d: create→ssh %.0f ms, start→ssh %.0f ms, suspend %.0f ms (%d MiB), resume→ssh %.0f ms, clone 4G %.0f ms / 64G %.0f ms, vmm idle %.2f%%, bangerd %d MiB, agent %d MiB\n",
-			i+1, r.SSHReadyMS, r.StartSSHMS, r.SuspendMS, r.SnapshotBytes>>20, r.ResumeSSHMS, r.Clone4GMS, r.Clone64GMS,
+		fmt.Fprintf(b.log, "run %d: create→ssh %.0f ms, start→ssh %.0f ms (start %.0f), suspend %.0f ms (%d MiB), resume→ssh %.0f ms (resume %.0f), clone 4G %.0f ms / 64G %.0f ms, vmm idle %.2f%%, bangerd %d MiB, agent %d MiB\n",
+			i+1, r.SSHReadyMS, r.StartSSHMS, r.StartMS, r.SuspendMS, r.SnapshotBytes>>20, r.ResumeSSHMS, r.ResumeMS, r.Clone4GMS, r.Clone64GMS,
 			r.VMMIdleCPUPct, r.BangerdRSSBytes>>20, r.AgentRSSBytes>>20)
 		rep.Runs = append(rep.Runs, r)
 	}
@@ -203,12 +212,15 @@ func (b *bencher) create(ctx context.Context, runs int, idle time.Duration, bare
 	rep.SuspendMS = col(func(r Run) float64 { return r.SuspendMS })
 	rep.Snapshot = col(func(r Run) float64 { return float64(r.SnapshotBytes) })
 	rep.ResumeSSH = col(func(r Run) float64 { return r.ResumeSSHMS })
+	rep.StartMS = col(func(r Run) float64 { return r.StartMS })
+	rep.ResumeMS = col(func(r Run) float64 { return r.ResumeMS })
 	rep.Clone4G = col(func(r Run) float64 { return r.Clone4GMS })
 	rep.Clone64G = col(func(r Run) float64 { return r.Clone64GMS })
 	rep.VMMIdleCPU = col(func(r Run) float64 { return r.VMMIdleCPUPct })
 	rep.BangerdRSS = col(func(r Run) float64 { return float64(r.BangerdRSSBytes) })
 	rep.AgentRSS = col(func(r Run) float64 { return float64(r.AgentRSSBytes) })
 	rep.ResumeVsStart = round3(rep.ResumeSSH.Median / rep.StartSSHMS.Median)
+	rep.ResumeVsStartBanner = round3(rep.ResumeMS.Median / rep.StartMS.Median)
 	rep.Clone64GVs4G = round3(rep.Clone64G.Median / rep.Clone4G.Median)
 	rep.VMM, rep.Accel = b.vmm, b.accel
 	if bare && rep.VMM == "qemu" && last != "" {
@@ -290,6 +302,7 @@ func (b *bencher) createOnce(ctx context.Context, lock string, idle time.Duratio
 	if _, err := b.cli(ctx, "vm", "start", name); err != nil {
 		return r, err
 	}
+	r.StartMS = ms(time.Since(start))
 	if err := b.waitSSH(ctx, name); err != nil {
 		return r, err
 	}
@@ -308,6 +321,7 @@ func (b *bencher) createOnce(ctx context.Context, lock string, idle time.Duratio
 	if err != nil {
 		return r, err
 	}
+	r.ResumeMS = ms(time.Since(start))
 	if err := b.waitSSH(ctx, name); err != nil {
 		return r, err
 	}
