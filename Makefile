@@ -89,3 +89,4 @@ clean: ## remove built binaries (not the runtime bundle)
 	rm -rf dist
 
 -include mk/bundle.mk
+-include mk/void.mk

@@ -1,8 +1,11 @@
 # Runtime bundle targets (included from the main Makefile).
 #
 #   make runtime-bundle   fetch the archive named in $(RUNTIME_MANIFEST), or,
-#                         when its url is empty, build the bundle from Debian
-#                         (the build needs root: it runs through sudo)
+#                         when its url is empty, install a copy of the bundle
+#                         built from Debian in $(BUNDLE_CACHE) (building it
+#                         there first; the build needs root: it runs through
+#                         sudo). The VM tests (scripts/test-bundle.sh) use
+#                         the same cache entry.
 #   make runtime-package  write $(RUNTIME_ARCHIVE) and print its SHA256
 #   make rootfs           rebuild only the rootfs + work seed from packages.apt
 #   make runtime-agent    install runtime/banger-vsock-agent into the bundle's rootfs
@@ -17,6 +20,8 @@ RUNTIME_AGENT ?= $(RUNTIME_DIR)/banger-vsock-agent
 BANGER_BUNDLE ?= bin/banger-bundle
 # Extra flags for the Debian build, e.g. BUNDLE_ARGS="--mirror http://apt-cacher:3142/debian".
 BUNDLE_ARGS ?=
+# Built bundles by content key (scripts/bundle-hash.sh), shared with scripts/test-bundle.sh.
+BUNDLE_CACHE ?= $(or $(BANGER_TEST_BUNDLE_CACHE),$(HOME)/.cache/banger/test-bundle)
 # Building a rootfs needs root (mmdebstrap, chroot); files are handed back
 # to the invoking user afterwards.
 BUNDLE_SUDO ?= $(if $(filter 0,$(shell id -u)),,sudo)
@@ -30,10 +35,11 @@ $(BANGER_BUNDLE): FORCE
 	@mkdir -p $(dir $@)
 	$(GO) build -o $@ ./cmd/banger-bundle
 
-runtime-bundle: $(BANGER_BUNDLE) $(RUNTIME_AGENT) ## fetch ./runtime from RUNTIME_MANIFEST, or build it from Debian when its url is empty
+runtime-bundle: $(BANGER_BUNDLE) $(RUNTIME_AGENT) ## fetch ./runtime from RUNTIME_MANIFEST, or copy it from the bundle cache (built from Debian once) when its url is empty
 	@mkdir -p $(dir $(BUNDLE_AGENT_COPY))
 	cp $(RUNTIME_AGENT) $(BUNDLE_AGENT_COPY)
-	$(BUNDLE_SUDO) $(BANGER_BUNDLE) auto --manifest $(RUNTIME_MANIFEST) --dest $(RUNTIME_DIR) --agent $(BUNDLE_AGENT_COPY) $(BUNDLE_ARGS)
+	$(BUNDLE_SUDO) $(BANGER_BUNDLE) auto --manifest $(RUNTIME_MANIFEST) --dest $(RUNTIME_DIR) --agent $(BUNDLE_AGENT_COPY) \
+		--cache "$(BUNDLE_CACHE)" --key "$$(GO="$(GO)" scripts/bundle-hash.sh)" $(BUNDLE_ARGS)
 	$(BANGER_BUNDLE) agent --dest $(RUNTIME_DIR) --agent $(BUNDLE_AGENT_COPY)
 
 runtime-package: $(BANGER_BUNDLE) ## write dist/banger-runtime.tar.gz from ./runtime and print its SHA256

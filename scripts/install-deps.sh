@@ -11,6 +11,7 @@ PKGS=(
   qemu-system-x86                    # qemu driver (TCG where KVM cannot boot guests)
   mmdebstrap busybox-static cpio zstd xz-utils dpkg-dev debian-archive-keyring util-linux  # runtime bundle build from Debian
   dnsutils python3 curl              # end-to-end tests (dig, http.server)
+  sudo                               # image build and image save as a non-root user (their root phase; tested)
 )
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"

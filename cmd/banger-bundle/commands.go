@@ -16,6 +16,7 @@ import (
 	"banger/internal/bundle"
 	"banger/internal/bundle/archive"
 	"banger/internal/bundle/build"
+	"banger/internal/image/imagebuild"
 	"banger/internal/paths"
 )
 
@@ -65,7 +66,7 @@ func (f *buildFlags) register(fs *flag.FlagSet, rootfsOnly bool) {
 	fs.StringVar(&f.log, "log", "", "build log file (default ~/.local/state/banger/image-build/bundle-<time>.log)")
 	fs.BoolVar(&f.force, "force", false, "redo every step even when its inputs are unchanged")
 	if rootfsOnly {
-		fs.StringVar(&f.base, "base-rootfs", "", "start from this ext4 image's content instead of mmdebstrap (packages.apt is not applied)")
+		fs.StringVar(&f.base, "base-rootfs", "", "start from this ext4 image's content instead of mmdebstrap, then install --packages on top (Debian "+imagebuild.Suite+" from --mirror)")
 	} else {
 		fs.StringVar(&f.kernel, "kernel-package", build.DefaultKernelPackage, "Debian kernel (meta-)package")
 		fs.StringVar(&f.firecracker, "firecracker", "", "firecracker binary to copy into the bundle (default: firecracker on PATH, if any)")
@@ -133,7 +134,7 @@ func cmdBuild(ctx context.Context, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	return runBuild(ctx, f, build.Build)
+	return runBuild(ctx, f, build.Build, os.Stdout)
 }
 
 func cmdRootfs(ctx context.Context, args []string) error {
@@ -143,7 +144,7 @@ func cmdRootfs(ctx context.Context, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	return runBuild(ctx, f, build.Rootfs)
+	return runBuild(ctx, f, build.Rootfs, os.Stdout)
 }
 
 func cmdAgent(ctx context.Context, args []string) error {
@@ -159,16 +160,21 @@ func cmdAgent(ctx context.Context, args []string) error {
 	if f.agent == "" {
 		return errors.New("agent: --agent is required")
 	}
-	return runBuild(ctx, f, build.Agent)
+	return runBuild(ctx, f, build.Agent, os.Stdout)
 }
 
 func cmdAuto(ctx context.Context, args []string) error {
 	var ff fetchFlags
 	var bf buildFlags
+	var cf cacheFlags
 	fs := flag.NewFlagSet("auto", flag.ContinueOnError)
 	bf.register(fs, false) // --dest is shared
+	cf.register(fs, "when the manifest has no url, install a copy of this cache's bundle for --key (building it there first when missing) instead of building in --dest")
 	fs.StringVar(&ff.manifest, "manifest", "runtime-bundle.toml", "runtime bundle manifest")
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := cf.check(); err != nil {
 		return err
 	}
 	m, err := archive.LoadManifest(ff.manifest)
@@ -179,24 +185,29 @@ func cmdAuto(ctx context.Context, args []string) error {
 		ff.dest, ff.force = bf.dest, bf.force
 		return fetch(ctx, m, ff)
 	}
+	if cf.dir != "" && !bf.force {
+		fmt.Printf("%s has no url: installing the bundle built from Debian in %s\n", ff.manifest, cf.dir)
+		return installCached(ctx, cf, bf)
+	}
 	fmt.Printf("%s has no url: building the bundle from Debian\n", ff.manifest)
-	return runBuild(ctx, bf, build.Build)
+	return runBuild(ctx, bf, build.Build, os.Stdout)
 }
 
-func runBuild(ctx context.Context, f buildFlags, do func(context.Context, build.Options) (*build.Result, error)) error {
-	logPath, logFile, err := openLog(f.log)
+// runBuild runs one build mode and reports on out.
+func runBuild(ctx context.Context, f buildFlags, do func(context.Context, build.Options) (*build.Result, error), out io.Writer) error {
+	logPath, logFile, err := openLog(f.log, "bundle")
 	if err != nil {
 		return err
 	}
 	defer logFile.Close()
-	fmt.Printf("building %s (full log: %s)\n", f.dest, logPath)
+	fmt.Fprintf(out, "building %s (full log: %s)\n", f.dest, logPath)
 	if f.mirror == "" {
 		f.mirror = configuredMirror() // debian_mirror
 	}
 	o := build.Options{
 		Dest: f.dest, Agent: f.agent, Packages: f.packages, Suite: f.suite, Mirror: f.mirror,
 		KernelPackage: f.kernel, Firecracker: f.firecracker, BaseRootfs: f.base, Force: f.force,
-		Progress: os.Stdout, Log: logFile,
+		Progress: out, Log: logFile,
 	}
 	if uid, gid, ok := sudoOwner(); ok {
 		o.Owner = &build.Owner{UID: uid, GID: gid}
@@ -207,9 +218,9 @@ func runBuild(ctx context.Context, f buildFlags, do func(context.Context, build.
 		return fmt.Errorf("%w (see %s)", err, logPath)
 	}
 	if res.StepsRun == 0 {
-		fmt.Printf("%s is up to date (%s)\n", f.dest, time.Since(start).Round(100*time.Millisecond))
+		fmt.Fprintf(out, "%s is up to date (%s)\n", f.dest, time.Since(start).Round(100*time.Millisecond))
 	} else {
-		fmt.Printf("built %s in %s\n", f.dest, time.Since(start).Round(100*time.Millisecond))
+		fmt.Fprintf(out, "built %s in %s\n", f.dest, time.Since(start).Round(100*time.Millisecond))
 	}
 	if ps := bundle.Verify(f.dest); len(ps) > 0 {
 		printProblems(os.Stderr, ps)
@@ -220,7 +231,7 @@ func runBuild(ctx context.Context, f buildFlags, do func(context.Context, build.
 
 // openLog opens the build log, by default under the invoking user's state
 // directory (their home, also through sudo, and owned by them).
-func openLog(p string) (string, *os.File, error) {
+func openLog(p, prefix string) (string, *os.File, error) {
 	uid, gid, viaSudo := sudoOwner()
 	if p == "" {
 		dir := ""
@@ -236,7 +247,7 @@ func openLog(p string) (string, *os.File, error) {
 			}
 			dir = l.ImageBuildDir()
 		}
-		p = filepath.Join(dir, "bundle-"+time.Now().Format("20060102-150405")+".log")
+		p = filepath.Join(dir, prefix+"-"+time.Now().Format("20060102-150405")+".log")
 	}
 	if err := mkdirAllOwned(filepath.Dir(p), uid, gid, viaSudo); err != nil {
 		return "", nil, fmt.Errorf("create log directory: %w", err)

@@ -18,10 +18,14 @@ const usage = `usage: banger-bundle <command> [flags]
 commands:
   fetch    --manifest F --dest DIR           install the archive a manifest names
   build    --dest DIR --agent PATH [...]     build a bundle from Debian (needs root)
-  auto     --manifest F --dest DIR --agent PATH
+  auto     --manifest F --dest DIR --agent PATH [--cache DIR --key K]
                                              fetch when the manifest has a url, else build
+                                             (or, with --cache, install a copy of the cached build)
+  cache    --cache DIR --key K --agent PATH  build or reuse the cached bundle for K; print its directory
   rootfs   --dest DIR [--base-rootfs PATH]   rebuild only the rootfs and work seed (needs root)
   agent    --dest DIR --agent PATH           install a new guest agent into the bundle and its rootfs
+  void-rootfs [--mirror URL] [--size SIZE] [--out DIR]
+                                             build the experimental Void rootfs + work seed (needs root)
   package  --src DIR --out FILE              write a deterministic tar.gz and print its SHA256
   verify   --dir DIR                         check a bundle; exit 1 on problems
 
@@ -51,8 +55,8 @@ func run(ctx context.Context, args []string) error {
 		return usageError{errors.New("no command")}
 	}
 	cmds := map[string]func(context.Context, []string) error{
-		"fetch": cmdFetch, "build": cmdBuild, "auto": cmdAuto,
-		"rootfs": cmdRootfs, "agent": cmdAgent, "package": cmdPackage, "verify": cmdVerify,
+		"fetch": cmdFetch, "build": cmdBuild, "auto": cmdAuto, "cache": cmdCache,
+		"rootfs": cmdRootfs, "void-rootfs": cmdVoidRootfs, "agent": cmdAgent, "package": cmdPackage, "verify": cmdVerify,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {

@@ -265,3 +265,15 @@ type RegisterImageRequest struct {
 type CloneVMRequest struct {
 	Name string `json:"name"`
 }
+
+// VMExport is the answer of POST /v1/vms/{ref}/export: copies of a stopped
+// VM's disks, made while the daemon held the VM's lock and with their
+// journals replayed, for `banger image save`. The caller owns Dir and
+// removes it when done.
+type VMExport struct {
+	Dir      string `json:"dir"`
+	Rootfs   string `json:"rootfs"` // the VM's lower layer (a hard link where possible)
+	Overlay  string `json:"overlay"`
+	WorkDisk string `json:"work_disk"`
+	Image    string `json:"image"` // the image the VM was created from
+}

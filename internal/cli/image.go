@@ -122,7 +122,7 @@ func newImageCmd(e *env) *cobra.Command {
 	rf.StringVar(&reg.Packages, "packages", "", "package manifest")
 	rf.BoolVar(&asJSON, "json", false, "print JSON")
 
-	cmd.AddCommand(list, show, del, register, newImageFetchCmd(e), newImageBuildCmd(e), newImageBuildPhaseCmd(e))
+	cmd.AddCommand(list, show, del, register, newImageFetchCmd(e), newImageBuildCmd(e), newImageSaveCmd(e), newImageBuildPhaseCmd(e))
 	return cmd
 }
 

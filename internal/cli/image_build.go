@@ -13,6 +13,8 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -123,10 +125,8 @@ func runImageBuild(ctx context.Context, e *env, o imageBuildOptions) error {
 			}
 		}
 	}
-	if os.Geteuid() != 0 {
-		if _, err := exec.LookPath("sudo"); err != nil {
-			return errors.New("image build needs root for its build phase (chroot, file owners in the image) and sudo is not installed: run it as root")
-		}
+	if err := checkRootPhase(); err != nil {
+		return err
 	}
 	c, err := e.Client(ctx)
 	if err != nil {
@@ -181,6 +181,9 @@ func runImageBuild(ctx context.Context, e *env, o imageBuildOptions) error {
 	if !fileExists(baseRootfs) {
 		return fmt.Errorf("base rootfs %s does not exist", baseRootfs)
 	}
+	if err := imagebuild.CheckDebianBase(ctx, baseRootfs); err != nil {
+		return err
+	}
 	if base.Kernel == "" {
 		return fmt.Errorf("no kernel for the new image: the default image %q is not registered (build the runtime bundle first) ", cfg.DefaultImage)
 	}
@@ -223,18 +226,9 @@ func runImageBuild(ctx context.Context, e *env, o imageBuildOptions) error {
 		}
 	}
 
-	// Log.
-	if err := os.MkdirAll(l.ImageBuildDir(), 0o755); err != nil {
-		return fmt.Errorf("image build log directory: %w", err)
-	}
-	logPath := filepath.Join(l.ImageBuildDir(), fmt.Sprintf("%s-%s.log", o.Name, start.UTC().Format("20060102T150405Z")))
-	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_EXCL, 0o644)
-	for i := 2; errors.Is(err, os.ErrExist) && i < 100; i++ { // two builds in one second
-		logPath = filepath.Join(l.ImageBuildDir(), fmt.Sprintf("%s-%s-%d.log", o.Name, start.UTC().Format("20060102T150405Z"), i))
-		logFile, err = os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_EXCL, 0o644)
-	}
+	logFile, logPath, err := openBuildLog(l.ImageBuildDir(), o.Name, start)
 	if err != nil {
-		return fmt.Errorf("image build log: %w", err)
+		return err
 	}
 	defer logFile.Close()
 	out := io.MultiWriter(e.io.Out)
@@ -259,7 +253,7 @@ func runImageBuild(ctx context.Context, e *env, o imageBuildOptions) error {
 		fmt.Fprintf(logFile, "artifact %s %s from %s (%s): %s\n", r.Artifact.Name, r.Artifact.Pin(), r.Source, r.From, r.Path)
 	})
 	if err != nil {
-		fmt.Fprintf(out, "  %-40s failed after %s\n", "fetch pinned artifacts", time.Since(t0).Round(10*time.Millisecond))
+		fmt.Fprintf(out, "    %-40s FAILED after %s\n", "fetch pinned artifacts", time.Since(t0).Round(10*time.Millisecond))
 		fmt.Fprintf(logFile, "! %v\n", err)
 		return err // printed with the artifact hints
 	}
@@ -287,11 +281,9 @@ func runImageBuild(ctx context.Context, e *env, o imageBuildOptions) error {
 	if spec.Mise.Path == "" || spec.Opencode.Path == "" || len(spec.TmuxPlugins) != 2 {
 		return fail(errors.New("the pinned artifacts lack mise, opencode or the tmux plugins"))
 	}
-	fmt.Fprintf(out, "  %-40s %8s\n", fmt.Sprintf("fetch pinned artifacts (%d)", len(results)), time.Since(t0).Round(10*time.Millisecond))
+	fmt.Fprintf(out, "    %-40s done in %s\n", fmt.Sprintf("fetch pinned artifacts (%d)", len(results)), time.Since(t0).Round(10*time.Millisecond))
 
-	b := make([]byte, 3)
-	rand.Read(b)
-	version := start.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
+	version := newVersion(start)
 	outDir := filepath.Join(imagesDir, o.Name, version)
 	bo := imagebuild.Options{
 		BaseRootfs: baseRootfs, BaseWorkSeed: baseSeed, Packages: pkgs, Spec: spec, Size: size,
@@ -302,7 +294,12 @@ func runImageBuild(ctx context.Context, e *env, o imageBuildOptions) error {
 	if os.Geteuid() == 0 {
 		res, err = imagebuild.Build(ctx, bo)
 	} else {
-		res, err = buildPhaseWithSudo(ctx, e, bo, tools, logPath)
+		// The user's own: the root phase hands back only what it adds.
+		if err := os.MkdirAll(l.DebCacheDir(), 0o755); err != nil {
+			return fail(fmt.Errorf("debian package cache: %w", err))
+		}
+		err = runRootPhase(ctx, e, buildPhase{Build: &bo, Log: logPath}, tools)
+		res = &imagebuild.Result{Rootfs: filepath.Join(outDir, imagebuild.RootfsName), WorkSeed: filepath.Join(outDir, imagebuild.WorkSeedName)}
 	}
 	if err != nil {
 		os.RemoveAll(outDir)
@@ -320,6 +317,31 @@ func runImageBuild(ctx context.Context, e *env, o imageBuildOptions) error {
 	fmt.Fprintf(out, "%s: built in %s (version %s)\n", im.Name, time.Since(start).Round(100*time.Millisecond), version)
 	fmt.Fprintf(logFile, "# done in %s: %s\n", time.Since(start).Round(time.Millisecond), outDir)
 	return nil
+}
+
+// openBuildLog creates dir/<name>-<time>.log for one build or save.
+func openBuildLog(dir, name string, start time.Time) (*os.File, string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, "", fmt.Errorf("image build log directory: %w", err)
+	}
+	stamp := start.UTC().Format("20060102T150405Z")
+	logPath := filepath.Join(dir, fmt.Sprintf("%s-%s.log", name, stamp))
+	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_EXCL, 0o644)
+	for i := 2; errors.Is(err, os.ErrExist) && i < 100; i++ { // two builds in one second
+		logPath = filepath.Join(dir, fmt.Sprintf("%s-%s-%d.log", name, stamp, i))
+		logFile, err = os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_EXCL, 0o644)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("image build log: %w", err)
+	}
+	return logFile, logPath, nil
+}
+
+// newVersion names a version directory.
+func newVersion(start time.Time) string {
+	b := make([]byte, 3)
+	rand.Read(b)
+	return start.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
 }
 
 func isNotFound(err error) bool {
@@ -399,89 +421,195 @@ func printImageVersions(w io.Writer, versions []string) {
 	}
 }
 
-// buildPhase is the root part of a build run by a user: the options for
-// `sudo banger image build-phase`, and who gets the files afterwards.
+// buildPhase is the root part of `image build` or `image save` run by a
+// user: the options for `sudo banger image build-phase`, and who gets the
+// files afterwards.
 type buildPhase struct {
-	Options  imagebuild.Options `json:"options"`
-	Log      string             `json:"log"`
+	Build    *imagebuild.Options     `json:"options,omitempty"`
+	Save     *imagebuild.SaveOptions `json:"save,omitempty"`
+	Log      string                  `json:"log"`
 	UID, GID int
 }
 
-// buildPhaseWithSudo runs the build phase as root through sudo (which may
-// ask for a password on the terminal); the fetch phase and the daemon
-// requests stay with the user.
-func buildPhaseWithSudo(ctx context.Context, e *env, o imagebuild.Options, scratch, logPath string) (*imagebuild.Result, error) {
-	spec := filepath.Join(scratch, "build-phase.json")
-	b, err := json.Marshal(buildPhase{Options: o, Log: logPath, UID: os.Getuid(), GID: os.Getgid()})
+// checkRootPhase refuses early when the root phase cannot run: not root
+// and no sudo.
+func checkRootPhase() error {
+	if os.Geteuid() == 0 {
+		return nil
+	}
+	if _, err := exec.LookPath("sudo"); err != nil {
+		return errors.New("image build and image save need root for their root phase (chroot, file owners in the image) and sudo is not installed: run banger as root, or install sudo")
+	}
+	return nil
+}
+
+// rootPhaseArgv is the command line that runs the root phase whose spec
+// is at spec.
+func rootPhaseArgv(exe, spec string) []string {
+	return []string{"sudo", "--", exe, "image", "build-phase", "--spec", spec}
+}
+
+// runRootPhase runs bp through sudo (which may ask for a password on the
+// terminal), with its spec written into dir; the fetch phase and the
+// daemon requests stay with the user.
+func runRootPhase(ctx context.Context, e *env, bp buildPhase, dir string) error {
+	bp.UID, bp.GID = os.Getuid(), os.Getgid()
+	spec := filepath.Join(dir, "build-phase.json")
+	b, err := json.Marshal(bp)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := os.WriteFile(spec, b, 0o600); err != nil {
-		return nil, err
+		return err
 	}
 	exe, err := os.Executable()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	fmt.Fprintf(e.io.Out, "  build phase as root: sudo %s image build-phase\n", exe)
-	cmd := exec.CommandContext(ctx, "sudo", "--", exe, "image", "build-phase", "--spec", spec)
+	argv := rootPhaseArgv(exe, spec)
+	fmt.Fprintf(e.io.Out, "  root phase: %s\n", strings.Join(argv, " "))
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, e.io.Out, e.io.ErrOut
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("build phase (sudo): %w", err)
+		return fmt.Errorf("root phase (%s): %w", strings.Join(argv[:5], " "), err)
 	}
-	return &imagebuild.Result{
-		Rootfs:       filepath.Join(o.OutDir, imagebuild.RootfsName),
-		WorkSeed:     filepath.Join(o.OutDir, imagebuild.WorkSeedName),
-		VersionsFile: filepath.Join(o.OutDir, imagebuild.VersionsName),
-	}, nil
+	return nil
 }
 
-// newImageBuildPhaseCmd is the hidden root half of `image build`.
+// newImageBuildPhaseCmd is the hidden root half of `image build` and
+// `image save`. Whoever may run it as root may run anything as root (it
+// runs customize_script), so the files go back only to the user sudo
+// names, and only the files this phase made.
 func newImageBuildPhaseCmd(e *env) *cobra.Command {
 	var specPath string
 	cmd := &cobra.Command{
 		Use: "build-phase --spec FILE", Hidden: true, Args: cobra.NoArgs,
-		Short: "the root part of image build (run by image build through sudo)",
+		Short: "the root part of image build and image save (run by them through sudo)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if os.Geteuid() != 0 {
-				return errors.New("image build-phase runs as root (image build starts it through sudo)")
-			}
-			b, err := os.ReadFile(specPath)
-			if err != nil {
-				return fmt.Errorf("build phase spec: %w", err)
-			}
-			var bp buildPhase
-			if err := json.Unmarshal(b, &bp); err != nil {
-				return fmt.Errorf("build phase spec %s: %w", specPath, err)
-			}
-			logFile, err := os.OpenFile(bp.Log, os.O_WRONLY|os.O_APPEND, 0)
-			if err != nil {
-				return fmt.Errorf("image build log: %w", err)
-			}
-			defer logFile.Close()
-			o := bp.Options
-			o.Progress, o.Log = e.io.Out, logFile
-			_, berr := imagebuild.Build(cmd.Context(), o)
-			// Hand everything this phase made back to the user.
-			for _, p := range []string{filepath.Dir(o.OutDir), o.DebCacheDir} {
-				if err := chownTree(p, bp.UID, bp.GID); err != nil && berr == nil {
-					berr = err
-				}
-			}
-			return berr
+			return runBuildPhase(cmd.Context(), e, specPath, os.Geteuid(), os.Getenv)
 		},
 	}
 	cmd.Flags().StringVar(&specPath, "spec", "", "build phase spec (JSON)")
 	return cmd
 }
 
-func chownTree(dir string, uid, gid int) error {
+func runBuildPhase(ctx context.Context, e *env, specPath string, euid int, getenv func(string) string) error {
+	if euid != 0 {
+		return errors.New("image build-phase runs as root (image build and image save start it through sudo)")
+	}
+	b, err := os.ReadFile(specPath)
+	if err != nil {
+		return fmt.Errorf("build phase spec: %w", err)
+	}
+	var bp buildPhase
+	if err := json.Unmarshal(b, &bp); err != nil {
+		return fmt.Errorf("build phase spec %s: %w", specPath, err)
+	}
+	if (bp.Build == nil) == (bp.Save == nil) {
+		return fmt.Errorf("build phase spec %s: want exactly one of options and save", specPath)
+	}
+	uid, gid, err := phaseOwner(bp, getenv)
+	if err != nil {
+		return err
+	}
+	logFile, err := os.OpenFile(bp.Log, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return fmt.Errorf("image build log: %w", err)
+	}
+	defer logFile.Close()
+	outDir, cacheDir := "", ""
+	if bp.Build != nil {
+		outDir, cacheDir = bp.Build.OutDir, bp.Build.DebCacheDir
+	} else {
+		outDir = bp.Save.OutDir
+	}
+	_, err = os.Lstat(filepath.Dir(outDir))
+	newParent := errors.Is(err, os.ErrNotExist)
+	var berr error
+	if bp.Build != nil {
+		o := *bp.Build
+		o.Progress, o.Log = e.io.Out, logFile
+		_, berr = imagebuild.Build(ctx, o)
+	} else {
+		o := *bp.Save
+		o.Progress, o.Log = e.io.Out, logFile
+		_, berr = imagebuild.Save(ctx, o)
+	}
+	// Hand what this phase made back to the user.
+	if err := handBack(outDir, newParent, cacheDir, uid, gid); err != nil && berr == nil {
+		berr = err
+	}
+	return berr
+}
+
+// phaseOwner is who gets the phase's files: the user sudo says ran it
+// (SUDO_UID, SUDO_GID), which must be the one the spec names.
+func phaseOwner(bp buildPhase, getenv func(string) string) (int, int, error) {
+	su, sg := getenv("SUDO_UID"), getenv("SUDO_GID")
+	if su == "" {
+		// root ran it directly: the files go to whom the spec names.
+		return bp.UID, bp.GID, nil
+	}
+	uid, err1 := strconv.Atoi(su)
+	gid, err2 := strconv.Atoi(sg)
+	if err1 != nil || err2 != nil {
+		return 0, 0, fmt.Errorf("build phase: SUDO_UID %q / SUDO_GID %q are not numbers", su, sg)
+	}
+	if uid != bp.UID || gid != bp.GID {
+		return 0, 0, fmt.Errorf("build phase: the spec is for uid %d gid %d but sudo was run by uid %d gid %d", bp.UID, bp.GID, uid, gid)
+	}
+	return uid, gid, nil
+}
+
+// handBack gives uid the new version directory (and its image's directory
+// when the phase made it) and what the phase added to the user's Debian
+// package cache: files owned by root below a cache directory the user owns.
+func handBack(outDir string, newParent bool, cacheDir string, uid, gid int) error {
+	if outDir == "" {
+		return nil
+	}
+	if err := chownTree(outDir, uid, gid, nil); err != nil {
+		return err
+	}
+	if newParent {
+		if err := os.Lchown(filepath.Dir(outDir), uid, gid); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	if cacheDir == "" {
+		return nil
+	}
+	st, err := os.Lstat(cacheDir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); !ok || !st.IsDir() || int(sys.Uid) != uid {
+		return fmt.Errorf("debian package cache %s is not a directory of uid %d: not handing anything in it over", cacheDir, uid)
+	}
+	return chownTree(cacheDir, uid, gid, func(st os.FileInfo) bool {
+		sys, ok := st.Sys().(*syscall.Stat_t)
+		return ok && sys.Uid == 0
+	})
+}
+
+// chownTree gives dir and everything below it (links not followed) to
+// uid, or only the entries only selects when it is set.
+func chownTree(dir string, uid, gid int, only func(os.FileInfo) bool) error {
 	return filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				return nil
 			}
 			return err
+		}
+		if only != nil {
+			st, err := d.Info()
+			if err != nil || !only(st) {
+				return nil
+			}
 		}
 		if err := os.Lchown(p, uid, gid); err != nil {
 			return fmt.Errorf("hand %s back to uid %s: %w", p, strconv.Itoa(uid), err)

@@ -24,3 +24,11 @@ func (c *Client) ResumeVM(ctx context.Context, ref string, onProgress func(api.E
 func (c *Client) CloneVM(ctx context.Context, ref, name string, onProgress func(api.Event)) (api.VM, error) {
 	return c.stream(ctx, http.MethodPost, vmPath(ref, "/clone"), api.CloneVMRequest{Name: name}, onProgress)
 }
+
+// ExportVM is POST /v1/vms/{ref}/export: copies of a stopped VM's disks in
+// a directory the caller removes (see api.VMExport).
+func (c *Client) ExportVM(ctx context.Context, ref string) (api.VMExport, error) {
+	var x api.VMExport
+	err := c.do(ctx, http.MethodPost, vmPath(ref, "/export"), nil, &x)
+	return x, err
+}

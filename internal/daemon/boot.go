@@ -55,7 +55,14 @@ func progressf(p api.Progress, vm, step, format string, args ...any) {
 // (bootSpec starts a new one).
 func (d *Daemon) vmSpec(v *store.VM) vmm.Spec {
 	dir := d.layout.VM(v.ID)
-	boot := bootlog.Current(dir)
+	return VMSpec(v, dir, bootlog.Current(dir))
+}
+
+// VMSpec is the VMM spec of v, whose files are in dir, for boot number
+// boot: the kernel command line, the disks in the order the guest expects
+// (read-only rootfs, overlay, work) and the boot's log files. It is the one
+// place a VM's machine is described (the bundle boot test uses it too).
+func VMSpec(v *store.VM, dir paths.VMDir, boot int) vmm.Spec {
 	return vmm.Spec{
 		ID: v.ID, Name: v.Name, Dir: dir.String(), Kernel: v.Kernel, Initrd: v.Initrd, BootArgs: kernelArgs(v.VMM),
 		VCPUs: v.VCPUs, MemoryMiB: v.MemoryMiB,
@@ -78,9 +85,7 @@ func (d *Daemon) bootSpec(v *store.VM) (vmm.Spec, error) {
 	if err != nil {
 		return vmm.Spec{}, err
 	}
-	spec := d.vmSpec(v)
-	spec.LogPath, spec.ConsolePath = dir.BootLog(v.VMM, boot), dir.BootLog(bootlog.Console, boot)
-	return spec, nil
+	return VMSpec(v, dir, boot), nil
 }
 
 // attach (re)connects the driver's host-side helpers for a running VM.

@@ -73,25 +73,8 @@ func (d *Daemon) CreateVM(ctx context.Context, req api.CreateVMRequest, p api.Pr
 		}
 		return api.VM{}, apierr.New(api.CodeNotFound, err, "see `banger image list`")
 	}
-	for what, path := range map[string]string{"rootfs": img.Rootfs, "kernel": img.Kernel, "initrd": img.Initrd, "work seed": img.WorkSeed} {
-		if path == "" {
-			if what == "work seed" {
-				continue
-			}
-			return api.VM{}, apierr.Invalid("image %s has no %s", img.Name, what)
-		}
-		if _, err := os.Stat(path); err != nil {
-			return api.VM{}, apierr.Invalid("image %s: %s %s does not exist", img.Name, what, path)
-		}
-	}
-	if img.WorkSeed != "" {
-		seedSize, err := disk.Size(img.WorkSeed)
-		if err != nil {
-			return api.VM{}, err
-		}
-		if req.DiskSize < seedSize {
-			return api.VM{}, apierr.Invalid("disk size %s is smaller than image %s's work seed (%s): use at least %s", humanize.Bytes(req.DiskSize), img.Name, humanize.Bytes(seedSize), humanize.Bytes(seedSize))
-		}
+	if err := checkImageFiles(img, req.DiskSize); err != nil {
+		return api.VM{}, err
 	}
 	drv, err := d.host.Driver(ctx)
 	if err != nil {
@@ -112,18 +95,22 @@ func (d *Daemon) CreateVM(ctx context.Context, req api.CreateVMRequest, p api.Pr
 	}
 
 	id := newID()
-	rootfs, kernel, initrd := d.pinImageFiles(img)
 	v := &store.VM{
-		ID: id, Name: name, State: api.StateCreating, ImageID: img.ID, ImageName: img.Name,
+		ID: id, Name: name, State: api.StateCreating,
 		VCPUs: req.VCPUs, MemoryMiB: req.MemoryMiB, DiskSize: req.DiskSize, NAT: req.NAT,
-		MAC: network.MACFromID(id).String(), VMM: drv.Name(), Accel: drv.Accel(),
-		Kernel: kernel, Initrd: initrd, Rootfs: rootfs, CreatedAt: time.Now(),
+		MAC: network.MACFromID(id).String(), VMM: drv.Name(), Accel: drv.Accel(), CreatedAt: time.Now(),
 	}
 	unlock := d.lockVM(id)
 	defer unlock()
-	if err := d.store.CreateVM(ctx, v, d.cfg.BridgePrefix()); err != nil {
+	if d.beforeImageClaim != nil {
+		d.beforeImageClaim()
+	}
+	// The image's current version from here on: what was resolved above
+	// may have been rebuilt or deleted meanwhile.
+	if img, err = d.recordWithImage(ctx, v, img, req.DiskSize); err != nil {
 		return api.VM{}, err
 	}
+	rootfs := v.Rootfs
 	r := &revert{log: d.log}
 	defer r.run(ctx)
 	r.add("release image files", func(ctx context.Context) error { d.releaseImageFiles(ctx, rootfs); return nil })

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,9 +13,12 @@ import (
 	"sync"
 	"syscall"
 
+	"banger/internal/agent"
 	"banger/internal/api"
 	"banger/internal/daemon/apierr"
+	"banger/internal/disk"
 	"banger/internal/guestconfig"
+	"banger/internal/humanize"
 	"banger/internal/names"
 	"banger/internal/store"
 )
@@ -75,17 +79,8 @@ func (d *Daemon) registerBuiltImage(ctx context.Context, req api.RegisterImageRe
 		return api.Image{}, apierr.Conflict("pick another --name", "image %s exists and was not built by `banger image build`; not replacing it", req.Name)
 	}
 	def, _ := d.store.ResolveImage(ctx, d.cfg.DefaultImage)
-	im := store.Image{ID: newID(), Name: req.Name, Managed: true, Rootfs: req.Rootfs, WorkSeed: req.WorkSeed,
-		Kernel: req.Kernel, Initrd: req.Initrd, ModulesDir: req.ModulesDir, Packages: req.Packages}
-	if im.Kernel == "" {
-		im.Kernel = def.Kernel
-	}
-	if im.Initrd == "" {
-		im.Initrd = def.Initrd
-	}
-	if im.ModulesDir == "" {
-		im.ModulesDir = def.ModulesDir
-	}
+	im := newImageRecord(req, def)
+	im.Managed = true
 	if err := d.store.UpsertImage(ctx, &im); err != nil {
 		return api.Image{}, err
 	}
@@ -176,62 +171,120 @@ func (d *Daemon) agentOverride() (*guestconfig.File, error) {
 	if err != nil {
 		return nil, apierr.Invalid("vsock_agent_path: %v", err)
 	}
-	return &guestconfig.File{Path: agentGuestPath, Mode: 0o755, Content: b}, nil
+	return &guestconfig.File{Path: agent.BinaryPath, Mode: 0o755, Content: b}, nil
 }
 
-const agentGuestPath = "/usr/local/bin/banger-vsock-agent"
+// checkImageFiles refuses an image whose files are missing, or whose work
+// seed is larger than the disk asked for.
+func checkImageFiles(img store.Image, diskSize int64) error {
+	for what, path := range map[string]string{"rootfs": img.Rootfs, "kernel": img.Kernel, "initrd": img.Initrd, "work seed": img.WorkSeed} {
+		if path == "" {
+			if what == "work seed" {
+				continue
+			}
+			return apierr.Invalid("image %s has no %s", img.Name, what)
+		}
+		if _, err := os.Stat(path); err != nil {
+			return apierr.Invalid("image %s: %s %s does not exist", img.Name, what, path)
+		}
+	}
+	if img.WorkSeed != "" {
+		seedSize, err := disk.Size(img.WorkSeed)
+		if err != nil {
+			return err
+		}
+		if diskSize < seedSize {
+			return apierr.Invalid("disk size %s is smaller than image %s's work seed (%s): use at least %s", humanize.Bytes(diskSize), img.Name, humanize.Bytes(seedSize), humanize.Bytes(seedSize))
+		}
+	}
+	return nil
+}
 
-// pinImageFiles gives a new VM of a bundle (or default_*) image hard links
-// of the image's rootfs, kernel and initrd under
-// ImagesDir/<name>/bundle-<key>/, key naming the files' current versions.
-// A rebuilt bundle is written to new files renamed into place, so the links
-// keep the lower layer and kernel of existing VMs as they were; the
-// directory goes with the last VM using it. Built images are versioned
-// already. Where a link is impossible (another filesystem) the VM uses the
-// files in place.
-func (d *Daemon) pinImageFiles(img store.Image) (rootfs, kernel, initrd string) {
-	rootfs, kernel, initrd = img.Rootfs, img.Kernel, img.Initrd
+// recordWithImage records the new VM v on the current version of img, in
+// one step under imageFilesMu: a rebuild, an image delete or the release
+// of a version running at the same time either comes first (v gets the
+// new version, or a clear error) or sees v's record (and keeps the files
+// v uses). It returns the image with the paths v uses (pinned, for a
+// bundle image).
+func (d *Daemon) recordWithImage(ctx context.Context, v *store.VM, img store.Image, diskSize int64) (store.Image, error) {
+	imageFilesMu.Lock()
+	defer imageFilesMu.Unlock()
+	cur, err := d.store.ResolveImage(ctx, img.ID)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return store.Image{}, apierr.New(api.CodeNotFound, fmt.Errorf("image %s was deleted while the vm was being created", img.Name), "see `banger image list`")
+		}
+		return store.Image{}, err
+	}
+	if err := checkImageFiles(cur, diskSize); err != nil {
+		return store.Image{}, err
+	}
+	cur = d.pinImageFilesLocked(cur)
+	v.ImageID, v.ImageName, v.Rootfs, v.Kernel, v.Initrd = cur.ID, cur.Name, cur.Rootfs, cur.Kernel, cur.Initrd
+	if err := d.store.CreateVM(ctx, v, d.cfg.BridgePrefix()); err != nil {
+		return store.Image{}, err
+	}
+	return cur, nil
+}
+
+// pinImageFilesLocked gives a new VM of a bundle (or default_*) image hard
+// links of the image's rootfs, kernel, initrd and work seed under
+// ImagesDir/<name>/bundle-<key>/, key naming the files' current versions,
+// and returns the image with those paths. A rebuilt bundle is written to
+// new files renamed into place, so the links keep the lower layer, kernel
+// and seed of existing VMs as they were; the directory goes with the last
+// VM using it. Built images are versioned already. Where a link is
+// impossible (another filesystem) the VM uses the files in place. The
+// caller holds imageFilesMu.
+func (d *Daemon) pinImageFilesLocked(img store.Image) store.Image {
 	if !img.Managed || d.builtVersionDir(img.Rootfs) != "" || names.Validate(img.Name) != nil {
-		return
+		return img
+	}
+	srcs := []string{img.Rootfs, img.Kernel, img.Initrd}
+	if img.WorkSeed != "" {
+		srcs = append(srcs, img.WorkSeed)
 	}
 	h := sha256.New()
-	for _, p := range []string{img.Rootfs, img.Kernel, img.Initrd} {
+	for _, p := range srcs {
 		st, err := os.Stat(p)
 		if err != nil {
-			return
+			return img
 		}
 		sys, _ := st.Sys().(*syscall.Stat_t)
 		if sys == nil {
-			return
+			return img
 		}
 		fmt.Fprintf(h, "%s %d %d %d %d\n", p, sys.Dev, sys.Ino, st.Size(), st.ModTime().UnixNano())
 	}
 	parent := filepath.Join(d.layout.ImagesDir(), img.Name)
 	dir := filepath.Join(parent, "bundle-"+hex.EncodeToString(h.Sum(nil))[:16])
-	pinned := [3]string{filepath.Join(dir, builtRootfsName), filepath.Join(dir, "kernel"), filepath.Join(dir, "initrd")}
-	imageFilesMu.Lock()
-	defer imageFilesMu.Unlock()
-	if _, err := os.Stat(pinned[0]); err == nil {
-		return pinned[0], pinned[1], pinned[2]
+	files := []string{builtRootfsName, "kernel", "initrd", builtWorkSeedName}[:len(srcs)]
+	pinned := img
+	pinned.Rootfs, pinned.Kernel, pinned.Initrd = filepath.Join(dir, files[0]), filepath.Join(dir, files[1]), filepath.Join(dir, files[2])
+	if img.WorkSeed != "" {
+		pinned.WorkSeed = filepath.Join(dir, files[3])
+	}
+	if _, err := os.Stat(pinned.Rootfs); err == nil {
+		return pinned
 	}
 	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return
+		return img
 	}
 	tmp, err := os.MkdirTemp(parent, ".pin-")
 	if err != nil {
-		return
+		return img
 	}
-	for i, src := range []string{img.Rootfs, img.Kernel, img.Initrd} {
-		if err := os.Link(src, filepath.Join(tmp, filepath.Base(pinned[i]))); err != nil {
+	for i, src := range srcs {
+		if err := os.Link(src, filepath.Join(tmp, files[i])); err != nil {
 			d.log.Debug("image files used in place", "image", img.Name, "error", err)
 			os.RemoveAll(tmp)
 			os.Remove(parent)
-			return
+			return img
 		}
 	}
 	if err := os.Rename(tmp, dir); err != nil {
 		os.RemoveAll(tmp)
-		return
+		return img
 	}
-	return pinned[0], pinned[1], pinned[2]
+	return pinned
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"banger/internal/agent"
 	"banger/internal/api"
 )
 
@@ -123,15 +124,15 @@ func TestBuiltImageRegistrationRefusals(t *testing.T) {
 func TestVsockAgentPathGoesIntoNewOverlays(t *testing.T) {
 	td := newTestDaemon(t, newFakeHost(), t.TempDir())
 	defer td.Close()
-	agent := filepath.Join(t.TempDir(), "agent")
-	os.WriteFile(agent, []byte("#!/bin/sh\necho new agent\n"), 0o755)
-	td.Daemon.cfg.VsockAgentPath = agent
+	binary := filepath.Join(t.TempDir(), "agent")
+	os.WriteFile(binary, []byte("#!/bin/sh\necho new agent\n"), 0o755)
+	td.Daemon.cfg.VsockAgentPath = binary
 	vm := td.create(t, "calm-otter")
 	overlay := td.layout.VM(vm.ID).Overlay()
-	if got := debugfsCat(t, overlay, "/upper"+agentGuestPath); got != "#!/bin/sh\necho new agent\n" {
+	if got := debugfsCat(t, overlay, "/upper"+agent.BinaryPath); got != "#!/bin/sh\necho new agent\n" {
 		t.Errorf("agent in the overlay: %q", got)
 	}
-	if m := guestMode(t, overlay, "/upper"+agentGuestPath); m != "0755" {
+	if m := guestMode(t, overlay, "/upper"+agent.BinaryPath); m != "0755" {
 		t.Errorf("agent mode %s", m)
 	}
 	td.Daemon.cfg.VsockAgentPath = filepath.Join(t.TempDir(), "missing")
@@ -152,6 +153,9 @@ func TestBundleRootfsVersionedUnderExistingVMs(t *testing.T) {
 		t.Fatalf("vm rootfs %s is not a pinned version", oldVM.Rootfs)
 	}
 	before, _ := os.ReadFile(oldVM.Rootfs)
+	if td.cfg.DefaultWorkSeed == "" || !exists(filepath.Join(filepath.Dir(oldVM.Rootfs), builtWorkSeedName)) {
+		t.Errorf("the work seed (%q) is not pinned beside the vm's rootfs", td.cfg.DefaultWorkSeed)
+	}
 
 	// make rootfs: a new image renamed over the bundle's.
 	tmp := td.cfg.DefaultRootfs + ".new"
@@ -178,5 +182,70 @@ func TestBundleRootfsVersionedUnderExistingVMs(t *testing.T) {
 	}
 	if !exists(newVM.Rootfs) || !exists(td.cfg.DefaultRootfs) {
 		t.Error("the current files went")
+	}
+}
+
+// A rebuild (or delete) of an image while a vm create of it runs: the VM
+// ends up on a version whose files exist (the new one when the rebuild
+// came first), never on the files the rebuild released.
+func TestRebuildDuringCreateLeavesTheVMOnExistingFiles(t *testing.T) {
+	td := newTestDaemon(t, newFakeHost(), t.TempDir())
+	defer td.Close()
+	ctx := context.Background()
+	v1 := builtVersion(t, td, "dev", "v1")
+	if _, err := td.RegisterImage(ctx, v1); err != nil {
+		t.Fatal(err)
+	}
+	var v2 api.RegisterImageRequest
+	td.beforeImageClaim = func() {
+		td.beforeImageClaim = nil
+		v2 = builtVersion(t, td, "dev", "v2")
+		if _, err := td.RegisterImage(ctx, v2); err != nil {
+			t.Error(err)
+		}
+	}
+	vm, err := td.CreateVM(ctx, api.CreateVMRequest{Name: "racer", Image: "dev", DiskSize: 64 << 20, MemoryMiB: 256, VCPUs: 1}, nil)
+	if err != nil {
+		t.Fatalf("create during a rebuild: %v", err)
+	}
+	rec, err := td.store.ResolveVM(ctx, vm.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Rootfs != v2.Rootfs || !exists(rec.Rootfs) {
+		t.Errorf("the vm's rootfs is %s (exists: %v), want the rebuilt %s", rec.Rootfs, exists(rec.Rootfs), v2.Rootfs)
+	}
+	if exists(filepath.Dir(v1.Rootfs)) {
+		t.Error("v1 stayed though no VM uses it")
+	}
+	// The VM keeps v2 through the next rebuild.
+	v3 := builtVersion(t, td, "dev", "v3")
+	if _, err := td.RegisterImage(ctx, v3); err != nil {
+		t.Fatal(err)
+	}
+	if !exists(v2.Rootfs) {
+		t.Error("v2 went while the vm uses it")
+	}
+
+	// A delete of the image during a create: a clear error, nothing left.
+	other := builtVersion(t, td, "other", "v1")
+	if _, err := td.RegisterImage(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	td.beforeImageClaim = func() {
+		td.beforeImageClaim = nil
+		if _, err := td.DeleteImage(ctx, "other"); err != nil {
+			t.Error(err)
+		}
+	}
+	_, err = td.CreateVM(ctx, api.CreateVMRequest{Name: "late", Image: "other", DiskSize: 64 << 20, MemoryMiB: 256, VCPUs: 1}, nil)
+	if err == nil || !strings.Contains(err.Error(), "image other was deleted while the vm was being created") {
+		t.Errorf("create during an image delete = %v", err)
+	}
+	if td.store.NameTaken(ctx, "late") {
+		t.Error("the failed create left its record")
+	}
+	if exists(filepath.Dir(other.Rootfs)) {
+		t.Error("the deleted image's files stayed")
 	}
 }

@@ -133,6 +133,24 @@ func (d *Daemon) GetImage(ctx context.Context, ref string) (api.Image, error) {
 	return d.toAPIImageVersions(im), nil
 }
 
+// newImageRecord is the image req registers, with a new id; the boot
+// artifacts req leaves unset (kernel, initrd, modules) are def's, the
+// default image's.
+func newImageRecord(req api.RegisterImageRequest, def store.Image) store.Image {
+	im := store.Image{ID: newID(), Name: req.Name, Rootfs: req.Rootfs, WorkSeed: req.WorkSeed,
+		Kernel: req.Kernel, Initrd: req.Initrd, ModulesDir: req.ModulesDir, Packages: req.Packages}
+	if im.Kernel == "" {
+		im.Kernel = def.Kernel
+	}
+	if im.Initrd == "" {
+		im.Initrd = def.Initrd
+	}
+	if im.ModulesDir == "" {
+		im.ModulesDir = def.ModulesDir
+	}
+	return im
+}
+
 // RegisterImage records (or updates in place) an unmanaged image.
 func (d *Daemon) RegisterImage(ctx context.Context, req api.RegisterImageRequest) (api.Image, error) {
 	if req.Managed {
@@ -145,18 +163,7 @@ func (d *Daemon) RegisterImage(ctx context.Context, req api.RegisterImageRequest
 		return api.Image{}, apierr.Conflict("pick another --name", "image %s is managed by banger and cannot be replaced by a registration", req.Name)
 	}
 	def, _ := d.store.ResolveImage(ctx, d.cfg.DefaultImage)
-	im := store.Image{ID: newID(), Name: req.Name, Rootfs: req.Rootfs, WorkSeed: req.WorkSeed,
-		Kernel: req.Kernel, Initrd: req.Initrd, ModulesDir: req.ModulesDir, Packages: req.Packages}
-	// Unset boot artifacts fall back to the default image's.
-	if im.Kernel == "" {
-		im.Kernel = def.Kernel
-	}
-	if im.Initrd == "" {
-		im.Initrd = def.Initrd
-	}
-	if im.ModulesDir == "" {
-		im.ModulesDir = def.ModulesDir
-	}
+	im := newImageRecord(req, def)
 	if req.Rootfs == "" {
 		return api.Image{}, apierr.Invalid("--rootfs is required")
 	}
@@ -185,6 +192,11 @@ func (d *Daemon) RegisterImage(ctx context.Context, req api.RegisterImageRequest
 // DeleteImage removes an image record, and a built image's files unless
 // VMs created from an older version still use them.
 func (d *Daemon) DeleteImage(ctx context.Context, ref string) (api.Image, error) {
+	// Under imageFilesMu: a vm create records its VM on the image's files
+	// under it too, so it comes either before (and the delete is refused)
+	// or after (and finds no image).
+	imageFilesMu.Lock()
+	defer imageFilesMu.Unlock()
 	im, err := d.store.ResolveImage(ctx, ref)
 	if err != nil {
 		return api.Image{}, err
@@ -195,6 +207,6 @@ func (d *Daemon) DeleteImage(ctx context.Context, ref string) (api.Image, error)
 	if err := d.store.DeleteImage(ctx, im.ID); err != nil {
 		return api.Image{}, err
 	}
-	d.releaseImageFiles(ctx, im.Rootfs)
+	d.releaseVersionLocked(ctx, im.Rootfs)
 	return toAPIImage(im), nil
 }

@@ -44,6 +44,10 @@ type Daemon struct {
 
 	knownHosts *knownhosts.File // banger's known_hosts, one line per VM
 	fwd        forwardTable     // running localhost forwards
+
+	// beforeImageClaim, when set (tests), runs in vm create between
+	// resolving the image and recording the VM on its files.
+	beforeImageClaim func()
 }
 
 // New opens the state and reconciles it with reality. cancel stops the

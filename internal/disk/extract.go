@@ -215,32 +215,9 @@ func checkEntryName(name string) error {
 // files keep debugfs's default mode: the caller sets the real modes and
 // owners in the disk it builds, not on the host.
 func extractTree(ctx context.Context, image string, entries []imgEntry, tree, stage string) error {
-	var files, links script
-	linkInos := map[uint64]bool{}
-	linkDir := filepath.Join(stage, "links")
-	if err := os.Mkdir(linkDir, 0o700); err != nil {
+	linkDir, err := stageContent(ctx, image, entries, stage)
+	if err != nil {
 		return err
-	}
-	for i, e := range entries {
-		switch e.typ() {
-		case typeRegular:
-			files.cmd("dump", "<"+strconv.FormatUint(e.ino, 10)+">", filepath.Join(stage, strconv.Itoa(i)))
-		case typeSymlink:
-			if !linkInos[e.ino] {
-				linkInos[e.ino] = true
-				// rdump of a symlink inode only calls symlink(2) for a
-				// name chosen here ("<ino>"); it writes nothing else.
-				links.cmd("rdump", "<"+strconv.FormatUint(e.ino, 10)+">", linkDir)
-			}
-		}
-	}
-	for _, s := range []*script{&files, &links} {
-		if s.b.Len() == 0 {
-			continue
-		}
-		if _, err := debugfs(ctx, image, false, s); err != nil {
-			return fmt.Errorf("copy out of %s: %w", image, err)
-		}
 	}
 
 	treeFd, err := unix.Open(tree, unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_RDONLY|unix.O_CLOEXEC, 0)
@@ -310,6 +287,40 @@ func extractTree(ctx context.Context, image string, entries []imgEntry, tree, st
 		// Devices, fifos and sockets are not copied.
 	}
 	return nil
+}
+
+// stageContent dumps the data of entries' regular files into stage (named
+// by their index) and recreates their symlinks, unfollowed, in
+// stage/links (named "<inode>"), which it returns.
+func stageContent(ctx context.Context, image string, entries []imgEntry, stage string) (string, error) {
+	var files, links script
+	linkInos := map[uint64]bool{}
+	linkDir := filepath.Join(stage, "links")
+	if err := os.Mkdir(linkDir, 0o700); err != nil {
+		return "", err
+	}
+	for i, e := range entries {
+		switch e.typ() {
+		case typeRegular:
+			files.cmd("dump", "<"+strconv.FormatUint(e.ino, 10)+">", filepath.Join(stage, strconv.Itoa(i)))
+		case typeSymlink:
+			if !linkInos[e.ino] {
+				linkInos[e.ino] = true
+				// rdump of a symlink inode only calls symlink(2) for a
+				// name chosen here ("<ino>"); it writes nothing else.
+				links.cmd("rdump", "<"+strconv.FormatUint(e.ino, 10)+">", linkDir)
+			}
+		}
+	}
+	for _, s := range []*script{&files, &links} {
+		if s.b.Len() == 0 {
+			continue
+		}
+		if _, err := debugfs(ctx, image, false, s); err != nil {
+			return "", fmt.Errorf("copy out of %s: %w", image, err)
+		}
+	}
+	return linkDir, nil
 }
 
 // openBeneath opens the directory rel ("/a/b") below the directory root

@@ -34,7 +34,7 @@ func ExtractDir(ctx context.Context, image, dir, dest string) error {
 	if err := extractTree(ctx, image, entries, dest, stage); err != nil {
 		return fmt.Errorf("extract %s from %s: %w", dir, image, err)
 	}
-	if err := applyOwners(dest, top, entries); err != nil {
+	if err := applyOwners(dest, &top, entries); err != nil {
 		return fmt.Errorf("extract %s from %s: %w", dir, image, err)
 	}
 	return nil
@@ -42,8 +42,9 @@ func ExtractDir(ctx context.Context, image, dir, dest string) error {
 
 // applyOwners sets the image's owner and mode on every extracted entry,
 // children before their directory, acting on names relative to
-// directories opened without following links.
-func applyOwners(tree string, top imgEntry, entries []imgEntry) error {
+// directories opened without following links; then tree's own, from top
+// (unless nil).
+func applyOwners(tree string, top *imgEntry, entries []imgEntry) error {
 	treeFd, err := unix.Open(tree, unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return err
@@ -72,6 +73,9 @@ func applyOwners(tree string, top imgEntry, entries []imgEntry) error {
 		if err != nil {
 			return fmt.Errorf("set owner and mode of %s: %w", e.rel, err)
 		}
+	}
+	if top == nil {
+		return nil
 	}
 	if err := unix.Fchown(treeFd, int(top.uid), int(top.gid)); err != nil {
 		return err

@@ -308,3 +308,13 @@ const (
 	stateValid  = 1 // cleanly unmounted
 	stateErrors = 2 // errors detected
 )
+
+// ReplayJournal brings image's file system up to date with its journal
+// (see replayJournal) before it is read with debugfs, which does not
+// replay it: a stopped VM's overlay may hold its last writes only there.
+func ReplayJournal(ctx context.Context, image string) error {
+	if err := replayJournal(ctx, image); err != nil {
+		return fmt.Errorf("replay the journal of %s: %w", image, err)
+	}
+	return nil
+}

@@ -189,3 +189,17 @@ const dockerMount = header +
 	"ConditionPathIsDirectory=/run/banger/ovl/docker\nBefore=docker.service containerd.service\n\n" +
 	"[Mount]\nWhat=/run/banger/ovl/docker\nWhere=/var/lib/docker\nType=none\nOptions=bind\n\n" +
 	"[Install]\nWantedBy=local-fs.target\n"
+
+// PerVMPaths are the guest files that make one VM itself: the non-directory
+// entries Render writes, the machine id and the agent token. Saving a VM
+// as an image leaves them out (the image keeps its own versions), as it
+// does the state a guest generates for itself (see internal/image/imagebuild).
+func PerVMPaths() []string {
+	return []string{
+		"/etc/hostname", "/etc/hosts", "/etc/resolv.conf", NetworkUnitPath,
+		"/etc/ssh/sshd_config.d/banger.conf", HostKeyPath, HostKeyPath + ".pub", AuthorizedKeysPath,
+		RootMountPath, "/etc/systemd/system/local-fs.target.wants/root.mount",
+		DockerMountPath, "/etc/systemd/system/local-fs.target.wants/var-lib-docker.mount",
+		AgentTokenPath, MachineIDPath,
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -251,5 +252,23 @@ func TestNewAgentToken(t *testing.T) {
 	}
 	if _, err := AgentTokenFiles("x"); err == nil {
 		t.Fatal("AgentTokenFiles accepted a bad token")
+	}
+}
+
+// PerVMPaths must name every file Render writes, or a saved image would
+// carry one VM's identity.
+func TestPerVMPathsCoverRender(t *testing.T) {
+	files, err := Render(testConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := PerVMPaths()
+	for _, f := range files {
+		if !f.Dir && !slices.Contains(paths, f.Path) {
+			t.Errorf("Render writes %s, which PerVMPaths lacks", f.Path)
+		}
+	}
+	if !slices.Contains(paths, MachineIDPath) {
+		t.Errorf("PerVMPaths lacks the machine id")
 	}
 }

@@ -47,6 +47,17 @@ func LogTail(path string, offset int64, n int) string {
 	return strings.Join(lines, " | ")
 }
 
+// LogHint names a failed start's VMM log for an error message and quotes
+// its last lines: " (log PATH ends: ...)", or " (log: PATH)" when it is
+// empty.
+func LogHint(path string) string {
+	tail := LogTail(path, 0, 8)
+	if tail == "" {
+		return " (log: " + path + ")"
+	}
+	return fmt.Sprintf(" (log %s ends: %s)", path, tail)
+}
+
 // Dialable reports whether something accepts connections on a unix socket.
 func Dialable(sock string) bool {
 	c, err := net.DialTimeout("unix", sock, 200*time.Millisecond)

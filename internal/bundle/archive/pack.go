@@ -3,6 +3,7 @@ package archive
 import (
 	"archive/tar"
 	"banger/internal/atomicfile"
+	"banger/internal/bundle/cache"
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
@@ -64,7 +65,7 @@ func collect(dir string) ([]member, error) {
 			return err
 		}
 		rel, err := filepath.Rel(dir, p)
-		if err != nil || rel == "." || rel == StampName {
+		if err != nil || rel == "." || rel == StampName || rel == cache.KeyName {
 			return err
 		}
 		fi, err := d.Info()

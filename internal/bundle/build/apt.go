@@ -7,14 +7,14 @@ import (
 	"path/filepath"
 	"strings"
 
+	"banger/internal/aptstate"
+	"banger/internal/buildlog"
 	"banger/internal/execx"
 )
 
 // DefaultMirror is the Debian archive used when no --mirror is given and
 // the host's own apt sources cannot serve the requested suite.
-const DefaultMirror = "http://deb.debian.org/debian"
-
-const debianKeyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
+const DefaultMirror = aptstate.DefaultMirror
 
 // aptSource fetches single .deb packages with the host's apt-get. On a
 // Debian host of the requested suite, with no mirror given, it uses the
@@ -23,14 +23,14 @@ const debianKeyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
 // in a scratch directory pointing at the mirror. Either way the host's apt
 // configuration applies, including Acquire::http::Proxy.
 type aptSource struct {
-	r      *reporter
+	r      *buildlog.Reporter
 	suite  string
 	mirror string
 	host   bool
 	dir    string // private state; "" for the host's
 }
 
-func newAptSource(ctx context.Context, r *reporter, suite, mirror, scratch string) (*aptSource, error) {
+func newAptSource(ctx context.Context, r *buildlog.Reporter, suite, mirror, scratch string) (*aptSource, error) {
 	if _, err := execx.LookPath("apt-get"); err != nil {
 		return nil, fmt.Errorf("apt-get is needed to download Debian packages: %w", err)
 	}
@@ -40,18 +40,17 @@ func newAptSource(ctx context.Context, r *reporter, suite, mirror, scratch strin
 		return a, nil
 	}
 	a.dir = filepath.Join(scratch, "apt")
-	for _, d := range []string{"etc/sources.list.d", "etc/preferences.d", "state/lists/partial", "cache/archives/partial"} {
-		if err := os.MkdirAll(filepath.Join(a.dir, d), 0o755); err != nil {
-			return nil, err
-		}
+	state := aptstate.Dir(a.dir)
+	if err := state.Create(); err != nil {
+		return nil, err
 	}
 	if err := os.WriteFile(filepath.Join(a.dir, "status"), nil, 0o644); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(a.dir, "etc/sources.list"), []byte(sourcesList(suite, mirror)), 0o644); err != nil {
+	if err := os.WriteFile(state.SourcesListPath(), []byte(aptstate.SourcesList(suite, mirror)), 0o644); err != nil {
 		return nil, err
 	}
-	if _, err := r.run(ctx, execx.Cmd{Argv: a.argv("apt-get", "update")}); err != nil {
+	if _, err := r.Run(ctx, execx.Cmd{Argv: a.argv("apt-get", "update")}); err != nil {
 		return nil, fmt.Errorf("apt-get update for %s %s: %w", a.mirrorName(), suite, err)
 	}
 	return a, nil
@@ -62,27 +61,6 @@ func (a *aptSource) mirrorName() string {
 		return DefaultMirror
 	}
 	return a.mirror
-}
-
-// sourcesList is the private sources.list: the mirror, plus updates and
-// security for a release suite when the default archive is used (the same
-// choice mmdebstrap makes).
-func sourcesList(suite, mirror string) string {
-	signed := ""
-	if _, err := os.Stat(debianKeyring); err == nil {
-		signed = " [signed-by=" + debianKeyring + "]"
-	}
-	if mirror != "" {
-		return fmt.Sprintf("deb%s %s %s main\n", signed, mirror, suite)
-	}
-	s := fmt.Sprintf("deb%s %s %s main\n", signed, DefaultMirror, suite)
-	switch suite {
-	case "sid", "unstable", "experimental", "rc-buggy":
-	default:
-		s += fmt.Sprintf("deb%s %s %s-updates main\n", signed, DefaultMirror, suite)
-		s += fmt.Sprintf("deb%s http://security.debian.org/debian-security %s-security main\n", signed, suite)
-	}
-	return s
 }
 
 // hostSuite is the host's Debian codename, or "" on other systems.
@@ -110,22 +88,9 @@ func hostSuite() string {
 
 // argv prefixes an apt command with the options selecting the private state.
 func (a *aptSource) argv(tool string, args ...string) []string {
-	argv := []string{tool}
-	if os.Geteuid() == 0 {
-		// Downloads land in scratch directories _apt cannot write to.
-		argv = append(argv, "-o", "APT::Sandbox::User=root")
-	}
+	argv := append([]string{tool}, aptstate.SandboxOptions()...)
 	if !a.host {
-		argv = append(argv,
-			"-o", "Dir::Etc::SourceList="+filepath.Join(a.dir, "etc/sources.list"),
-			"-o", "Dir::Etc::SourceParts="+filepath.Join(a.dir, "etc/sources.list.d"),
-			"-o", "Dir::Etc::Preferences="+filepath.Join(a.dir, "etc/preferences"),
-			"-o", "Dir::Etc::PreferencesParts="+filepath.Join(a.dir, "etc/preferences.d"),
-			"-o", "Dir::State="+filepath.Join(a.dir, "state"),
-			"-o", "Dir::State::status="+filepath.Join(a.dir, "status"),
-			"-o", "Dir::Cache="+filepath.Join(a.dir, "cache"),
-			"-o", "Debug::NoLocking=1",
-		)
+		argv = append(argv, aptstate.Dir(a.dir).Options(filepath.Join(a.dir, "status"))...)
 	}
 	return append(argv, args...)
 }
@@ -133,13 +98,13 @@ func (a *aptSource) argv(tool string, args ...string) []string {
 // show returns the candidate version and Depends of pkg. On the host's
 // sources a missing package triggers one apt-get update and a retry.
 func (a *aptSource) show(ctx context.Context, pkg string) (version, depends string, err error) {
-	out, err := a.r.run(ctx, execx.Cmd{Argv: a.argv("apt-cache", "show", "--no-all-versions", pkg)})
+	out, err := a.r.Run(ctx, execx.Cmd{Argv: a.argv("apt-cache", "show", "--no-all-versions", pkg)})
 	if (err != nil || len(out) == 0) && a.host {
-		a.r.say("    %s not in the host's apt lists; running apt-get update", pkg)
-		if _, uerr := a.r.run(ctx, execx.Cmd{Argv: a.argv("apt-get", "update")}); uerr != nil {
+		a.r.Say("    %s not in the host's apt lists; running apt-get update", pkg)
+		if _, uerr := a.r.Run(ctx, execx.Cmd{Argv: a.argv("apt-get", "update")}); uerr != nil {
 			return "", "", fmt.Errorf("apt-get update: %w", uerr)
 		}
-		out, err = a.r.run(ctx, execx.Cmd{Argv: a.argv("apt-cache", "show", "--no-all-versions", pkg)})
+		out, err = a.r.Run(ctx, execx.Cmd{Argv: a.argv("apt-cache", "show", "--no-all-versions", pkg)})
 	}
 	if err != nil {
 		return "", "", fmt.Errorf("find package %s: %w", pkg, err)
@@ -199,7 +164,7 @@ func (a *aptSource) resolveKernel(ctx context.Context, meta string) (name, versi
 
 // download fetches pkg's .deb into dir and returns its path.
 func (a *aptSource) download(ctx context.Context, dir, pkg string) (string, error) {
-	if _, err := a.r.run(ctx, execx.Cmd{Argv: a.argv("apt-get", "download", pkg), Dir: dir}); err != nil {
+	if _, err := a.r.Run(ctx, execx.Cmd{Argv: a.argv("apt-get", "download", pkg), Dir: dir}); err != nil {
 		return "", fmt.Errorf("download %s: %w", pkg, err)
 	}
 	matches, _ := filepath.Glob(filepath.Join(dir, pkg+"_*.deb"))

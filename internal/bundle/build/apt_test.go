@@ -31,21 +31,6 @@ Depends: linux-image-6.1.0-40-cloud-amd64 (= 6.1.176-1)
 	}
 }
 
-func TestSourcesList(t *testing.T) {
-	s := sourcesList("trixie", "")
-	for _, want := range []string{DefaultMirror + " trixie main", "trixie-updates main", "debian-security trixie-security main"} {
-		if !strings.Contains(s, want) {
-			t.Errorf("default sources lack %q:\n%s", want, s)
-		}
-	}
-	if s := sourcesList("sid", ""); strings.Contains(s, "security") {
-		t.Errorf("sid has no security suite:\n%s", s)
-	}
-	if s := sourcesList("bookworm", "http://mirror.local/debian"); strings.Count(s, "\n") != 1 || !strings.Contains(s, "http://mirror.local/debian bookworm main") {
-		t.Errorf("mirror sources:\n%s", s)
-	}
-}
-
 func TestLinesOf(t *testing.T) {
 	got := linesOf([]byte("# comment\nsystemd  # init\n\n  docker.io\ngit tmux\n"))
 	if strings.Join(got, ",") != "systemd,docker.io,git,tmux" {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,15 +14,22 @@ import (
 	"time"
 
 	"banger/internal/bundle"
+	"banger/internal/daemon"
+	"banger/internal/disk"
 	"banger/internal/execx"
+	"banger/internal/guestconfig"
+	"banger/internal/network"
+	"banger/internal/paths"
+	"banger/internal/store"
 	"banger/internal/testenv"
+	"banger/internal/vmm"
+	"banger/internal/vmm/qemu"
 )
 
 // Network of the boot test, entirely inside a namespace the test creates.
 const (
 	bootHostCIDR = "172.31.0.1/24"
 	bootGuestIP  = "172.31.0.2"
-	bootGuestMAC = "52:54:00:ba:00:02"
 )
 
 func mustRun(t *testing.T, argv ...string) string {
@@ -82,112 +89,37 @@ func netns(t *testing.T) (ns, tap string) {
 	return ns, tap
 }
 
-// guestFile is one file of the per-VM configuration in the overlay's upper
-// directory, as banger's guest-config writer produces it.
-type guestFile struct {
-	path, data, link string
-	mode             os.FileMode
+// bootVM is the record bangerd keeps for a VM of the bundle in bdir (qemu
+// under TCG, on tap when set), with a directory for its disks, sockets and
+// logs.
+func bootVM(t *testing.T, bdir string, m *bundle.Meta, kernel, tap string) (*store.VM, paths.VMDir) {
+	t.Helper()
+	id := make([]byte, 8)
+	rand.Read(id)
+	v := &store.VM{
+		ID: hex.EncodeToString(id), Name: "boot-test", VMM: "qemu", Accel: "tcg",
+		VCPUs: 2, MemoryMiB: 1024, IP: netip.MustParseAddr(bootGuestIP), TAP: tap,
+		Kernel: kernel, Initrd: bundle.Path(bdir, m.Initrd), Rootfs: bundle.Path(bdir, m.Rootfs),
+	}
+	v.MAC = network.MACFromID(v.ID).String()
+	return v, paths.VMDir(t.TempDir())
 }
 
-// overlayDisk writes an ext4 labelled banger-ovl holding /upper (with files)
-// and /work, then makes every entry root-owned with a debugfs script — the
-// way a non-root bangerd does it, since mkfs.ext4 -d keeps the stager's uid.
-func overlayDisk(t *testing.T, dir string, files []guestFile) string {
+// qemuCommand is the command line the qemu driver runs for spec.
+func qemuCommand(t *testing.T, spec vmm.Spec) []string {
 	t.Helper()
-	stage := filepath.Join(dir, "ovl-stage")
-	for _, d := range []string{"upper", "work"} {
-		if err := os.MkdirAll(filepath.Join(stage, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var script strings.Builder
-	seenDir := map[string]bool{}
-	for _, f := range files {
-		host := filepath.Join(stage, "upper", f.path)
-		if err := os.MkdirAll(filepath.Dir(host), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		for d := filepath.Dir(f.path); d != "/" && !seenDir[d]; d = filepath.Dir(d) {
-			seenDir[d] = true
-			fmt.Fprintf(&script, "sif /upper%s uid 0\nsif /upper%s gid 0\nsif /upper%s mode 040755\n", d, d, d)
-		}
-		if f.link != "" {
-			if err := os.Symlink(f.link, host); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if err := os.WriteFile(host, []byte(f.data), f.mode); err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(&script, "sif /upper%s uid 0\nsif /upper%s gid 0\nsif /upper%s mode 0100%o\n", f.path, f.path, f.path, f.mode)
-	}
-	img := filepath.Join(dir, "overlay.ext4")
-	mustRun(t, "mkfs.ext4", "-F", "-q", "-L", bundle.LabelOverlay, "-d", stage, img, "1G")
-	scriptFile := filepath.Join(dir, "ovl.debugfs")
-	if err := os.WriteFile(scriptFile, []byte(script.String()), 0o644); err != nil {
+	argv, err := qemu.New(qemu.Options{Accel: "tcg"}).Command(spec)
+	if err != nil {
 		t.Fatal(err)
 	}
-	mustRun(t, "debugfs", "-w", "-f", scriptFile, img)
-	return img
+	return argv
 }
 
-// qemuArgs boots the bundle kernel the way banger's qemu driver does, with
-// the disks in Firecracker's order (rootfs, overlay, work).
-func qemuArgs(kernel, initrd, console string, disks [][2]string, tap string) []string {
-	args := []string{"qemu-system-x86_64",
-		"-M", "microvm,acpi=on", "-accel", "tcg", "-cpu", "max", "-m", "1024", "-smp", "2",
-		"-nodefaults", "-no-user-config", "-display", "none", "-monitor", "none", "-no-reboot",
-		"-serial", "file:" + console,
-		"-kernel", kernel, "-initrd", initrd,
-		"-append", "console=ttyS0 reboot=k panic=-1" + tcgTSCArg(),
-	}
-	for i, d := range disks {
-		id := fmt.Sprintf("d%d", i)
-		drive := fmt.Sprintf("id=%s,file=%s,format=raw,if=none", id, d[0])
-		if d[1] == "ro" {
-			drive += ",readonly=on"
-		}
-		args = append(args, "-drive", drive, "-device", "virtio-blk-device,drive="+id)
-	}
-	if tap != "" {
-		args = append(args,
-			"-netdev", "tap,id=n0,ifname="+tap+",script=no,downscript=no",
-			"-device", "virtio-net-device,netdev=n0,mac="+bootGuestMAC)
-	}
-	return args
-}
-
-// startQemu starts qemu (inside ns when set); the returned channel closes
-// when it exits. The test's cleanup kills it.
-// tcgTSCArg works around a TCG boot hang on a busy host: the guest kernel
-// calibrates its TSC against the emulated PIT, which fails when the vCPU
-// thread is descheduled; with no TSC frequency it then waits forever for
-// timer ticks. Under TCG the guest TSC is the host's, so telling the kernel
-// the host's frequency (tsc_early_khz) skips the calibration.
-func tcgTSCArg() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return ""
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		k, v, ok := strings.Cut(l, ":")
-		if ok && strings.TrimSpace(k) == "cpu MHz" {
-			var mhz float64
-			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%f", &mhz); err == nil && mhz > 100 {
-				return fmt.Sprintf(" tsc_early_khz=%d", int(mhz*1000))
-			}
-			return ""
-		}
-	}
-	return ""
-}
-
-func startQemu(t *testing.T, ns string, args []string, logPath string) <-chan struct{} {
+// startQemu runs argv (inside ns); the returned channel closes when it
+// exits. The test's cleanup kills it.
+func startQemu(t *testing.T, ns string, argv []string, logPath string) <-chan struct{} {
 	t.Helper()
-	if ns != "" {
-		args = append([]string{"ip", "netns", "exec", ns}, args...)
-	}
+	args := append([]string{"ip", "netns", "exec", ns}, argv...)
 	logf, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
@@ -220,47 +152,60 @@ func tail(p string, n int) string {
 // per-VM host key and client key written into the overlay disk.
 func TestBootBundleQemu(t *testing.T) {
 	bdir, m := bootEnv(t)
-	dir := t.TempDir()
 	ns, tap := netns(t)
-
-	mustRun(t, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "banger-test-host", "-f", filepath.Join(dir, "host"))
-	mustRun(t, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "banger-test-client", "-f", filepath.Join(dir, "client"))
-	hostKey, _ := os.ReadFile(filepath.Join(dir, "host"))
-	hostPub, _ := os.ReadFile(filepath.Join(dir, "host.pub"))
-	clientPub, _ := os.ReadFile(filepath.Join(dir, "client.pub"))
-	knownHosts := filepath.Join(dir, "known_hosts")
-	os.WriteFile(knownHosts, []byte(bootGuestIP+" "+string(hostPub)), 0o600)
-
-	files := []guestFile{
-		{path: "/etc/hostname", data: "boot-test\n", mode: 0o644},
-		{path: "/etc/systemd/network/10-banger.network", mode: 0o644, data: "[Match]\nMACAddress=" + bootGuestMAC +
-			"\n\n[Network]\nAddress=" + bootGuestIP + "/24\nGateway=172.31.0.1\n"},
-		{path: "/etc/ssh/sshd_config.d/banger.conf", mode: 0o644,
-			data: "HostKey /etc/ssh/ssh_host_ed25519_key\nAuthorizedKeysFile /etc/ssh/banger_authorized_keys\n"},
-		{path: "/etc/ssh/ssh_host_ed25519_key", data: string(hostKey), mode: 0o600},
-		{path: "/etc/ssh/ssh_host_ed25519_key.pub", data: string(hostPub), mode: 0o644},
-		{path: "/etc/ssh/banger_authorized_keys", data: string(clientPub), mode: 0o644},
-		{path: "/etc/systemd/system/root.mount", mode: 0o644, data: "[Unit]\nDescription=banger work disk\n\n" +
-			"[Mount]\nWhat=/dev/disk/by-label/" + bundle.LabelWork + "\nWhere=/root\nType=ext4\n\n[Install]\nWantedBy=local-fs.target\n"},
-		{path: "/etc/systemd/system/local-fs.target.wants/root.mount", link: "../root.mount"},
-	}
-	overlay := overlayDisk(t, dir, files)
-	work := filepath.Join(dir, "work.ext4")
-	mustRun(t, "cp", "--sparse=always", bundle.Path(bdir, m.WorkSeed), work)
-
 	kernel := bundle.Path(bdir, m.KernelELF)
 	if os.Getenv("BANGER_TEST_BZIMAGE_BOOT") == "1" {
 		kernel = bundle.Path(bdir, m.KernelImage)
 	}
-	console := filepath.Join(dir, "console.log")
-	args := qemuArgs(kernel, bundle.Path(bdir, m.Initrd), console,
-		[][2]string{{bundle.Path(bdir, m.Rootfs), "ro"}, {overlay, "rw"}, {work, "rw"}}, tap)
-	start := time.Now()
-	exited := startQemu(t, ns, args, filepath.Join(dir, "qemu.log"))
+	v, dir := bootVM(t, bdir, m, kernel, tap)
+	ip := v.IP.String()
 
-	sshArgs := []string{"ip", "netns", "exec", ns, "ssh", "-i", filepath.Join(dir, "client"),
+	// The guest's files as bangerd renders them for a new VM.
+	keys := t.TempDir()
+	mustRun(t, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "banger-test-client", "-f", filepath.Join(keys, "client"))
+	clientPub, err := os.ReadFile(filepath.Join(keys, "client.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostKey, hostPub, err := guestconfig.NewHostKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := guestconfig.NewAgentToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := netip.MustParsePrefix(bootHostCIDR)
+	files, err := guestconfig.Render(guestconfig.Config{
+		Hostname: v.Name, MAC: network.MACFromID(v.ID),
+		Address: netip.PrefixFrom(v.IP, gw.Bits()), Gateway: gw.Addr(),
+		AuthorizedKeys: []string{strings.TrimSpace(string(clientPub))},
+		HostKey:        hostKey, HostKeyPub: hostPub, AgentToken: token,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	knownHosts := filepath.Join(keys, "known_hosts")
+	if err := os.WriteFile(knownHosts, []byte(guestconfig.KnownHostsLine([]string{ip}, hostPub)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := disk.CreateOverlay(ctx, dir.Overlay(), 1<<30, files); err != nil {
+		t.Fatal(err)
+	}
+	if err := disk.CloneSeed(ctx, bundle.Path(bdir, m.WorkSeed), dir.WorkDisk()); err != nil {
+		t.Fatal(err)
+	}
+
+	spec := daemon.VMSpec(v, dir, 1)
+	argv := qemuCommand(t, spec)
+	console := spec.ConsolePath
+	start := time.Now()
+	exited := startQemu(t, ns, argv, spec.LogPath)
+
+	sshArgs := []string{"ip", "netns", "exec", ns, "ssh", "-i", filepath.Join(keys, "client"),
 		"-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=" + knownHosts,
-		"-o", "ConnectTimeout=2", "-o", "LogLevel=ERROR", "root@" + bootGuestIP}
+		"-o", "ConnectTimeout=2", "-o", "LogLevel=ERROR", "root@" + ip}
 	// A generous deadline: TCG on a loaded 2-core machine is slow, and the
 	// boot time is reported, not asserted.
 	deadline := start.Add(5 * time.Minute)
@@ -271,7 +216,7 @@ func TestBootBundleQemu(t *testing.T) {
 		}
 		select {
 		case <-exited:
-			t.Fatalf("qemu exited before SSH answered\nconsole:\n%s\nqemu:\n%s", tail(console, 40), tail(filepath.Join(dir, "qemu.log"), 10))
+			t.Fatalf("qemu exited before SSH answered\nconsole:\n%s\nqemu:\n%s", tail(console, 40), tail(spec.LogPath, 10))
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -325,7 +270,7 @@ systemctl --failed --no-legend --plain | sed 's/^/failed=/'
 		{"home", regexp.MustCompile(`^/dev/vd[a-z]:ext4$`)},
 		{"home_label", regexp.MustCompile(`^` + bundle.LabelWork + `$`)},
 		{"machine_id", regexp.MustCompile(`^[0-9a-f]{32}$`)},
-		{"hostname", regexp.MustCompile(`^boot-test$`)},
+		{"hostname", regexp.MustCompile(`^` + v.Name + `$`)},
 		{"hostkeys", regexp.MustCompile(`^ssh_host_ed25519_key ssh_host_ed25519_key.pub$`)},
 		{"agent", regexp.MustCompile(`^enabled$`)},
 		{"lower", regexp.MustCompile(`^/dev/vd[a-z]$`)},
@@ -349,12 +294,14 @@ systemctl --failed --no-legend --plain | sed 's/^/failed=/'
 // say so on the console and stop the VM instead of hanging.
 func TestBootBundleQemuNoOverlay(t *testing.T) {
 	bdir, m := bootEnv(t)
-	dir := t.TempDir()
-	console := filepath.Join(dir, "console.log")
-	args := qemuArgs(bundle.Path(bdir, m.KernelELF), bundle.Path(bdir, m.Initrd), console,
-		[][2]string{{bundle.Path(bdir, m.Rootfs), "ro"}}, "")
+	ns, _ := netns(t)
+	v, dir := bootVM(t, bdir, m, bundle.Path(bdir, m.KernelELF), "")
+	spec := daemon.VMSpec(v, dir, 1)
+	spec.Disks = spec.Disks[:1] // the rootfs alone
+	argv := qemuCommand(t, spec)
+	console := spec.ConsolePath
 	start := time.Now()
-	exited := startQemu(t, "", args, filepath.Join(dir, "qemu.log"))
+	exited := startQemu(t, ns, argv, spec.LogPath)
 	select {
 	case <-exited:
 	case <-time.After(5 * time.Minute):

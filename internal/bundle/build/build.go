@@ -6,6 +6,10 @@
 // inputs in the bundle, so re-running with nothing changed does no work and
 // a changed packages.apt rebuilds only the rootfs and work seed.
 //
+// VoidRootfs (void*.go) builds the experimental Void Linux rootfs and work
+// seed beside a bundle, from a Void repository's binary packages read with
+// internal/xbps, reusing the bundle's kernel modules and guest agent.
+//
 // It writes only inside the bundle directory and a scratch directory beside
 // it. It mounts nothing itself (mmdebstrap mounts /proc, /sys and /dev in its
 // own chroot while it runs, and the scratch directory is never deleted while
@@ -21,6 +25,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"banger/internal/buildlog"
 	"banger/internal/bundle"
 )
 
@@ -39,7 +44,7 @@ type Options struct {
 	Mirror        string // Debian archive URL; "" = the host's apt sources or DefaultMirror
 	KernelPackage string // default DefaultKernelPackage
 	Firecracker   string // firecracker binary to copy in; "" = the one on PATH, if any
-	BaseRootfs    string // Rootfs only: start from this ext4's content instead of mmdebstrap
+	BaseRootfs    string // Rootfs only: start from this ext4's content instead of mmdebstrap (Packages installed on top)
 	Force         bool   // ignore the recorded stamps and redo every step
 	// Owner, when set, owns every bundle file at the end (a build run
 	// through sudo hands the bundle back to the user).
@@ -79,7 +84,7 @@ const (
 
 type builder struct {
 	o       Options
-	r       *reporter
+	r       *buildlog.Reporter
 	dest    string
 	scratch string
 	st      *stamps
@@ -111,7 +116,7 @@ func run(ctx context.Context, o Options, m mode) (*Result, error) {
 	if err := os.MkdirAll(dest, 0o755); err != nil {
 		return nil, fmt.Errorf("create bundle directory: %w", err)
 	}
-	b := &builder{o: o, r: &reporter{progress: o.Progress, log: o.Log}, dest: dest}
+	b := &builder{o: o, r: buildlog.New(o.Progress, o.Log), dest: dest}
 	b.prev, _ = bundle.Load(dest)
 	if o.Agent == "" {
 		if full || b.prev == nil {
@@ -142,7 +147,7 @@ func run(ctx context.Context, o Options, m mode) (*Result, error) {
 	}
 	defer func() {
 		if err := removeScratch(b.scratch); err != nil {
-			b.r.say("warning: %v", err)
+			b.r.Say("warning: %v", err)
 		}
 	}()
 

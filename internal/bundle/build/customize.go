@@ -8,33 +8,10 @@ import (
 	"strings"
 	"time"
 
+	"banger/internal/agent"
+	"banger/internal/buildlog"
 	"banger/internal/execx"
 )
-
-// AgentGuestPath is where the guest agent lives in the rootfs.
-const AgentGuestPath = "/usr/local/bin/banger-vsock-agent"
-
-// agentUnit keeps restarting the agent forever (no start limit): its
-// transport may appear later than the service starts. Like sshUnit it
-// starts as soon as systemd does (no sysinit.target, no local-fs.target:
-// the agent finds its port in /sys when udev has not made the link yet)
-// and gets most of the CPU while the VM boots.
-const agentUnit = `[Unit]
-Description=banger guest agent (HTTP over vsock)
-DefaultDependencies=no
-Before=shutdown.target
-Conflicts=shutdown.target
-StartLimitIntervalSec=0
-
-[Service]
-ExecStart=/usr/local/bin/banger-vsock-agent
-Restart=always
-RestartSec=1
-StartupCPUWeight=1000
-
-[Install]
-WantedBy=multi-user.target
-`
 
 // sshdImageConf is baked into the image. It sorts before banger.conf, the
 // per-VM drop-in (HostKey, AuthorizedKeysFile) written at VM create; sshd
@@ -172,14 +149,14 @@ var enabledUnits = []string{"systemd-networkd.service", "banger-vsock-agent.serv
 
 // customizationKey changes whenever what customize does changes.
 func customizationKey() string {
-	return keyOf("customize/v3", agentUnit, sshdImageConf, sshUnit, containerUnitDropIn, apparmorUnit,
+	return keyOf("customize/v3", agent.Unit, sshdImageConf, sshUnit, containerUnitDropIn, apparmorUnit,
 		strings.Join(maskedUnits, ","), strings.Join(enabledUnits, ","), strings.Join(maskedGenerators, ","))
 }
 
 // customize turns a Debian tree into a banger base image. The agent binary
 // itself is installed later, into the ext4 image (see injectAgent), so a new
 // agent does not need a rootfs rebuild.
-func customize(ctx context.Context, r *reporter, tree guestTree, release, modulesDir string) error {
+func customize(ctx context.Context, r *buildlog.Reporter, tree guestTree, release, modulesDir string) error {
 	for _, need := range []string{"/usr/sbin/sshd", "/lib/systemd/systemd", "/usr/bin/systemctl"} {
 		if !tree.exists(need) {
 			return fmt.Errorf("the rootfs has no %s (banger needs systemd and openssh-server)", need)
@@ -204,12 +181,12 @@ func customize(ctx context.Context, r *reporter, tree guestTree, release, module
 	if err != nil {
 		return err
 	}
-	r.logf("removed ssh host keys: %v", removed)
+	r.Logf("removed ssh host keys: %v", removed)
 	if err := tree.writeFile("/etc/ssh/sshd_config.d/00-banger-image.conf", []byte(sshdImageConf), 0o644); err != nil {
 		return err
 	}
 
-	if err := tree.writeFile("/etc/systemd/system/banger-vsock-agent.service", []byte(agentUnit), 0o644); err != nil {
+	if err := tree.writeFile("/etc/systemd/system/"+agent.UnitName, []byte(agent.Unit), 0o644); err != nil {
 		return err
 	}
 	if err := bootOrdering(ctx, r, tree); err != nil {
@@ -258,7 +235,7 @@ func customize(ctx context.Context, r *reporter, tree guestTree, release, module
 // bootOrdering writes the units and drop-ins that keep sshd's path short
 // (see sshUnit, containerUnitDropIn, apparmorUnit) and masks the
 // generators it need not wait for (maskedGenerators).
-func bootOrdering(ctx context.Context, r *reporter, tree guestTree) error {
+func bootOrdering(ctx context.Context, r *buildlog.Reporter, tree guestTree) error {
 	// ssh.service is enabled again (through the replacement) with the
 	// other enabledUnits.
 	if err := systemctl(ctx, r, tree, "disable", "ssh.service"); err != nil {
@@ -307,10 +284,10 @@ func maskGenerators(tree guestTree) error {
 // ConditionNeedsUpdate= (systemd-sysusers, on the way to sysinit.target)
 // do not run at every VM's first boot. After an upgrade inside the guest
 // /usr is newer again and they run as usual.
-func stampUpdated(ctx context.Context, r *reporter, tree guestTree) error {
+func stampUpdated(ctx context.Context, r *buildlog.Reporter, tree guestTree) error {
 	if tree.exists("/usr/bin/systemd-sysusers") {
 		argv := []string{tool("chroot"), string(tree), "/usr/bin/systemd-sysusers"}
-		if _, err := r.run(ctx, execx.Cmd{Argv: argv}); err != nil {
+		if _, err := r.Run(ctx, execx.Cmd{Argv: argv}); err != nil {
 			return fmt.Errorf("systemd-sysusers in the rootfs: %w", err)
 		}
 	}
@@ -335,9 +312,9 @@ func stampUpdated(ctx context.Context, r *reporter, tree guestTree) error {
 
 // systemctl runs the guest's own systemctl on the tree (offline: enable,
 // mask and set-default only edit symlinks).
-func systemctl(ctx context.Context, r *reporter, tree guestTree, args ...string) error {
+func systemctl(ctx context.Context, r *buildlog.Reporter, tree guestTree, args ...string) error {
 	argv := append([]string{tool("chroot"), string(tree), "/usr/bin/systemctl", "--no-reload"}, args...)
-	if _, err := r.run(ctx, execx.Cmd{Argv: argv}); err != nil {
+	if _, err := r.Run(ctx, execx.Cmd{Argv: argv}); err != nil {
 		return fmt.Errorf("systemctl %s in the rootfs: %w", args[0], err)
 	}
 	return nil

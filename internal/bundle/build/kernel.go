@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"banger/internal/atomicfile"
+	"banger/internal/buildlog"
 	"banger/internal/bundle"
 	"banger/internal/execx"
 )
@@ -21,9 +22,9 @@ type kernelResult struct {
 // buildKernel downloads the kernel image package, unpacks it, writes the
 // bzImage, the ELF vmlinux cut out of it and the modules tree (depmod run)
 // into dest.
-func buildKernel(ctx context.Context, r *reporter, apt *aptSource, meta, scratch, dest string) (*kernelResult, error) {
+func buildKernel(ctx context.Context, r *buildlog.Reporter, apt *aptSource, meta, scratch, dest string) (*kernelResult, error) {
 	var deb, name, version string
-	err := r.timed("resolve and download "+meta, func() error {
+	err := r.Timed("resolve and download "+meta, func() error {
 		var err error
 		if name, version, err = apt.resolveKernel(ctx, meta); err != nil {
 			return err
@@ -35,8 +36,8 @@ func buildKernel(ctx context.Context, r *reporter, apt *aptSource, meta, scratch
 		return nil, err
 	}
 	root := filepath.Join(scratch, "kernel")
-	if err := r.timed("unpack "+filepath.Base(deb), func() error {
-		_, err := r.run(ctx, execx.Cmd{Argv: []string{"dpkg-deb", "-x", deb, root}})
+	if err := r.Timed("unpack "+filepath.Base(deb), func() error {
+		_, err := r.Run(ctx, execx.Cmd{Argv: []string{"dpkg-deb", "-x", deb, root}})
 		return err
 	}); err != nil {
 		return nil, fmt.Errorf("unpack %s: %w", deb, err)
@@ -48,7 +49,7 @@ func buildKernel(ctx context.Context, r *reporter, apt *aptSource, meta, scratch
 	release := strings.TrimPrefix(filepath.Base(bzPaths[0]), "vmlinuz-")
 
 	var elfBytes []byte
-	if err := r.timed("extract ELF vmlinux", func() error {
+	if err := r.Timed("extract ELF vmlinux", func() error {
 		bz, err := os.ReadFile(bzPaths[0])
 		if err != nil {
 			return err
@@ -56,7 +57,7 @@ func buildKernel(ctx context.Context, r *reporter, apt *aptSource, meta, scratch
 		if elfBytes, err = ExtractVMLinux(ctx, bz); err != nil {
 			return err
 		}
-		r.logf("vmlinux: %d bytes from a %d-byte bzImage", len(elfBytes), len(bz))
+		r.Logf("vmlinux: %d bytes from a %d-byte bzImage", len(elfBytes), len(bz))
 		if err := atomicfile.Copy(bzPaths[0], filepath.Join(dest, bundle.KernelImageName), 0o644); err != nil {
 			return err
 		}
@@ -65,7 +66,7 @@ func buildKernel(ctx context.Context, r *reporter, apt *aptSource, meta, scratch
 		return nil, err
 	}
 
-	if err := r.timed("modules tree + depmod", func() error {
+	if err := r.Timed("modules tree + depmod", func() error {
 		return installModules(ctx, r, root, release, scratch, dest)
 	}); err != nil {
 		return nil, err
@@ -76,7 +77,7 @@ func buildKernel(ctx context.Context, r *reporter, apt *aptSource, meta, scratch
 // installModules moves the package's lib/modules/<release> (or the usrmerged
 // usr/lib/modules/<release>) into a depmod base, runs depmod, and swaps the
 // result in as dest/modules/<release>, replacing any other release.
-func installModules(ctx context.Context, r *reporter, pkgRoot, release, scratch, dest string) error {
+func installModules(ctx context.Context, r *buildlog.Reporter, pkgRoot, release, scratch, dest string) error {
 	var src string
 	for _, c := range []string{"lib/modules", "usr/lib/modules"} {
 		p := filepath.Join(pkgRoot, c, release)
@@ -101,7 +102,7 @@ func installModules(ctx context.Context, r *reporter, pkgRoot, release, scratch,
 	for _, l := range []string{"build", "source"} {
 		os.Remove(filepath.Join(staged, l))
 	}
-	if _, err := r.run(ctx, execx.Cmd{Argv: []string{tool("depmod"), "-b", base, release}}); err != nil {
+	if _, err := r.Run(ctx, execx.Cmd{Argv: []string{tool("depmod"), "-b", base, release}}); err != nil {
 		return fmt.Errorf("depmod (install kmod): %w", err)
 	}
 	modules := filepath.Join(dest, bundle.ModulesDirName)

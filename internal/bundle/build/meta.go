@@ -45,7 +45,7 @@ func (b *builder) writeMeta(built bool) (*bundle.Meta, bool, error) {
 		same := m
 		same.BuiltAt = b.prev.BuiltAt
 		if same == *b.prev {
-			b.r.say("==> %-8s up to date", "meta")
+			b.r.Say("==> %-8s up to date", "meta")
 			return b.prev, false, nil
 		}
 	}
@@ -53,7 +53,7 @@ func (b *builder) writeMeta(built bool) (*bundle.Meta, bool, error) {
 	if err := bundle.Save(b.dest, &m); err != nil {
 		return nil, false, err
 	}
-	b.r.say("==> %-8s wrote %s", "meta", bundle.FileName)
+	b.r.Say("==> %-8s wrote %s", "meta", bundle.FileName)
 	return &m, true, nil
 }
 
@@ -78,7 +78,7 @@ func (b *builder) syncFirecracker() (bool, error) {
 				if err := atomicfile.Copy(src, dst, 0o755); err != nil {
 					return false, fmt.Errorf("copy firecracker: %w", err)
 				}
-				b.r.say("==> %-8s copied %s", "firecracker", src)
+				b.r.Say("==> %-8s copied %s", "firecracker", src)
 			}
 		}
 	}

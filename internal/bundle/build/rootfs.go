@@ -7,42 +7,55 @@ import (
 	"path/filepath"
 	"strings"
 
+	"banger/internal/buildlog"
 	"banger/internal/bundle"
 	"banger/internal/disk"
 	"banger/internal/execx"
+	"banger/internal/image/imagebuild"
 )
 
+// indent prefixes every write with two spaces: the steps of a nested
+// reporter (one line per write) under the step that runs them.
 // rootfsSpec is the input of the rootfs step.
 type rootfsSpec struct {
 	Suite, Mirror string
 	Packages      []string
-	BaseRootfs    string // start from this ext4's content instead of mmdebstrap
+	BaseRootfs    string // start from this ext4's content instead of mmdebstrap, then add Packages
 	Release       string
 	ModulesDir    string // the bundle's modules/<release>
 	Scratch, Dest string
 }
 
 // buildRootfs makes rootfs-docker.ext4 and its work seed in Dest.
-func buildRootfs(ctx context.Context, r *reporter, s rootfsSpec) error {
+func buildRootfs(ctx context.Context, r *buildlog.Reporter, s rootfsSpec) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("building the rootfs needs root (mmdebstrap, chroot, file ownership): run it with sudo")
 	}
 	treeDir := filepath.Join(s.Scratch, "rootfs")
 	if s.BaseRootfs != "" {
-		if err := r.timed("extract "+filepath.Base(s.BaseRootfs), func() error {
+		if err := r.Timed("extract "+filepath.Base(s.BaseRootfs), func() error {
 			return extractExt4(ctx, s.BaseRootfs, treeDir)
 		}); err != nil {
 			return err
 		}
+		// packages.apt on top of the base, as an image build installs
+		// packages: resolved and downloaded on the host, installed from
+		// those files in a chroot. Packages the base has are kept as they are.
+		if s.Suite != imagebuild.Suite {
+			return fmt.Errorf("--base-rootfs installs packages.apt from Debian %s, not --suite %s", imagebuild.Suite, s.Suite)
+		}
+		if err := imagebuild.InstallPackages(ctx, r.Nested(), treeDir, s.Packages, s.Mirror, filepath.Join(s.Scratch, "debs")); err != nil {
+			return fmt.Errorf("apply %d packages to the base rootfs: %w", len(s.Packages), err)
+		}
 	} else {
-		if err := r.timed(fmt.Sprintf("mmdebstrap %s (%d packages)", s.Suite, len(s.Packages)), func() error {
+		if err := r.Timed(fmt.Sprintf("mmdebstrap %s (%d packages)", s.Suite, len(s.Packages)), func() error {
 			return mmdebstrap(ctx, r, s, treeDir)
 		}); err != nil {
 			return err
 		}
 	}
 	tree := guestTree(treeDir)
-	if err := r.timed("customize", func() error {
+	if err := r.Timed("customize", func() error {
 		return customize(ctx, r, tree, s.Release, s.ModulesDir)
 	}); err != nil {
 		return err
@@ -52,15 +65,10 @@ func buildRootfs(ctx context.Context, r *reporter, s rootfsSpec) error {
 	if err != nil {
 		return err
 	}
-	size := rootfsImageSize(content)
-	// Default ext4 density is one inode per 16 KiB; make sure the tree fits
-	// with room for packages installed later.
-	inodes := int64(0)
-	if need := entries*2 + 16384; need > size/16384 {
-		inodes = need
-	}
-	if err := r.timed(fmt.Sprintf("mkfs.ext4 rootfs (%d MiB content, %d MiB image)", content/mib, size/mib), func() error {
-		return mkfsFromDir(ctx, r, treeDir, filepath.Join(s.Dest, bundle.RootfsName), bundle.LabelRoot, size, inodes)
+	size := disk.TreeImageSize(content)
+	inodes := disk.TreeInodes(size, entries)
+	if err := r.Timed(fmt.Sprintf("mkfs.ext4 rootfs (%d MiB content, %d MiB image)", content/mib, size/mib), func() error {
+		return disk.MakeFromDir(ctx, r.Run, treeDir, filepath.Join(s.Dest, bundle.RootfsName), bundle.LabelRoot, size, inodes)
 	}); err != nil {
 		return err
 	}
@@ -68,15 +76,15 @@ func buildRootfs(ctx context.Context, r *reporter, s rootfsSpec) error {
 	if err != nil {
 		return err
 	}
-	if err := r.timed("mkfs.ext4 work seed (/root)", func() error {
-		return mkfsFromDir(ctx, r, rootHome, filepath.Join(s.Dest, bundle.WorkSeedName), bundle.LabelWork, WorkSeedSize, 0)
+	if err := r.Timed("mkfs.ext4 work seed (/root)", func() error {
+		return disk.MakeFromDir(ctx, r.Run, rootHome, filepath.Join(s.Dest, bundle.WorkSeedName), bundle.LabelWork, WorkSeedSize, 0)
 	}); err != nil {
 		return err
 	}
 	return nil
 }
 
-func mmdebstrap(ctx context.Context, r *reporter, s rootfsSpec, treeDir string) error {
+func mmdebstrap(ctx context.Context, r *buildlog.Reporter, s rootfsSpec, treeDir string) error {
 	if _, err := execx.LookPath("mmdebstrap"); err != nil {
 		return fmt.Errorf("mmdebstrap is needed to build the rootfs (apt-get install mmdebstrap): %w", err)
 	}
@@ -93,9 +101,9 @@ func mmdebstrap(ctx context.Context, r *reporter, s rootfsSpec, treeDir string) 
 	// Not cancelled with the build: killing mmdebstrap would leave its
 	// chroot mounts behind. On Ctrl-C it gets SIGINT from the terminal too
 	// and cleans up itself.
-	_, err := r.run(context.WithoutCancel(ctx), execx.Cmd{Argv: argv})
+	_, err := r.Run(context.WithoutCancel(ctx), execx.Cmd{Argv: argv})
 	if b, rerr := os.ReadFile(logFile); rerr == nil {
-		r.logf("--- mmdebstrap log ---\n%s--- end of mmdebstrap log ---", b)
+		r.Logf("--- mmdebstrap log ---\n%s--- end of mmdebstrap log ---", b)
 	}
 	if err != nil {
 		return fmt.Errorf("mmdebstrap: %w", err)

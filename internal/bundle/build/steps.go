@@ -11,7 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"banger/internal/agent"
 	"banger/internal/atomicfile"
+	"banger/internal/buildlog"
 	"banger/internal/bundle"
 	"banger/internal/execx"
 )
@@ -56,13 +58,13 @@ func (b *builder) initrdStep() step {
 				return nil, err
 			}
 			var busybox string
-			if err := b.r.timed("download busybox-static", func() error {
+			if err := b.r.Timed("download busybox-static", func() error {
 				busybox, err = fetchBusybox(ctx, b.r, apt, b.scratch)
 				return err
 			}); err != nil {
 				return nil, err
 			}
-			err = b.r.timed("write initrd", func() error {
+			err = b.r.Timed("write initrd", func() error {
 				spec := InitrdSpec{Busybox: busybox, ModulesDir: b.modulesDir(), Release: b.release(), Modules: InitrdModules}
 				return atomicfile.WriteFrom(b.path(bundle.InitrdName), 0o644, func(w io.Writer) error {
 					return WriteInitrd(ctx, spec, w)
@@ -74,7 +76,7 @@ func (b *builder) initrdStep() step {
 }
 
 // fetchBusybox downloads and unpacks Debian's busybox-static.
-func fetchBusybox(ctx context.Context, r *reporter, apt *aptSource, scratch string) (string, error) {
+func fetchBusybox(ctx context.Context, r *buildlog.Reporter, apt *aptSource, scratch string) (string, error) {
 	dir := filepath.Join(scratch, "busybox")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
@@ -84,7 +86,7 @@ func fetchBusybox(ctx context.Context, r *reporter, apt *aptSource, scratch stri
 		return "", err
 	}
 	root := filepath.Join(dir, "root")
-	if _, err := r.run(ctx, execx.Cmd{Argv: []string{"dpkg-deb", "-x", deb, root}}); err != nil {
+	if _, err := r.Run(ctx, execx.Cmd{Argv: []string{"dpkg-deb", "-x", deb, root}}); err != nil {
 		return "", fmt.Errorf("unpack busybox-static: %w", err)
 	}
 	for _, p := range []string{"bin/busybox", "usr/bin/busybox"} {
@@ -95,7 +97,8 @@ func fetchBusybox(ctx context.Context, r *reporter, apt *aptSource, scratch stri
 	return "", errors.New("busybox-static package has no bin/busybox")
 }
 
-// baseIdentity identifies a --base-rootfs input cheaply (path, size, mtime).
+// baseIdentity identifies a --base-rootfs input cheaply (path, size, mtime);
+// "" for an mmdebstrap build.
 func baseIdentity(p string) string {
 	if p == "" {
 		return ""
@@ -105,7 +108,9 @@ func baseIdentity(p string) string {
 		return p
 	}
 	abs, _ := filepath.Abs(p)
-	return fmt.Sprintf("%s:%d:%d", abs, st.Size(), st.ModTime().UnixNano())
+	// "+packages": since packages.apt is installed on top of the base, a
+	// rootfs built from the same base before that is stale.
+	return fmt.Sprintf("%s:%d:%d+packages", abs, st.Size(), st.ModTime().UnixNano())
 }
 
 func (b *builder) rootfsStep() step {
@@ -158,7 +163,7 @@ func (b *builder) agentStep() step {
 			if err != nil {
 				return "", fmt.Errorf("agent: %w", err)
 			}
-			return keyOf("agent/v1", h, AgentGuestPath, b.st.Steps["rootfs"].Info["build_id"]), nil
+			return keyOf("agent/v1", h, agent.BinaryPath, b.st.Steps["rootfs"].Info["build_id"]), nil
 		},
 		outputs: func() []string { return []string{b.path(bundle.AgentName)} },
 		run: func(ctx context.Context) (map[string]string, error) {
@@ -168,7 +173,7 @@ func (b *builder) agentStep() step {
 					return nil, fmt.Errorf("copy agent: %w", err)
 				}
 			}
-			err := b.r.timed("install agent into the rootfs (debugfs)", func() error {
+			err := b.r.Timed("install agent into the rootfs (debugfs)", func() error {
 				return injectAgent(ctx, b.r, b.path(bundle.RootfsName), dst, b.scratch)
 			})
 			return nil, err

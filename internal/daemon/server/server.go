@@ -30,6 +30,7 @@ type Service interface {
 	SuspendVM(ctx context.Context, ref string, p api.Progress) (api.VM, error)
 	ResumeVM(ctx context.Context, ref string, p api.Progress) (api.VM, error)
 	CloneVM(ctx context.Context, ref string, req api.CloneVMRequest, p api.Progress) (api.VM, error)
+	ExportVM(ctx context.Context, ref string) (api.VMExport, error)
 	KillVM(ctx context.Context, ref string, req api.KillRequest) (api.VM, error)
 	DeleteVM(ctx context.Context, ref string, force bool) (api.VM, error)
 	SetVM(ctx context.Context, ref string, req api.SetVMRequest) (api.VM, error)
@@ -107,6 +108,10 @@ func New(s Service, log *slog.Logger) http.Handler {
 			return
 		}
 		h.stream(w, r, func(p api.Progress) (any, error) { return s.CloneVM(r.Context(), r.PathValue("ref"), req, p) })
+	})
+	mux.HandleFunc("POST /v1/vms/{ref}/export", func(w http.ResponseWriter, r *http.Request) {
+		x, err := s.ExportVM(r.Context(), r.PathValue("ref"))
+		h.reply(w, x, err)
 	})
 	mux.HandleFunc("POST /v1/vms/{ref}/kill", func(w http.ResponseWriter, r *http.Request) {
 		var req api.KillRequest

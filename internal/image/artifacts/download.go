@@ -3,6 +3,7 @@ package artifacts
 import (
 	"banger/internal/atomicfile"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -26,12 +27,15 @@ func (f *Fetcher) download(ctx context.Context, a Artifact, url, dest string) (e
 	}
 	defer tmp.Abort()
 	h := newIntegrityHasher()
-	if err = f.get(ctx, url, io.MultiWriter(tmp, h)); err != nil {
+	h256 := sha256.New()
+	if err = f.get(ctx, url, io.MultiWriter(tmp, h, h256)); err != nil {
 		return err
 	}
 	switch a.Kind {
 	case NPM:
 		err = checkIntegrity(a, url, h.Sum())
+	case File:
+		err = checkSHA256(a, url, h256.Sum(nil))
 	case Git:
 		err = f.verifyGit(ctx, a, tmp.Name(), url)
 	}

@@ -60,8 +60,11 @@ type MismatchError struct {
 
 func (e *MismatchError) Error() string {
 	what := "sha512 integrity"
-	if e.Artifact.Kind == Git {
+	switch e.Artifact.Kind {
+	case Git:
 		what = "git commit"
+	case File:
+		what = "sha256"
 	}
 	return fmt.Sprintf("artifact %s from %s does not match its pin: %s: expected %s, got %s", e.Artifact, e.From, what, e.Want, e.Got)
 }
@@ -90,8 +93,14 @@ func (e *UnavailableError) Error() string {
 	}
 	a := e.Artifact
 	what := "the registry tarball"
-	if a.Kind == Git {
+	switch a.Kind {
+	case Git:
 		what = fmt.Sprintf("a git bundle of %s holding tag %s at commit %s", a.Repo, a.Tag, a.Commit)
+	case File:
+		what = "sha256 " + a.SHA256
+		if a.SHA256 == "" {
+			what = "a copy of the origin's file"
+		}
 	}
 	return fmt.Sprintf("artifact %s is not available (%s); pre-seed artifact_mirror with %s (%s)",
 		a, strings.Join(tried, "; "), a.FileName(), what)
@@ -218,6 +227,32 @@ func (f *Fetcher) Fetch(ctx context.Context, a Artifact) (Result, error) {
 		miss(SourceOrigin, u, err)
 	case Git:
 		miss(SourceOrigin, a.Repo, errors.New("not downloaded by banger (GitHub is not a package source)"))
+	case File:
+		switch {
+		case a.Origin == "":
+		case strings.HasPrefix(a.Origin, "/"):
+			// A local repository is used in place, like a mirror directory.
+			p := filepath.Join(a.Origin, name)
+			if _, err := os.Stat(p); err != nil {
+				miss(SourceOrigin, a.Origin, fmt.Errorf("no %s", name))
+				break
+			}
+			if err := f.verifyFile(ctx, a, p, p); err != nil {
+				return Result{}, err
+			}
+			return done(SourceOrigin, p, p)
+		default:
+			u := strings.TrimRight(a.Origin, "/") + "/" + name
+			err := f.download(ctx, a, u, cached)
+			if err == nil {
+				return done(SourceOrigin, u, cached)
+			}
+			var mm *MismatchError
+			if errors.As(err, &mm) || ctx.Err() != nil {
+				return Result{}, err
+			}
+			miss(SourceOrigin, u, err)
+		}
 	}
 	if m.Dir == "" && m.URL == "" {
 		tried = append([]Attempt{{Source: SourceMirror, Err: errors.New("artifact_mirror is not set")}}, tried...)
@@ -236,6 +271,12 @@ func (f *Fetcher) verifyFile(ctx context.Context, a Artifact, path, from string)
 		return checkIntegrity(a, from, sum)
 	case Git:
 		return f.verifyGit(ctx, a, path, from)
+	case File:
+		sum, err := fileSHA256(path)
+		if err != nil {
+			return fmt.Errorf("artifact %s: %w", a, err)
+		}
+		return checkSHA256(a, from, sum)
 	}
 	return fmt.Errorf("artifact %s: unknown kind %q", a, a.Kind)
 }

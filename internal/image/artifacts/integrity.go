@@ -2,8 +2,10 @@ package artifacts
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
@@ -72,4 +74,27 @@ func fileIntegrity(path string) ([]byte, int64, error) {
 		return nil, 0, fmt.Errorf("read %s: %w", path, err)
 	}
 	return h.Sum(), n, nil
+}
+
+// checkSHA256 compares a sha256 digest with a File artifact's pin.
+func checkSHA256(a Artifact, from string, sum []byte) error {
+	got := hex.EncodeToString(sum)
+	if got != a.SHA256 {
+		return &MismatchError{Artifact: a, From: from, Want: a.SHA256, Got: got}
+	}
+	return nil
+}
+
+// fileSHA256 hashes a file with sha256.
+func fileSHA256(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return h.Sum(nil), nil
 }

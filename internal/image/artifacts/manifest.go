@@ -39,6 +39,10 @@ const (
 	// Git is a git repository at a tag, carried as a git bundle and
 	// verified by the commit the tag resolves to after cloning it.
 	Git Kind = "git"
+	// File is a file downloaded from an origin URL or read from an origin
+	// directory, verified by a sha256 its caller knows (the Void rootfs
+	// builder takes each package's from the repository index).
+	File Kind = "file"
 )
 
 // Artifact is one pinned input of an image build.
@@ -56,6 +60,11 @@ type Artifact struct {
 	Repo   string // upstream URL, named in errors; never fetched by banger
 	Tag    string
 	Commit string // full commit id the tag must resolve to
+
+	// File
+	File   string // file name in a mirror, the cache and the origin
+	SHA256 string // lower-case hex
+	Origin string // base URL (http, https) or absolute directory holding File
 }
 
 // Pinned is what an image build installs. To update a pin:
@@ -118,8 +127,11 @@ func Lookup(name string) (Artifact, error) {
 
 // Pin is the artifact's version as people name it: 2026.9.15 or v4.0.0.
 func (a Artifact) Pin() string {
-	if a.Kind == Git {
+	switch a.Kind {
+	case Git:
 		return a.Tag
+	case File:
+		return "sha256:" + a.SHA256
 	}
 	return a.Version
 }
@@ -131,12 +143,19 @@ func (a Artifact) FileName() string {
 		return strings.ReplaceAll(strings.TrimPrefix(a.Package, "@"), "/", "-") + "-" + a.Version + ".tgz"
 	case Git:
 		return a.Name + "-" + a.Tag + ".bundle"
+	case File:
+		return a.File
 	}
 	return ""
 }
 
 // String names the artifact in messages: mise 2026.9.15.
-func (a Artifact) String() string { return a.Name + " " + a.Pin() }
+func (a Artifact) String() string {
+	if a.Kind == File {
+		return a.Name
+	}
+	return a.Name + " " + a.Pin()
+}
 
 // Validate checks that the pin is complete and that its names are safe to
 // use as file names and URL path segments.
@@ -172,8 +191,18 @@ func (a Artifact) Validate() error {
 		if len(a.Commit) != 40 || strings.Trim(a.Commit, "0123456789abcdef") != "" {
 			return bad("commit", a.Commit, "must be a full 40-character lower-case commit id")
 		}
+	case File:
+		if !safeName(a.File) {
+			return bad("file", a.File, "must be letters, digits, '.', '_' or '-'")
+		}
+		if len(a.SHA256) != 64 || strings.Trim(a.SHA256, "0123456789abcdef") != "" {
+			return bad("sha256", a.SHA256, "must be 64 lower-case hex digits")
+		}
+		if a.Origin != "" && !strings.HasPrefix(a.Origin, "http://") && !strings.HasPrefix(a.Origin, "https://") && !strings.HasPrefix(a.Origin, "/") {
+			return bad("origin", a.Origin, "must be an http(s) URL or an absolute directory")
+		}
 	default:
-		return bad("kind", string(a.Kind), "must be npm or git")
+		return bad("kind", string(a.Kind), "must be npm, git or file")
 	}
 	return nil
 }

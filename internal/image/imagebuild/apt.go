@@ -10,16 +10,16 @@ import (
 	"regexp"
 	"strings"
 
+	"banger/internal/aptstate"
+	"banger/internal/buildlog"
 	"banger/internal/execx"
 )
 
 // DefaultMirror is the Debian archive used when debian_mirror is unset.
-const DefaultMirror = "http://deb.debian.org/debian"
+const DefaultMirror = aptstate.DefaultMirror
 
 // Suite is the Debian release images are built from (the bundle's).
 const Suite = "bookworm"
-
-const debianKeyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
 
 // debCache is the host side of the build's Debian packages: a private apt
 // state (sources for the mirror, package lists, downloaded .debs) kept under
@@ -28,7 +28,7 @@ const debianKeyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
 // closure is downloaded; with the lists and .debs cached, nothing touches
 // the network.
 type debCache struct {
-	r      *reporter
+	r      *buildlog.Reporter
 	dir    string
 	mirror string // "" = DefaultMirror with -updates and -security
 }
@@ -43,7 +43,7 @@ func (d debRef) file() string {
 	return d.Name + "_" + strings.ReplaceAll(d.Version, ":", "%3a") + "_" + d.Arch + ".deb"
 }
 
-func newDebCache(r *reporter, dir, mirror string) (*debCache, error) {
+func newDebCache(r *buildlog.Reporter, dir, mirror string) (*debCache, error) {
 	if _, err := execx.LookPath("apt-get"); err != nil {
 		return nil, fmt.Errorf("apt-get is needed to download Debian packages on the host: %w", err)
 	}
@@ -54,35 +54,20 @@ func newDebCache(r *reporter, dir, mirror string) (*debCache, error) {
 		}
 	}
 	d := &debCache{r: r, dir: dir, mirror: mirror}
-	for _, sub := range []string{"etc/sources.list.d", "etc/preferences.d", "state/lists/partial", "cache/archives/partial"} {
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
-			return nil, fmt.Errorf("debian package cache: %w", err)
-		}
+	if err := aptstate.Dir(dir).Create(); err != nil {
+		return nil, fmt.Errorf("debian package cache: %w", err)
 	}
-	list := sourcesList(mirror)
-	p := filepath.Join(dir, "etc/sources.list")
+	list := aptstate.SourcesList(Suite, mirror)
+	p := aptstate.Dir(dir).SourcesListPath()
 	if old, err := os.ReadFile(p); err != nil || string(old) != list {
 		// Another mirror: its lists are not this one's.
-		os.RemoveAll(filepath.Join(dir, "state/lists"))
-		os.MkdirAll(filepath.Join(dir, "state/lists/partial"), 0o755)
+		os.RemoveAll(aptstate.Dir(dir).ListsDir())
+		os.MkdirAll(filepath.Join(aptstate.Dir(dir).ListsDir(), "partial"), 0o755)
 		if err := os.WriteFile(p, []byte(list), 0o644); err != nil {
 			return nil, fmt.Errorf("debian package cache: %w", err)
 		}
 	}
 	return d, nil
-}
-
-func sourcesList(mirror string) string {
-	signed := ""
-	if _, err := os.Stat(debianKeyring); err == nil {
-		signed = " [signed-by=" + debianKeyring + "]"
-	}
-	if mirror != "" {
-		return fmt.Sprintf("deb%s %s %s main\n", signed, mirror, Suite)
-	}
-	return fmt.Sprintf("deb%s %s %s main\n", signed, DefaultMirror, Suite) +
-		fmt.Sprintf("deb%s %s %s-updates main\n", signed, DefaultMirror, Suite) +
-		fmt.Sprintf("deb%s http://security.debian.org/debian-security %s-security main\n", signed, Suite)
 }
 
 func (d *debCache) mirrorName() string {
@@ -92,30 +77,19 @@ func (d *debCache) mirrorName() string {
 	return d.mirror
 }
 
-func (d *debCache) archives() string { return filepath.Join(d.dir, "cache/archives") }
+func (d *debCache) archives() string { return aptstate.Dir(d.dir).ArchivesDir() }
 
 // argv is an apt command on the private state, resolving against status.
 func (d *debCache) argv(status, tool string, args ...string) []string {
-	argv := []string{tool,
-		"-o", "Dir::Etc::SourceList=" + filepath.Join(d.dir, "etc/sources.list"),
-		"-o", "Dir::Etc::SourceParts=" + filepath.Join(d.dir, "etc/sources.list.d"),
-		"-o", "Dir::Etc::Preferences=" + filepath.Join(d.dir, "etc/preferences"),
-		"-o", "Dir::Etc::PreferencesParts=" + filepath.Join(d.dir, "etc/preferences.d"),
-		"-o", "Dir::State=" + filepath.Join(d.dir, "state"),
-		"-o", "Dir::State::status=" + status,
-		"-o", "Dir::Cache=" + filepath.Join(d.dir, "cache"),
-		"-o", "Debug::NoLocking=1",
-		"-o", "APT::Install-Recommends=false",
-	}
-	if os.Geteuid() == 0 {
-		argv = append(argv, "-o", "APT::Sandbox::User=root")
-	}
+	argv := append([]string{tool}, aptstate.Dir(d.dir).Options(status)...)
+	argv = append(argv, "-o", "APT::Install-Recommends=false")
+	argv = append(argv, aptstate.SandboxOptions()...)
 	return append(argv, args...)
 }
 
 // haveLists reports whether package lists for the mirror are cached.
 func (d *debCache) haveLists() bool {
-	m, _ := filepath.Glob(filepath.Join(d.dir, "state/lists", "*_Packages*"))
+	m, _ := filepath.Glob(filepath.Join(aptstate.Dir(d.dir).ListsDir(), "*_Packages*"))
 	return len(m) > 0
 }
 
@@ -126,13 +100,13 @@ func (d *debCache) update(ctx context.Context) error {
 	if err := os.WriteFile(empty, nil, 0o644); err != nil {
 		return err
 	}
-	_, err := d.r.run(ctx, execx.Cmd{Argv: d.argv(empty, "apt-get", "update")})
+	_, err := d.r.Run(ctx, execx.Cmd{Argv: d.argv(empty, "apt-get", "update")})
 	if err == nil && !d.haveLists() {
 		err = errors.New("apt-get update left no package lists")
 	}
 	if err != nil {
 		if d.haveLists() {
-			d.r.say("  warning: apt-get update for %s failed; using the cached package lists", d.mirrorName())
+			d.r.Say("  warning: apt-get update for %s failed; using the cached package lists", d.mirrorName())
 			return nil
 		}
 		return fmt.Errorf("no Debian package lists cached in %s and apt-get update from %s %s failed (the first build needs the network; `banger image fetch` on a connected host fills the cache): %s",
@@ -149,7 +123,7 @@ func (d *debCache) plan(ctx context.Context, status string, pkgs []string) ([]de
 	if len(pkgs) == 0 {
 		return nil, nil
 	}
-	out, err := d.r.run(ctx, execx.Cmd{Argv: d.argv(status, "apt-get", append([]string{"install", "-s", "-y"}, pkgs...)...)})
+	out, err := d.r.Run(ctx, execx.Cmd{Argv: d.argv(status, "apt-get", append([]string{"install", "-s", "-y"}, pkgs...)...)})
 	if err != nil {
 		return nil, fmt.Errorf("resolve packages %s in %s %s: %s", strings.Join(pkgs, " "), d.mirrorName(), Suite, aptErrors(err))
 	}
@@ -176,7 +150,7 @@ func (d *debCache) download(ctx context.Context, status string, pkgs []string, r
 	if !missing {
 		return paths, nil
 	}
-	if _, err := d.r.run(ctx, execx.Cmd{Argv: d.argv(status, "apt-get", append([]string{"install", "--download-only", "-y"}, pkgs...)...)}); err != nil {
+	if _, err := d.r.Run(ctx, execx.Cmd{Argv: d.argv(status, "apt-get", append([]string{"install", "--download-only", "-y"}, pkgs...)...)}); err != nil {
 		return nil, fmt.Errorf("download packages from %s: %s", d.mirrorName(), aptErrors(err))
 	}
 	for _, p := range paths {

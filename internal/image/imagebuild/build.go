@@ -17,9 +17,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
+	"banger/internal/buildlog"
 	"banger/internal/bundle"
 	"banger/internal/disk"
 	"banger/internal/execx"
@@ -61,13 +61,7 @@ type Result struct {
 // Build makes o.OutDir with the rootfs, work seed and version record. On
 // failure nothing is left behind.
 func Build(ctx context.Context, o Options) (_ *Result, err error) {
-	if o.Progress == nil {
-		o.Progress = io.Discard
-	}
-	if o.Log == nil {
-		o.Log = io.Discard
-	}
-	r := &reporter{progress: o.Progress, log: o.Log}
+	r := buildlog.New(o.Progress, o.Log)
 	if os.Geteuid() != 0 {
 		return nil, errors.New("image build needs root (chroot and file owners in the image): run it with sudo")
 	}
@@ -76,35 +70,24 @@ func Build(ctx context.Context, o Options) (_ *Result, err error) {
 			return nil, fmt.Errorf("image build needs %s on the host: %w", tool, err)
 		}
 	}
-	if _, err := os.Stat(o.OutDir); err == nil {
-		return nil, fmt.Errorf("image directory %s already exists", o.OutDir)
-	}
-	parent := filepath.Dir(o.OutDir)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return nil, fmt.Errorf("create image directory: %w", err)
-	}
-	scratch, err := os.MkdirTemp(parent, ".build-")
+	scratch, done, err := newScratch(r, o.OutDir)
 	if err != nil {
-		return nil, fmt.Errorf("create build directory: %w", err)
+		return nil, err
 	}
-	defer func() {
-		if rerr := os.RemoveAll(scratch); rerr != nil {
-			r.say("warning: remove %s: %v", scratch, rerr)
-		}
-	}()
+	defer done()
 	tree := filepath.Join(scratch, "tree")
 	out := filepath.Join(scratch, "out")
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, err
 	}
 
-	if err := r.timed("extract base "+filepath.Base(o.BaseRootfs), func() error {
+	if err := r.Timed("extract base "+filepath.Base(o.BaseRootfs), func() error {
 		return extractBase(ctx, o.BaseRootfs, o.BaseWorkSeed, tree)
 	}); err != nil {
 		return nil, err
 	}
 
-	if err := r.timed(fmt.Sprintf("debian packages (%d requested)", len(o.Packages)), func() error {
+	if err := r.Timed(fmt.Sprintf("debian packages (%d requested)", len(o.Packages)), func() error {
 		debs, err := fetchDebs(ctx, r, o, tree)
 		o.Spec.Debs = debs
 		return err
@@ -118,10 +101,17 @@ func Build(ctx context.Context, o Options) (_ *Result, err error) {
 		return nil, err
 	}
 
+	return writeImage(ctx, r, tree, out, o.OutDir, o.Size, versions)
+}
+
+// writeImage makes the work seed from tree's /root and the rootfs from the
+// rest of tree in out (a scratch directory beside outDir), records
+// versions, and moves out to outDir.
+func writeImage(ctx context.Context, r *buildlog.Reporter, tree, out, outDir string, wantSize int64, versions []string) (*Result, error) {
 	res := &Result{
-		Rootfs:       filepath.Join(o.OutDir, RootfsName),
-		WorkSeed:     filepath.Join(o.OutDir, WorkSeedName),
-		VersionsFile: filepath.Join(o.OutDir, VersionsName),
+		Rootfs:       filepath.Join(outDir, RootfsName),
+		WorkSeed:     filepath.Join(outDir, WorkSeedName),
+		VersionsFile: filepath.Join(outDir, VersionsName),
 		Versions:     versions,
 	}
 	rootHome := filepath.Join(tree, "root")
@@ -131,9 +121,9 @@ func Build(ctx context.Context, o Options) (_ *Result, err error) {
 	}
 	// The work seed is cloned per VM; the rootfs is shared read-only, so
 	// /root's content lives only in the seed.
-	if err := r.timed("mkfs.ext4 work seed (/root)", func() error {
+	if err := r.Timed("mkfs.ext4 work seed (/root)", func() error {
 		size := max(WorkSeedMin, roundUp(seedContent+seedContent/4+64*mib, 64*mib))
-		return mkfsFromDir(ctx, r, rootHome, filepath.Join(out, WorkSeedName), bundle.LabelWork, size, 0)
+		return disk.MakeFromDir(ctx, r.Run, rootHome, filepath.Join(out, WorkSeedName), bundle.LabelWork, size, 0)
 	}); err != nil {
 		return nil, err
 	}
@@ -141,29 +131,47 @@ func Build(ctx context.Context, o Options) (_ *Result, err error) {
 	if err != nil {
 		return nil, err
 	}
-	size := roundUp(content+content*15/100+128*mib, 64*mib)
-	if o.Size > 0 {
-		if o.Size < content+content/20 {
-			return nil, fmt.Errorf("--size %s is too small for the image's %d MiB of content (use at least %d MiB)", humanize.Bytes(o.Size), content/mib, (content+content/10)/mib)
+	size := disk.TreeImageSize(content)
+	if wantSize > 0 {
+		if wantSize < content+content/20 {
+			return nil, fmt.Errorf("--size %s is too small for the image's %d MiB of content (use at least %d MiB)", humanize.Bytes(wantSize), content/mib, (content+content/10)/mib)
 		}
-		size = o.Size
+		size = wantSize
 	}
-	inodes := int64(0)
-	if need := entries*2 + 16384; need > size/16384 {
-		inodes = need
-	}
-	if err := r.timed(fmt.Sprintf("mkfs.ext4 rootfs (%d MiB content, %d MiB image)", content/mib, size/mib), func() error {
-		return mkfsFromDir(ctx, r, tree, filepath.Join(out, RootfsName), bundle.LabelRoot, size, inodes)
+	inodes := disk.TreeInodes(size, entries)
+	if err := r.Timed(fmt.Sprintf("mkfs.ext4 rootfs (%d MiB content, %d MiB image)", content/mib, size/mib), func() error {
+		return disk.MakeFromDir(ctx, r.Run, tree, filepath.Join(out, RootfsName), bundle.LabelRoot, size, inodes)
 	}); err != nil {
 		return nil, err
 	}
 	if err := os.WriteFile(filepath.Join(out, VersionsName), []byte(strings.Join(versions, "\n")+"\n"), 0o644); err != nil {
 		return nil, err
 	}
-	if err := os.Rename(out, o.OutDir); err != nil {
+	if err := os.Rename(out, outDir); err != nil {
 		return nil, fmt.Errorf("move the image into place: %w", err)
 	}
 	return res, nil
+}
+
+// newScratch makes a build directory beside outDir, which must not exist
+// yet; done removes it.
+func newScratch(r *buildlog.Reporter, outDir string) (string, func(), error) {
+	if _, err := os.Stat(outDir); err == nil {
+		return "", nil, fmt.Errorf("image directory %s already exists", outDir)
+	}
+	parent := filepath.Dir(outDir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return "", nil, fmt.Errorf("create image directory: %w", err)
+	}
+	scratch, err := os.MkdirTemp(parent, ".build-")
+	if err != nil {
+		return "", nil, fmt.Errorf("create build directory: %w", err)
+	}
+	return scratch, func() {
+		if err := os.RemoveAll(scratch); err != nil {
+			r.Say("warning: remove %s: %v", scratch, err)
+		}
+	}, nil
 }
 
 func roundUp(n, to int64) int64 { return (n + to - 1) / to * to }
@@ -204,7 +212,7 @@ func extractBase(ctx context.Context, rootfs, seed, tree string) error {
 
 // fetchDebs resolves the requested packages against the tree's dpkg status
 // and returns the cached .debs of the closure, downloading what is missing.
-func fetchDebs(ctx context.Context, r *reporter, o Options, tree string) ([]string, error) {
+func fetchDebs(ctx context.Context, r *buildlog.Reporter, o Options, tree string) ([]string, error) {
 	d, err := newDebCache(r, o.DebCacheDir, o.DebianMirror)
 	if err != nil {
 		return nil, err
@@ -222,41 +230,8 @@ func fetchDebs(ctx context.Context, r *reporter, o Options, tree string) ([]stri
 	if err != nil {
 		return nil, err
 	}
-	r.logf("apt plans %d packages: %v", len(refs), refs)
+	r.Logf("apt plans %d packages: %v", len(refs), refs)
 	return d.download(ctx, status, o.Packages, refs)
-}
-
-// mkfsFromDir writes an ext4 image of size bytes at out from dir (mkfs.ext4
-// -d keeps owners, modes and xattrs when run as root).
-func mkfsFromDir(ctx context.Context, r *reporter, dir, out, label string, size, inodes int64) error {
-	f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
-	}
-	if err := f.Truncate(size); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	mkfs, _ := execx.LookPath("mkfs.ext4")
-	argv := []string{mkfs, "-F", "-q", "-L", label, "-b", "4096", "-m", "0", "-E", "root_owner=0:0", "-d", dir}
-	if inodes > 0 {
-		argv = append(argv, "-N", strconv.FormatInt(inodes, 10))
-	}
-	if _, err := r.run(ctx, execx.Cmd{Argv: append(argv, out)}); err != nil {
-		return fmt.Errorf("mkfs.ext4 %s: %w", filepath.Base(out), err)
-	}
-	// mkfs.ext4 -d leaves the filesystem root 0755; /root keeps 0700.
-	if st, err := os.Stat(dir); err == nil && st.Mode().Perm() != 0o755 {
-		debugfs, _ := execx.LookPath("debugfs")
-		mode := fmt.Sprintf("sif / mode 0%o", 0o40000|uint32(st.Mode().Perm()))
-		if _, err := r.run(ctx, execx.Cmd{Argv: []string{debugfs, "-w", "-R", mode, out}}); err != nil {
-			return fmt.Errorf("set the root mode of %s: %w", filepath.Base(out), err)
-		}
-	}
-	return nil
 }
 
 // ReadPackageList returns the package names of a packages.apt-style file:
@@ -277,7 +252,7 @@ func ReadPackageList(data []byte) []string {
 // lists and downloads the closure of pkgs. It returns how many packages the
 // build would install.
 func FetchDebs(ctx context.Context, progress, log io.Writer, base, mirror, cacheDir string, pkgs []string) (int, error) {
-	r := &reporter{progress: progress, log: log}
+	r := buildlog.New(progress, log)
 	tmp, err := os.MkdirTemp(cacheDir+"/..", ".dpkg-")
 	if err != nil {
 		if err := os.MkdirAll(filepath.Dir(cacheDir), 0o755); err != nil {
@@ -294,7 +269,7 @@ func FetchDebs(ctx context.Context, progress, log io.Writer, base, mirror, cache
 	if err != nil {
 		return 0, err
 	}
-	st, err := r.run(ctx, execx.Cmd{Argv: []string{debugfs, "-R", "cat /var/lib/dpkg/status", base}})
+	st, err := r.Run(ctx, execx.Cmd{Argv: []string{debugfs, "-R", "cat /var/lib/dpkg/status", base}})
 	if err != nil || len(st) == 0 {
 		return 0, fmt.Errorf("read the dpkg status of %s: %v (image build needs a Debian base)", base, err)
 	}

@@ -1,6 +1,7 @@
 package imagebuild
 
 import (
+	"banger/internal/buildlog"
 	"io"
 	"os"
 	"path/filepath"
@@ -47,7 +48,7 @@ func TestTreeWritesStayInside(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer root.Close()
-	p := &prov{r: &reporter{progress: io.Discard, log: io.Discard}, dir: tree, root: root}
+	p := &prov{r: buildlog.New(io.Discard, io.Discard), dir: tree, root: root}
 	src := filepath.Join(t.TempDir(), "bin")
 	os.WriteFile(src, []byte("x"), 0o755)
 	if err := p.write("/etc/profile.d/mise.sh", []byte("x"), 0o644); err == nil {
@@ -69,7 +70,7 @@ func TestTreeWritesStayInside(t *testing.T) {
 }
 
 func TestDebianMirrorChecked(t *testing.T) {
-	r := &reporter{progress: io.Discard, log: io.Discard}
+	r := buildlog.New(io.Discard, io.Discard)
 	for _, bad := range []string{"deb.debian.org/debian", "ftp://x/debian", "http://x/debian main\ndeb http://evil", "http://x/ [trusted=yes]"} {
 		if _, err := newDebCache(r, t.TempDir(), bad); err == nil {
 			t.Errorf("debian_mirror %q accepted", bad)

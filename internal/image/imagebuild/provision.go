@@ -12,13 +12,14 @@ import (
 	"sort"
 	"strings"
 
+	"banger/internal/agent"
+	"banger/internal/buildlog"
 	"banger/internal/execx"
 )
 
 // Guest paths of what the build installs.
 const (
 	MisePath      = "/usr/local/bin/mise"
-	AgentPath     = "/usr/local/bin/banger-vsock-agent"
 	OpencodeRoot  = "/opt/banger/opencode" // + /<version>/bin/opencode, linked into mise
 	TmuxPluginDir = "/root/.tmux/plugins"
 	TmuxConf      = "/root/.tmux.conf"
@@ -45,22 +46,6 @@ type Spec struct {
 	CustomizeScript string // run as root in the tree, last
 }
 
-// AgentUnit is the banger-vsock-agent service; it restarts the agent
-// forever, since its transport may appear after the service starts.
-const AgentUnit = `[Unit]
-Description=banger guest agent (HTTP over vsock)
-After=local-fs.target
-StartLimitIntervalSec=0
-
-[Service]
-ExecStart=/usr/local/bin/banger-vsock-agent
-Restart=always
-RestartSec=1
-
-[Install]
-WantedBy=multi-user.target
-`
-
 // miseActivate is sourced by bash login shells (/etc/profile.d) and
 // appended to /etc/bash.bashrc for interactive ones.
 const miseActivate = `# banger: mise for bash login and interactive shells
@@ -85,7 +70,7 @@ run-shell ` + TmuxPluginDir + `/tmux-continuum/continuum.tmux
 
 // prov edits one tree.
 type prov struct {
-	r    *reporter
+	r    *buildlog.Reporter
 	dir  string   // host path of the tree
 	root *os.Root // every host-side write goes through here: no link in the tree leads out
 	made []string // guest paths created only for the build, removed at the end
@@ -93,7 +78,7 @@ type prov struct {
 
 // Provision applies s to the root tree at dir (as root). It returns the
 // version lines recorded with the image: "name version", sorted.
-func Provision(ctx context.Context, r *reporter, dir string, s Spec) ([]string, error) {
+func Provision(ctx context.Context, r *buildlog.Reporter, dir string, s Spec) ([]string, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, fmt.Errorf("open the image tree: %w", err)
@@ -124,12 +109,12 @@ func Provision(ctx context.Context, r *reporter, dir string, s Spec) ([]string, 
 		}{"customize_script " + filepath.Base(s.CustomizeScript), func() error { return p.customize(ctx, s.CustomizeScript) }})
 	}
 	for _, st := range steps {
-		if err := r.timed(st.name, st.run); err != nil {
+		if err := r.Timed(st.name, st.run); err != nil {
 			return nil, err
 		}
 	}
 	var versions []string
-	if err := r.timed("record versions", func() error {
+	if err := r.Timed("record versions", func() error {
 		versions, err = p.versions(ctx, s)
 		return err
 	}); err != nil {
@@ -151,7 +136,7 @@ func (p *prov) chroot(ctx context.Context, argv ...string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return p.r.run(ctx, execx.Cmd{
+	return p.r.Run(ctx, execx.Cmd{
 		Argv:      append([]string{chroot, p.dir}, argv...),
 		SystemEnv: true,
 		Env:       []string{"HOME=/root", "DEBIAN_FRONTEND=noninteractive", "TERM=dumb"},
@@ -288,7 +273,7 @@ func (p *prov) prepare() error {
 
 func (p *prov) installDebs(ctx context.Context, debs []string) error {
 	if len(debs) == 0 {
-		p.r.logf("nothing to install: every package is in the base")
+		p.r.Logf("nothing to install: every package is in the base")
 		return nil
 	}
 	args := []string{"install"}
@@ -320,7 +305,7 @@ func (p *prov) docker(ctx context.Context, on bool, keep []string) error {
 		return err
 	}
 	if !installed {
-		p.r.logf("docker.io is not in the base")
+		p.r.Logf("docker.io is not in the base")
 		return nil
 	}
 	if len(keep) > 0 {
@@ -408,14 +393,14 @@ func (p *prov) tmux(plugins []Tool) error {
 	return p.write(TmuxConf, []byte(tmuxConf()), 0o644)
 }
 
-func (p *prov) agent(ctx context.Context, agent string) error {
-	if err := p.copyIn(agent, AgentPath, 0o755); err != nil {
+func (p *prov) agent(ctx context.Context, binary string) error {
+	if err := p.copyIn(binary, agent.BinaryPath, 0o755); err != nil {
 		return err
 	}
-	if err := p.write("/etc/systemd/system/banger-vsock-agent.service", []byte(AgentUnit), 0o644); err != nil {
+	if err := p.write("/etc/systemd/system/"+agent.UnitName, []byte(agent.Unit), 0o644); err != nil {
 		return err
 	}
-	_, err := p.chroot(ctx, "/usr/bin/systemctl", "--no-reload", "enable", "banger-vsock-agent.service")
+	_, err := p.chroot(ctx, "/usr/bin/systemctl", "--no-reload", "enable", agent.UnitName)
 	return err
 }
 

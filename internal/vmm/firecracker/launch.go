@@ -197,11 +197,7 @@ func (l *launch) logHint() string {
 	if l.child == nil {
 		return ""
 	}
-	tail := vmm.LogTail(l.spec.LogPath, 0, 8)
-	if tail == "" {
-		return " (log: " + l.spec.LogPath + ")"
-	}
-	return fmt.Sprintf(" (log %s ends: %s)", l.spec.LogPath, tail)
+	return vmm.LogHint(l.spec.LogPath)
 }
 
 func writePIDFile(path string, pid int) error {

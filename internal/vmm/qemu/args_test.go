@@ -187,3 +187,32 @@ func TestBuildArgsRejectsBadSpecs(t *testing.T) {
 		})
 	}
 }
+
+// Command is Start's command line with the console written by qemu itself.
+func TestCommandIsStartsCommandLine(t *testing.T) {
+	d := New(Options{Binary: "/opt/qemu", Accel: "kvm"})
+	spec := baseSpec()
+	spec.TAP = "" // no /dev/vhost-net probe
+	got, err := d.Command(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := d.launchConfig(spec)
+	if cfg.ConsoleFD != 0 || cfg.SerialSocket != "/s/vms/1a2b3c4d/agent-serial.sock" || cfg.QMPSocket != "/s/vms/1a2b3c4d/api.sock" {
+		t.Fatalf("launch config %+v", cfg)
+	}
+	want, err := buildArgs(spec, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, append([]string{"/opt/qemu"}, want...)) {
+		t.Fatalf("Command = %q\nwant %q", got, want)
+	}
+	if !slices.Contains(got, "file,id=console,path=/s/vms/1a2b3c4d/console.log") {
+		t.Errorf("Command does not write the console to the spec's file: %q", got)
+	}
+	spec.Kernel = ""
+	if _, err := d.Command(spec); err == nil || !strings.Contains(err.Error(), "no kernel") {
+		t.Errorf("Command of a spec without kernel: %v", err)
+	}
+}

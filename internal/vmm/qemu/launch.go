@@ -36,19 +36,7 @@ type launch struct {
 // With incoming set, qemu starts with "-incoming defer" and loads the guest
 // from that snapshot file instead of booting it.
 func (d *Driver) launch(ctx context.Context, bin string, spec vmm.Spec, incoming *os.File) (_ vmm.Process, err error) {
-	dir := paths.VMDir(spec.Dir)
-	l := &launch{spec: spec, cfg: launchConfig{Accel: d.accel, QMPSocket: dir.APISocket()}}
-	if spec.TAP != "" {
-		l.cfg.VhostNet = deviceUsable("/dev/vhost-net")
-	}
-	if d.accel == "tcg" {
-		l.cfg.TSCkHz = d.tscKHz()
-	}
-	if d.vhostVsock {
-		l.cfg.VsockCID = guestCID(spec.ID)
-	} else {
-		l.cfg.SerialSocket = dir.SerialSocket()
-	}
+	l := &launch{spec: spec, cfg: d.launchConfig(spec)}
 	// The console gets its own pipe (qemu's descriptor 3) when it has its
 	// own file, else it shares qemu's stdout.
 	outputs := []string{spec.LogPath}
@@ -142,6 +130,41 @@ func (d *Driver) launch(ctx context.Context, bin string, spec vmm.Spec, incoming
 	return p, nil
 }
 
+// launchConfig is what this driver decides about a boot of spec on this
+// host, the console aside (launch routes it through the log pump).
+func (d *Driver) launchConfig(spec vmm.Spec) launchConfig {
+	dir := paths.VMDir(spec.Dir)
+	cfg := launchConfig{Accel: d.accel, QMPSocket: dir.APISocket()}
+	if spec.TAP != "" {
+		cfg.VhostNet = deviceUsable("/dev/vhost-net")
+	}
+	if d.accel == "tcg" {
+		cfg.TSCkHz = d.tscKHz()
+	}
+	if d.vhostVsock {
+		cfg.VsockCID = guestCID(spec.ID)
+	} else {
+		cfg.SerialSocket = dir.SerialSocket()
+	}
+	return cfg
+}
+
+// Command is the command line Start runs for spec, qemu binary first,
+// except that qemu writes the guest console to spec.ConsolePath itself
+// instead of through the log pump. It is for a caller that supervises the
+// VM on its own: the bundle boot test runs it inside a network namespace.
+func (d *Driver) Command(spec vmm.Spec) ([]string, error) {
+	bin, err := resolveBinary(d.binary)
+	if err != nil {
+		return nil, err
+	}
+	args, err := buildArgs(spec, d.launchConfig(spec))
+	if err != nil {
+		return nil, err
+	}
+	return append([]string{bin}, args...), nil
+}
+
 // waitRunning polls QMP until qemu reports the guest running, the process
 // exits, or timeout passes.
 func (l *launch) waitRunning(ctx context.Context, timeout time.Duration) error {
@@ -199,11 +222,7 @@ func (l *launch) logHint() string {
 	if l.child == nil {
 		return ""
 	}
-	tail := vmm.LogTail(l.spec.LogPath, 0, 8)
-	if tail == "" {
-		return " (log: " + l.spec.LogPath + ")"
-	}
-	return fmt.Sprintf(" (log %s ends: %s)", l.spec.LogPath, tail)
+	return vmm.LogHint(l.spec.LogPath)
 }
 
 // checkPIDFile confirms that qemu wrote its pid where the lifecycle will

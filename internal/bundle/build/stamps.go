@@ -4,57 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"banger/internal/atomicfile"
-	"banger/internal/execx"
+	"banger/internal/buildlog"
 )
-
-// reporter prints one line per step (with wall time) to the terminal and
-// every command with its output to the build log.
-type reporter struct {
-	progress io.Writer
-	log      io.Writer
-}
-
-func (r *reporter) say(format string, args ...any) {
-	fmt.Fprintf(r.progress, format+"\n", args...)
-	fmt.Fprintf(r.log, "# "+format+"\n", args...)
-}
-
-func (r *reporter) logf(format string, args ...any) {
-	fmt.Fprintf(r.log, format+"\n", args...)
-}
-
-// run runs a command, logging argv, stdout and (on failure) stderr.
-func (r *reporter) run(ctx context.Context, c execx.Cmd) ([]byte, error) {
-	start := time.Now()
-	where := ""
-	if c.Dir != "" {
-		where = " (in " + c.Dir + ")"
-	}
-	r.logf("$ %s%s", strings.Join(c.Argv, " "), where)
-	out, err := c.Run(ctx)
-	if len(out) > 0 && len(out) < 1<<20 {
-		r.log.Write(out)
-		if out[len(out)-1] != '\n' {
-			r.logf("")
-		}
-	}
-	if err != nil {
-		r.logf("! failed after %s: %v", time.Since(start).Round(time.Millisecond), err)
-		if e, ok := err.(*execx.Error); ok && e.Stderr != "" {
-			r.logf("%s", e.Stderr)
-		}
-		return out, err
-	}
-	r.logf("  (%s)", time.Since(start).Round(time.Millisecond))
-	return out, nil
-}
 
 // step is one unit of the build with a content key over its inputs. A step
 // whose key matches the recorded stamp and whose outputs all exist is
@@ -108,7 +64,7 @@ func (s *stamps) set(name string, e stampEntry) error {
 
 // runSteps runs each step unless its stamp is current. It reports "up to
 // date" or the step's wall time, and returns how many steps did work.
-func runSteps(ctx context.Context, r *reporter, st *stamps, force bool, steps []step) (int, error) {
+func runSteps(ctx context.Context, r *buildlog.Reporter, st *stamps, force bool, steps []step) (int, error) {
 	ran := 0
 	for _, s := range steps {
 		key, err := s.key()
@@ -116,20 +72,20 @@ func runSteps(ctx context.Context, r *reporter, st *stamps, force bool, steps []
 			return ran, fmt.Errorf("%s: %w", s.name, err)
 		}
 		if prev, ok := st.Steps[s.name]; ok && !force && prev.Key == key && allExist(s.outputs()) {
-			r.say("==> %-8s up to date", s.name)
+			r.Say("==> %-8s up to date", s.name)
 			continue
 		}
-		r.say("==> %-8s building…", s.name)
+		r.Say("==> %-8s building…", s.name)
 		start := time.Now()
 		info, err := s.run(ctx)
 		if err != nil {
-			r.say("==> %-8s FAILED after %s", s.name, time.Since(start).Round(100*time.Millisecond))
+			r.Say("==> %-8s FAILED after %s", s.name, time.Since(start).Round(100*time.Millisecond))
 			return ran, fmt.Errorf("%s: %w", s.name, err)
 		}
 		if err := st.set(s.name, stampEntry{Key: key, Info: info}); err != nil {
 			return ran, fmt.Errorf("%s: record stamp: %w", s.name, err)
 		}
-		r.say("==> %-8s done in %s", s.name, time.Since(start).Round(100*time.Millisecond))
+		r.Say("==> %-8s done in %s", s.name, time.Since(start).Round(100*time.Millisecond))
 		ran++
 	}
 	return ran, nil
@@ -142,16 +98,4 @@ func allExist(paths []string) bool {
 		}
 	}
 	return true
-}
-
-// timed runs one part of a step and prints its wall time.
-func (r *reporter) timed(what string, fn func() error) error {
-	start := time.Now()
-	err := fn()
-	verdict := "done"
-	if err != nil {
-		verdict = "FAILED"
-	}
-	r.say("    %-34s %s in %s", what, verdict, time.Since(start).Round(100*time.Millisecond))
-	return err
 }

@@ -1,6 +1,7 @@
 package build
 
 import (
+	"banger/internal/buildlog"
 	"bytes"
 	"context"
 	"errors"
@@ -28,7 +29,7 @@ func TestRunStepsSkipsUpToDateSteps(t *testing.T) {
 	}
 	steps := []step{mk("a"), mk("b")}
 	var progress bytes.Buffer
-	r := &reporter{progress: &progress, log: &bytes.Buffer{}}
+	r := buildlog.New(&progress, &bytes.Buffer{})
 	pass := func(force bool) int {
 		t.Helper()
 		st, err := loadStamps(dir) // fresh load: stamps persist on disk
@@ -71,7 +72,7 @@ func TestRunStepsSkipsUpToDateSteps(t *testing.T) {
 func TestRunStepsFailureRecordsNothing(t *testing.T) {
 	dir := t.TempDir()
 	st, _ := loadStamps(dir)
-	r := &reporter{progress: &bytes.Buffer{}, log: &bytes.Buffer{}}
+	r := buildlog.New(&bytes.Buffer{}, &bytes.Buffer{})
 	boom := step{
 		name:    "boom",
 		key:     func() (string, error) { return "k", nil },
