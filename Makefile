@@ -75,13 +75,13 @@ lint: ## gofmt, go vet and staticcheck
 bench: ## Go benchmarks (store, disks, DNS, agent)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-bench-create: build ## benchmark vm create and first-SSH readiness: make bench-create ARGS="--runs 3 --image NAME"
+bench-create: build ## every VM figure as JSON (create/start/resume → SSH, suspend, snapshot, clone 4G/64G, idle CPU, RSS), root, own netns: sudo make bench-create ARGS="--runs 3"
 	$(GO) run ./cmd/banger-bench create $(ARGS)
 
 bench-image: ## time `banger image build --docker` (warm cache) next to a bundle rootfs build, both as root: sudo make bench-image
 	./scripts/bench-image.sh
 
-bench-boot: build ## boot → SSH of two images in one run: make bench-boot ARGS="--register old=BUNDLE_DIR --image old --image default"
+bench-boot: build ## boot → SSH of two images in one run, root, own netns: sudo make bench-boot ARGS="--register old=BUNDLE_DIR --image old --image default"
 	$(GO) run ./cmd/banger-bench boot $(ARGS)
 
 clean: ## remove built binaries (not the runtime bundle)

@@ -11,13 +11,17 @@ const UnitName = "banger-vsock-agent.service"
 
 // Unit is the systemd unit text for UnitName, installed by the bundle build
 // and the image build. The agent needs no flags: it finds vsock and the
-// serial port itself and keeps retrying until one is there, so the unit
-// needs no device ordering and no network. It restarts the agent forever
-// (no start limit), since the agent's transport may appear after the
-// service starts.
+// serial port itself (in /sys when udev has not made the link yet) and
+// keeps retrying until one is there, so the unit needs no device ordering,
+// no network and no default dependencies: like the images' sshd it starts
+// as soon as systemd does, with ten times the default CPU weight while the
+// VM boots. It restarts the agent forever (no start limit), since the
+// agent's transport may appear after the service starts.
 const Unit = `[Unit]
 Description=banger guest agent (health, ports, stats, shutdown over vsock)
-After=local-fs.target
+DefaultDependencies=no
+Before=shutdown.target
+Conflicts=shutdown.target
 StartLimitIntervalSec=0
 
 [Service]
@@ -25,6 +29,7 @@ Type=simple
 ExecStart=` + BinaryPath + `
 Restart=always
 RestartSec=1
+StartupCPUWeight=1000
 
 [Install]
 WantedBy=multi-user.target

@@ -26,8 +26,8 @@ func TestUnit(t *testing.T) {
 		}
 	}
 	want := map[string]map[string]string{
-		"Unit":    {"After": "local-fs.target", "StartLimitIntervalSec": "0"},
-		"Service": {"Type": "simple", "Restart": "always", "ExecStart": BinaryPath},
+		"Unit":    {"DefaultDependencies": "no", "Conflicts": "shutdown.target", "StartLimitIntervalSec": "0"},
+		"Service": {"Type": "simple", "Restart": "always", "ExecStart": BinaryPath, "StartupCPUWeight": "1000"},
 		"Install": {"WantedBy": "multi-user.target"},
 	}
 	for sec, kv := range want {

@@ -49,14 +49,14 @@ func TestRegistrationArgsFromBundle(t *testing.T) {
 	}
 }
 
-func TestParseMonotonic(t *testing.T) {
-	v, err := parseMonotonic("[   10.372866] new1 sshd[196]: Server listening on 0.0.0.0 port 22.\n")
-	if err != nil || v != 10.372866 {
-		t.Errorf("parseMonotonic = %v, %v", v, err)
+func TestParseMonotonicUS(t *testing.T) {
+	v, err := parseMonotonicUS("10372866\n")
+	if err != nil || v != 10372866 {
+		t.Errorf("parseMonotonicUS = %v, %v", v, err)
 	}
-	for _, bad := range []string{"", "-- No entries --", "[abc] x", "[-1.0] x", "10.3] x"} {
-		if _, err := parseMonotonic(bad); err == nil {
-			t.Errorf("parseMonotonic(%q) accepted", bad)
+	for _, bad := range []string{"", "0", "-5", "n/a", "[10.3] x", "99999999999999"} {
+		if _, err := parseMonotonicUS(bad); err == nil {
+			t.Errorf("parseMonotonicUS(%q) accepted", bad)
 		}
 	}
 }

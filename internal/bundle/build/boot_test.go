@@ -229,13 +229,17 @@ func TestBootBundleQemu(t *testing.T) {
 	probe := `set -e
 echo "root=$(findmnt -n -o FSTYPE /)"
 echo "home=$(findmnt -n -o SOURCE,FSTYPE /root | tr -s ' ' :)"
-echo "home_label=$(lsblk -n -o LABEL "$(findmnt -n -o SOURCE /root)")"
+echo "home_label=$(blkid -s LABEL -o value "$(findmnt -n -o SOURCE /root)")"
 echo "machine_id=$(cat /etc/machine-id)"
 echo "hostname=$(hostname)"
 echo "hostkeys=$(ls /etc/ssh | grep '^ssh_host_' | tr '\n' ' ')"
 echo "agent=$(systemctl is-enabled banger-vsock-agent)"
 echo "lower=$(findmnt -n -o SOURCE /run/banger/lower)"
 echo "ss=$(ss -ltn | grep -c LISTEN)"
+echo "ssh_unit=$(systemctl show -p FragmentPath --value ssh.service)"
+echo "ssh_after_network=$(systemctl show -p After --value ssh.service | tr ' ' '\n' | grep -c '^network' || true)"
+echo "gpt_auto=$(readlink /etc/systemd/system-generators/systemd-gpt-auto-generator)"
+echo "docker=$(systemctl is-enabled docker.service containerd.service systemd-networkd.service | tr '\n' ' ')"
 `
 	if os.Getenv("BANGER_TEST_BOOT_ANALYZE") == "1" {
 		// Waits for the whole boot (docker included), so it is opt-in.
@@ -271,6 +275,13 @@ systemctl --failed --no-legend --plain | sed 's/^/failed=/'
 		{"agent", regexp.MustCompile(`^enabled$`)},
 		{"lower", regexp.MustCompile(`^/dev/vd[a-z]$`)},
 		{"ss", regexp.MustCompile(`^[1-9][0-9]*$`)},
+		// The trimmed boot: banger's own ssh.service, not ordered after
+		// the network; generators masked; Docker, containerd and networkd
+		// still start at boot.
+		{"ssh_unit", regexp.MustCompile(`^/etc/systemd/system/ssh.service$`)},
+		{"ssh_after_network", regexp.MustCompile(`^0$`)},
+		{"gpt_auto", regexp.MustCompile(`^/dev/null$`)},
+		{"docker", regexp.MustCompile(`^enabled enabled enabled$`)},
 	}
 	for _, c := range checks {
 		if !c.want.MatchString(facts[c.key]) {
