@@ -52,6 +52,9 @@ type Run struct {
 	BangerdRSSBytes int64 `json:"bangerd_rss_bytes"`
 	// AgentRSSBytes: the guest agent's resident memory in the guest.
 	AgentRSSBytes int64 `json:"agent_rss_bytes"`
+	// SSHLoginMS: one `vm ssh -- true` on the booted, idle VM: what a
+	// login costs by itself, part of every "→ SSH" figure.
+	SSHLoginMS float64 `json:"ssh_login_ms"`
 }
 
 // Summary is min and median of a series.
@@ -82,6 +85,7 @@ type Report struct {
 	VMMIdleCPU Summary `json:"vmm_idle_cpu_pct"`
 	BangerdRSS Summary `json:"bangerd_rss_bytes"`
 	AgentRSS   Summary `json:"agent_rss_bytes"`
+	SSHLogin   Summary `json:"ssh_login_ms"`
 	// ResumeVsStart: median resume → SSH over median stop/start → SSH
 	// (both until a login works); ResumeVsStartBanner: the same for the
 	// commands alone (until sshd's banner).
@@ -194,9 +198,9 @@ func (b *bencher) create(ctx context.Context, runs int, idle time.Duration, bare
 			return rep, err
 		}
 		last = r.Name
-		fmt.Fprintf(b.log, "run %d: create→ssh %.0f ms, start→ssh %.0f ms (start %.0f), suspend %.0f ms (%d MiB), resume→ssh %.0f ms (resume %.0f), clone 4G %.0f ms / 64G %.0f ms, vmm idle %.2f%%, bangerd %d MiB, agent %d MiB\n",
+		fmt.Fprintf(b.log, "run %d: create→ssh %.0f ms, start→ssh %.0f ms (start %.0f), suspend %.0f ms (%d MiB), resume→ssh %.0f ms (resume %.0f), clone 4G %.0f ms / 64G %.0f ms, vmm idle %.2f%%, bangerd %d MiB, agent %d MiB, login %.0f ms\n",
 			i+1, r.SSHReadyMS, r.StartSSHMS, r.StartMS, r.SuspendMS, r.SnapshotBytes>>20, r.ResumeSSHMS, r.ResumeMS, r.Clone4GMS, r.Clone64GMS,
-			r.VMMIdleCPUPct, r.BangerdRSSBytes>>20, r.AgentRSSBytes>>20)
+			r.VMMIdleCPUPct, r.BangerdRSSBytes>>20, r.AgentRSSBytes>>20, r.SSHLoginMS)
 		rep.Runs = append(rep.Runs, r)
 	}
 	col := func(f func(Run) float64) Summary {
@@ -219,6 +223,7 @@ func (b *bencher) create(ctx context.Context, runs int, idle time.Duration, bare
 	rep.VMMIdleCPU = col(func(r Run) float64 { return r.VMMIdleCPUPct })
 	rep.BangerdRSS = col(func(r Run) float64 { return float64(r.BangerdRSSBytes) })
 	rep.AgentRSS = col(func(r Run) float64 { return float64(r.AgentRSSBytes) })
+	rep.SSHLogin = col(func(r Run) float64 { return r.SSHLoginMS })
 	rep.ResumeVsStart = round3(rep.ResumeSSH.Median / rep.StartSSHMS.Median)
 	rep.ResumeVsStartBanner = round3(rep.ResumeMS.Median / rep.StartMS.Median)
 	rep.Clone64GVs4G = round3(rep.Clone64G.Median / rep.Clone4G.Median)
@@ -294,6 +299,11 @@ func (b *bencher) createOnce(ctx context.Context, lock string, idle time.Duratio
 	if r.BangerdRSSBytes, err = rssOf(b.sb.daemonPID()); err != nil {
 		return r, fmt.Errorf("bangerd: %w", err)
 	}
+	start = time.Now()
+	if _, err := b.cli(ctx, "vm", "ssh", name, "--", "true"); err != nil {
+		return r, fmt.Errorf("ssh login: %w", err)
+	}
+	r.SSHLoginMS = ms(time.Since(start))
 
 	if _, err := b.cli(ctx, "vm", "stop", name); err != nil {
 		return r, err
