@@ -211,8 +211,11 @@ func authorizedKeys(keys []string) string {
 	return b.String()
 }
 
-// rootMount mounts the work disk at /root. Being a local mount it is ordered
-// before local-fs.target implicitly, so sshd and logins see the real /root.
+// rootMount mounts the work disk at /root. banger's initrd mounts it before
+// systemd starts, so this unit normally finds it mounted; it is the
+// fallback when the initrd could not. sshd is not ordered after it (the
+// image's ssh.service has no default dependencies, for a fast boot), so in
+// that fallback a login that comes before the mount sees the image's /root.
 func rootMount(label string) string {
 	return header +
 		"[Unit]\nDescription=banger work disk at /root\n\n" +
