@@ -2,12 +2,15 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"banger/internal/testenv"
 )
 
 // runOutsideNetns runs the CLI in the host's network namespace: only for
@@ -92,9 +95,8 @@ func TestImageBuildOnQemu(t *testing.T) {
 	e := newVMEnv(t)
 	bundle := os.Getenv("BANGER_TEST_BUNDLE")
 	mirror := filepath.Join(repoRoot(), "..", "shared", "upstream")
-	if _, err := os.Stat(filepath.Join(mirror, "tmux-resurrect-v4.0.0.bundle")); err != nil {
-		t.Skipf("the tmux plugin bundles are not in %s: %v", mirror, err)
-	}
+	_, err := os.Stat(filepath.Join(mirror, "tmux-resurrect-v4.0.0.bundle"))
+	testenv.RequireOrSkip(t, fmt.Sprintf("the tmux plugin bundles in %s (%v)", mirror, err), err == nil)
 	e.extra = append(e.extra, "BANGER_ARTIFACT_MIRROR="+mirror)
 	extra := filepath.Join(e.home, "extra.apt")
 	os.WriteFile(extra, []byte("# small, not in the bundle\njq\n"), 0o644)
