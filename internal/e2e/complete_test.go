@@ -26,9 +26,9 @@ func TestCompletionNeverStartsTheDaemon(t *testing.T) {
 	dir := t.TempDir()
 	rootfs := filepath.Join(dir, "rootfs.ext4")
 	if out, err := exec.Command("mkfs.ext4", "-q", "-F", rootfs, "16M").CombinedOutput(); err != nil {
-		t.Skipf("mkfs.ext4: %v %s", err, out)
+		t.Fatalf("mkfs.ext4: %v %s", err, out)
 	}
-	e.must("image", "register", "--name", "tab-image", "--rootfs", rootfs)
+	e.must("image", "register", "--name", "tab-image", "--rootfs", rootfs, "--init", "systemd")
 	for _, args := range [][]string{{"__complete", "image", "show", ""}, {"__complete", "vm", "create", "--image", ""}} {
 		if r := e.must(args...); !strings.Contains(r.stdout, "tab-image") {
 			t.Errorf("%v: %s", args, r)

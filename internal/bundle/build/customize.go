@@ -64,6 +64,16 @@ WantedBy=multi-user.target
 Alias=sshd.service
 `
 
+// tmpConf replaces Debian's /usr/lib/tmpfiles.d/tmp.conf ("D /tmp", which
+// makes systemd-tmpfiles-setup empty /tmp at boot). sshd starts before
+// systemd-tmpfiles-setup here (sshUnit), so that would delete what a first
+// login had just put in /tmp (a tmux socket, files); banger's initrd
+// empties /tmp before the init starts instead.
+const tmpConf = `# banger: /tmp is emptied at boot by banger's initrd, before any login;
+# systemd-tmpfiles only creates it.
+d /tmp 1777 root root -
+`
+
 // containerUnitDropIn keeps Docker and containerd off sshd's back while the
 // VM boots: they start once sshd and the guest agent have, and until boot
 // is over their CPU weight is a tenth of everything else's. Both still start
@@ -149,7 +159,7 @@ var enabledUnits = []string{"systemd-networkd.service", "banger-vsock-agent.serv
 
 // customizationKey changes whenever what customize does changes.
 func customizationKey() string {
-	return keyOf("customize/v3", agent.Unit, sshdImageConf, sshUnit, containerUnitDropIn, apparmorUnit,
+	return keyOf("customize/v3", agent.Unit, sshdImageConf, sshUnit, tmpConf, containerUnitDropIn, apparmorUnit,
 		strings.Join(maskedUnits, ","), strings.Join(enabledUnits, ","), strings.Join(maskedGenerators, ","))
 }
 
@@ -246,6 +256,7 @@ func bootOrdering(ctx context.Context, r *buildlog.Reporter, tree guestTree) err
 	}
 	files := []struct{ path, data string }{
 		{"/etc/systemd/system/ssh.service", sshUnit},
+		{"/etc/tmpfiles.d/tmp.conf", tmpConf},
 		{"/etc/systemd/system/docker.service.d/banger.conf", containerUnitDropIn},
 		{"/etc/systemd/system/containerd.service.d/banger.conf", containerUnitDropIn},
 	}

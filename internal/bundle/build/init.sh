@@ -31,6 +31,11 @@
 #   - Docker: when the new root has dockerd, /run/banger/ovl/docker is bind
 #     mounted on its /var/lib/docker (overlay2 cannot sit on the overlayfs
 #     root); a failure is a warning;
+#   - /tmp: emptied here, at every boot, for every init (what Debian's
+#     systemd-tmpfiles "D /tmp" does, which banger's image turns off: sshd
+#     starts before systemd-tmpfiles-setup there, and a first login's
+#     files in /tmp must not vanish under it); a symlinked /tmp is left
+#     alone;
 #   - any failure prints "banger-init: ..." on the console and reboots the
 #     VM at once: the kernel runs with reboot=k, so the VMM exits.
 
@@ -154,6 +159,14 @@ bind_docker() {
 		log "warning: cannot put /var/lib/docker on the overlay disk"
 }
 
+# clean_tmp ROOT: empty ROOT/tmp (files, dot files, directories; links
+# are removed, never followed). Nothing else is touched.
+clean_tmp() {
+	[ -d "$1/tmp" ] && [ ! -L "$1/tmp" ] || return 0
+	rm -rf "$1"/tmp/* "$1"/tmp/.[!.]* "$1"/tmp/..?* ||
+		log "warning: cannot empty /tmp"
+}
+
 main() {
 	/bin/busybox mkdir -p /sbin /usr/bin /usr/sbin /proc /sys /dev /run
 	/bin/busybox --install -s
@@ -193,6 +206,7 @@ main() {
 	log "root is $BASE (read-only) + overlay $OVL; work disk ${WORK:-absent}"
 	mount_work /newroot
 	bind_docker /newroot
+	clean_tmp /newroot
 	ip link set lo up || log "warning: cannot bring up the loopback interface"
 	net_up "$(net_file /newroot)" /sys/class/net
 	set_hostname /newroot/etc/hostname

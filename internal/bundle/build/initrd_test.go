@@ -369,3 +369,35 @@ func TestInitBindDocker(t *testing.T) {
 		t.Errorf("a failed bind must warn and go on: %q", out)
 	}
 }
+
+func TestInitCleanTmp(t *testing.T) {
+	root := t.TempDir()
+	keep := filepath.Join(t.TempDir(), "outside")
+	os.MkdirAll(filepath.Join(root, "tmp", "tmux-0"), 0o700)
+	os.MkdirAll(keep, 0o755)
+	os.WriteFile(filepath.Join(keep, "file"), []byte("x"), 0o644)
+	for _, f := range []string{"tmp/a.txt", "tmp/.hidden", "tmp/..dots", "tmp/tmux-0/default", "etc/keep"} {
+		os.MkdirAll(filepath.Dir(filepath.Join(root, f)), 0o755)
+		os.WriteFile(filepath.Join(root, f), []byte("x"), 0o644)
+	}
+	os.Symlink(keep, filepath.Join(root, "tmp", "link"))
+	runInitLib(t, nil, "clean_tmp "+root)
+	left, _ := os.ReadDir(filepath.Join(root, "tmp"))
+	if len(left) != 0 {
+		t.Errorf("/tmp still holds %v", left)
+	}
+	if _, err := os.Stat(filepath.Join(root, "etc", "keep")); err != nil {
+		t.Errorf("clean_tmp touched /etc: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(keep, "file")); err != nil {
+		t.Errorf("clean_tmp followed a link out of /tmp: %v", err)
+	}
+
+	// A symlinked /tmp is left alone.
+	root2 := t.TempDir()
+	os.Symlink(keep, filepath.Join(root2, "tmp"))
+	runInitLib(t, nil, "clean_tmp "+root2)
+	if _, err := os.Stat(filepath.Join(keep, "file")); err != nil {
+		t.Errorf("clean_tmp emptied the target of a symlinked /tmp: %v", err)
+	}
+}
