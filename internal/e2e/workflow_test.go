@@ -274,12 +274,15 @@ func TestWorkflowOnQemu(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer func() { cancel(); second.Wait() }()
+		var add, remove result
 		if !eventually(30*time.Second, func() bool {
-			e.run("vm", "forward", "e2e-a", "18081:8000")
-			e.run("vm", "forward", "e2e-a", "--remove", "18081")
+			add = e.run("vm", "forward", "e2e-a", "18081:8000")
+			remove = e.run("vm", "forward", "e2e-a", "--remove", "18081")
 			return hasEvent(out.String(), "forward", "e2e-a")
 		}) {
-			t.Fatalf("second event stream never reported a forward change:\n%s", out.String())
+			log, _ := os.ReadFile(filepath.Join(e.stateDir(), "bangerd.log"))
+			t.Fatalf("second event stream never reported a forward change:\n%s\nlast add: %s\nlast remove: %s\nbangerd.log:\n%s",
+				out.String(), add, remove, tail(string(log), 30))
 		}
 		e.must("vm", "stop", "e2e-a")
 		if !eventually(30*time.Second, func() bool { return hasEvent(out.String(), "stopped", "e2e-a") }) {
@@ -394,4 +397,13 @@ func hasEvent(lines, typ, vm string) bool {
 		}
 	}
 	return false
+}
+
+// tail returns the last n lines of s.
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
