@@ -196,17 +196,27 @@ func (f *Fetcher) Fetch(ctx context.Context, a Artifact) (Result, error) {
 		miss(SourceCache, f.CacheDir, err)
 	}
 
-	if m.URL != "" {
-		u := m.URL + "/" + name
+	// tryURL downloads from u into the cache: ok when it verified; a hash
+	// mismatch or a cancelled fetch ends the search (err); any other
+	// failure is recorded and the next source is tried.
+	tryURL := func(src Source, u string) (Result, bool, error) {
 		err := f.download(ctx, a, u, cached)
 		if err == nil {
-			return done(SourceMirror, u, cached)
+			res, err := done(src, u, cached)
+			return res, true, err
 		}
 		var mm *MismatchError
 		if errors.As(err, &mm) || ctx.Err() != nil {
-			return Result{}, err
+			return Result{}, false, err
 		}
-		miss(SourceMirror, u, err)
+		miss(src, u, err)
+		return Result{}, false, nil
+	}
+	if m.URL != "" {
+		u := m.URL + "/" + name
+		if res, ok, err := tryURL(SourceMirror, u); ok || err != nil {
+			return res, err
+		}
 	}
 
 	switch a.Kind {
@@ -216,15 +226,9 @@ func (f *Fetcher) Fetch(ctx context.Context, a Artifact) (Result, error) {
 			reg = DefaultRegistry
 		}
 		u := originURL(reg, a)
-		err := f.download(ctx, a, u, cached)
-		if err == nil {
-			return done(SourceOrigin, u, cached)
+		if res, ok, err := tryURL(SourceOrigin, u); ok || err != nil {
+			return res, err
 		}
-		var mm *MismatchError
-		if errors.As(err, &mm) || ctx.Err() != nil {
-			return Result{}, err
-		}
-		miss(SourceOrigin, u, err)
 	case Git:
 		miss(SourceOrigin, a.Repo, errors.New("not downloaded by banger (GitHub is not a package source)"))
 	case File:
@@ -243,15 +247,9 @@ func (f *Fetcher) Fetch(ctx context.Context, a Artifact) (Result, error) {
 			return done(SourceOrigin, p, p)
 		default:
 			u := strings.TrimRight(a.Origin, "/") + "/" + name
-			err := f.download(ctx, a, u, cached)
-			if err == nil {
-				return done(SourceOrigin, u, cached)
+			if res, ok, err := tryURL(SourceOrigin, u); ok || err != nil {
+				return res, err
 			}
-			var mm *MismatchError
-			if errors.As(err, &mm) || ctx.Err() != nil {
-				return Result{}, err
-			}
-			miss(SourceOrigin, u, err)
 		}
 	}
 	if m.Dir == "" && m.URL == "" {

@@ -70,16 +70,11 @@ func Build(ctx context.Context, o Options) (_ *Result, err error) {
 			return nil, fmt.Errorf("image build needs %s on the host: %w", tool, err)
 		}
 	}
-	scratch, done, err := newScratch(r, o.OutDir)
+	tree, out, done, err := newScratch(r, o.OutDir)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	tree := filepath.Join(scratch, "tree")
-	out := filepath.Join(scratch, "out")
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return nil, err
-	}
 
 	if err := r.Timed("extract base "+filepath.Base(o.BaseRootfs), func() error {
 		return extractBase(ctx, o.BaseRootfs, o.BaseWorkSeed, tree)
@@ -154,24 +149,31 @@ func writeImage(ctx context.Context, r *buildlog.Reporter, tree, out, outDir str
 }
 
 // newScratch makes a build directory beside outDir, which must not exist
-// yet; done removes it.
-func newScratch(r *buildlog.Reporter, outDir string) (string, func(), error) {
+// yet, with tree (to fill with the image's files) and out (for the images,
+// renamed to outDir at the end) under it; done removes it.
+func newScratch(r *buildlog.Reporter, outDir string) (tree, out string, done func(), err error) {
 	if _, err := os.Stat(outDir); err == nil {
-		return "", nil, fmt.Errorf("image directory %s already exists", outDir)
+		return "", "", nil, fmt.Errorf("image directory %s already exists", outDir)
 	}
 	parent := filepath.Dir(outDir)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return "", nil, fmt.Errorf("create image directory: %w", err)
+		return "", "", nil, fmt.Errorf("create image directory: %w", err)
 	}
 	scratch, err := os.MkdirTemp(parent, ".build-")
 	if err != nil {
-		return "", nil, fmt.Errorf("create build directory: %w", err)
+		return "", "", nil, fmt.Errorf("create build directory: %w", err)
 	}
-	return scratch, func() {
+	done = func() {
 		if err := os.RemoveAll(scratch); err != nil {
 			r.Say("warning: remove %s: %v", scratch, err)
 		}
-	}, nil
+	}
+	out = filepath.Join(scratch, "out")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		done()
+		return "", "", nil, err
+	}
+	return filepath.Join(scratch, "tree"), out, done, nil
 }
 
 func roundUp(n, to int64) int64 { return (n + to - 1) / to * to }

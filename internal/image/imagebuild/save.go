@@ -51,16 +51,11 @@ func Save(ctx context.Context, o SaveOptions) (_ *Result, err error) {
 			return nil, fmt.Errorf("%s is not an ext4 image", p)
 		}
 	}
-	scratch, done, err := newScratch(r, o.OutDir)
+	tree, out, done, err := newScratch(r, o.OutDir)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	tree := filepath.Join(scratch, "tree")
-	out := filepath.Join(scratch, "out")
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return nil, err
-	}
 	if err := r.Timed("extract base "+filepath.Base(o.BaseRootfs), func() error {
 		return extractBase(ctx, o.BaseRootfs, "", tree)
 	}); err != nil {
